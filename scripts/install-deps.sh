@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package synwarden needs to build, test, benchmark and package.
+# Run as root on a fresh Debian 12 machine. Idempotent.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+# Build toolchain and libraries the code links against.
+BUILD=(build-essential cmake pkg-config git
+       clang llvm lld libclang-rt-14-dev
+       libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
+       libsodium-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+       libgtest-dev libgmock-dev libbenchmark-dev)
+# Tools the test tiers drive: namespaces, real TCP clients, packet crafting, captures.
+TEST=(iproute2 iputils-ping ethtool curl netcat-openbsd python3 python3-scapy tcpdump tshark
+      nftables procps psmisc kmod)
+# VM tier: a Debian kernel under qemu with a busybox initramfs.
+VM=(qemu-system-x86 busybox-static cpio)
+# Benchmarks and packaging.
+EXTRA=(gnuplot-nox debhelper dh-dkms dkms devscripts lintian fakeroot)
+
+apt-get update -qq
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get install -y -qq --no-install-recommends "${BUILD[@]}" "${TEST[@]}" "${VM[@]}" "${EXTRA[@]}"

@@ -1,0 +1,1 @@
+int synwarden_core_placeholder() { return 0; }
