@@ -1,1 +1,0 @@
-int synwarden_core_placeholder() { return 0; }
