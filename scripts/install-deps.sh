@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package synwarden needs to build, test, benchmark and package.
-# Run as root on a fresh Debian 12 machine. Idempotent.
+# Run as root on a fresh Debian 12 machine. Idempotent: when everything is present it only checks.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -18,6 +18,16 @@ VM=(qemu-system-x86 busybox-static cpio)
 # Benchmarks and packaging.
 EXTRA=(gnuplot-nox debhelper dh-dkms dkms devscripts lintian fakeroot)
 
+ALL=("${BUILD[@]}" "${TEST[@]}" "${VM[@]}" "${EXTRA[@]}")
+missing=()
+for p in "${ALL[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#ALL[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
 apt-get update -qq
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-apt-get install -y -qq --no-install-recommends "${BUILD[@]}" "${TEST[@]}" "${VM[@]}" "${EXTRA[@]}"
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
