@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * synwarden XDP fast path: the firewall NIC's first decision for every frame.
+ *
+ * It implements the packet-flow table of shared/DESIGN.md ("Packet flow at the firewall"):
+ *   not for a protected IP, ARP, non-IP  -> XDP_PASS (firewall's own stack)
+ *   SYN, protection on                   -> AF_XDP socket of the RX queue (cookie SYN-ACK)
+ *   segment of an established flow       -> MAC rewrite + XDP_TX to the host
+ *   unknown ACK, protection on           -> AF_XDP (cookie check); pass mode: forward + learn
+ *   SYN-ACK (host's own outbound conn.)  -> forward, rate-limited when protection is on
+ *   unknown RST/FIN, protection on       -> drop
+ *   non-TCP                              -> host policy when protection is on, else forward
+ * and counts exactly one reason per frame (enum sw_reason). bpf/README.md explains the
+ * choices the table leaves open.
+ */
+#include "parse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Knobs fixed at load time (libbpf-bootstrap style: written through the skeleton's rodata
+ * before load, so the verifier prunes the branches they disable). */
+/* No AF_XDP socket on the queue: 0 = drop the SYN/ACK (default), 1 = forward it unfiltered. */
+const volatile __u8 sw_knob_xsk_fail_open = 0;
+/* Pass mode inserts the flow of every forwarded ACK into the established map. */
+const volatile __u8 sw_knob_learn_in_pass_mode = 1;
+
+/* Map sizes are defaults; the loader overrides them before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sw_host_key);
+	__type(value, struct sw_host);
+} sw_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct sw_flow_key);
+	__type(value, struct sw_flow);
+} sw_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} sw_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_cpu_stats);
+} sw_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_settings);
+} sw_settings SEC(".maps");
+
+/* TCP flag bits as in byte 13 of the TCP header. */
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+/* Per-frame state shared by the classifier and the single exit (record()). */
+struct ctx_state {
+	struct xdp_md *ctx;
+	struct sw_cpu_stats *stats;
+	const struct sw_host *host;     /* set once the destination is known to be protected */
+	const struct sw_settings *set;  /* set together with host */
+};
+
+/* A decision is (reason, XDP action) packed in one register, so every branch of the
+ * classifier ends in the same single exit instead of an inlined copy of it. XDP_TX always
+ * means "forward to the protected host". */
+#define DECIDE(reason, action) (((__u64)(reason) << 32) | (__u32)(action))
+#define FORWARD(reason) DECIDE(reason, XDP_TX)
+#define DROP(reason) DECIDE(reason, XDP_DROP)
+#define PASS(reason) DECIDE(reason, XDP_PASS)
+
+/*
+ * The single exit: forward (rewrite MACs) if the decision says XDP_TX, then count the reason
+ * and record the decision. Forwarding changes only the Ethernet addresses, so VLAN tags, TTL
+ * and checksums stay exactly as received: the firewall is a bump in the wire.
+ */
+static __always_inline int record(const struct ctx_state *s, __u64 decision)
+{
+	struct sw_cpu_stats *st = s->stats;
+	__u32 reason = (__u32)(decision >> 32);
+	__u32 action = (__u32)decision;
+
+	if (action == XDP_TX) {
+		struct ethhdr *eth = (void *)(long)s->ctx->data;
+		if ((void *)(eth + 1) <= (void *)(long)s->ctx->data_end && s->host && s->set) {
+			__builtin_memcpy(eth->h_dest, s->host->mac, ETH_ALEN);
+			__builtin_memcpy(eth->h_source, s->set->fw_mac, ETH_ALEN);
+		} else {
+			/* Unreachable: forwarding is only decided after both lookups and the
+			 * Ethernet header check. Never send an unrewritten frame back out. */
+			action = XDP_DROP;
+			reason = SW_R_NONE;
+		}
+	}
+	if (reason >= SW_REASON_COUNT)
+		reason = SW_R_NONE;
+
+	__u32 len = (__u32)bpf_xdp_get_buff_len(s->ctx);
+	/* Plain increments: the slot is this CPU's and XDP does not nest on a CPU. */
+	st->counters[reason].packets++;
+	st->counters[reason].bytes += len;
+	st->last.reason = reason;
+	st->last.action = action;
+	st->last.rx_queue = s->ctx->rx_queue_index;
+	st->last.frame_len = len;
+	st->last.seq++;
+	return (int)action;
+}
+
+/* Inserts a flow and forwards; the reason tells an operator whether learning keeps up. */
+static __always_inline __u64 learn_and_forward(const struct sw_flow_key *key, __u32 origin,
+					       __u32 reason_ok)
+{
+	struct sw_flow flow = {
+		.created_ns = bpf_ktime_get_ns(),
+		.origin = origin,
+	};
+	/* BPF_ANY: the caller just missed in the map, and if another CPU inserted the same flow
+	 * meanwhile, overwriting it is harmless. */
+	long err = bpf_map_update_elem(&sw_flows, key, &flow, BPF_ANY);
+	return FORWARD(err ? SW_R_FWD_LEARN_FAILED : reason_ok);
+}
+
+/*
+ * Token bucket in nanoseconds of credit, one per CPU (no atomics, no shared cache line).
+ * User space sets cost = 1e9 / per-CPU rate and burst = cost * burst packets.
+ */
+static __always_inline int synack_allowed(struct sw_token_bucket *b, const struct sw_settings *set)
+{
+	__u64 cost = set->synack_cost_ns;
+	if (!cost)
+		return 1;
+	__u64 burst = set->synack_burst_ns;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 credit = burst;
+	if (b->last_ns) {
+		credit = b->credit_ns + (now - b->last_ns);
+		if (credit > burst)
+			credit = burst;
+	}
+	b->last_ns = now;
+	if (credit < cost) {
+		b->credit_ns = credit;
+		return 0;
+	}
+	b->credit_ns = credit - cost;
+	return 1;
+}
+
+/*
+ * Hands the frame to the AF_XDP socket bound to this RX queue. bpf_redirect_map() returns the
+ * low bits of its flags when the slot is empty; XDP_ABORTED (0) is that sentinel here so the
+ * no-socket case is counted and resolved by the fail-open knob rather than by the kernel.
+ */
+static __always_inline __u64 steer(const struct ctx_state *s, __u32 reason_ok,
+				   __u32 reason_missing)
+{
+	long r = bpf_redirect_map(&sw_xsks, s->ctx->rx_queue_index, XDP_ABORTED);
+	if (r == XDP_REDIRECT)
+		return DECIDE(reason_ok, XDP_REDIRECT);
+	if (sw_knob_xsk_fail_open)
+		return FORWARD(reason_missing);
+	return DROP(reason_missing);
+}
+
+static __always_inline __u64 non_tcp(const struct sw_host *host, __u8 family, __u8 proto)
+{
+	if (!(host->flags & SW_HOST_PROTECT))
+		return FORWARD(SW_R_FWD_PASS_MODE);
+	__u8 bit = SW_POLICY_FWD_OTHER;
+	if ((family == SW_FAMILY_IPV4 && proto == IPPROTO_ICMP) ||
+	    (family == SW_FAMILY_IPV6 && proto == IPPROTO_ICMPV6))
+		bit = SW_POLICY_FWD_ICMP;
+	else if (proto == IPPROTO_UDP)
+		bit = SW_POLICY_FWD_UDP;
+	if (host->policy & bit)
+		return FORWARD(SW_R_FWD_NON_TCP);
+	return DROP(SW_R_DROP_NON_TCP_POLICY);
+}
+
+static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_flow_key *key,
+					 const struct tcphdr *th)
+{
+	const int protect = s->host->flags & SW_HOST_PROTECT;
+	const __u8 flags = ((const __u8 *)th)[13];
+	key->sport = th->source;
+	key->dport = th->dest;
+
+	/* A SYN never consults the established map: a known 4-tuple must not let SYNs bypass the
+	 * cookie check. */
+	if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN)
+		return protect ? steer(s, SW_R_XSK_SYN, SW_R_XSK_SYN_NO_SOCKET)
+			       : FORWARD(SW_R_FWD_PASS_MODE);
+	if ((flags & TH_SYN) && (flags & (TH_RST | TH_FIN)))
+		return protect ? DROP(SW_R_DROP_BAD_FLAGS) : FORWARD(SW_R_FWD_PASS_MODE);
+
+	if (bpf_map_lookup_elem(&sw_flows, key))
+		return FORWARD(SW_R_FWD_ESTABLISHED);
+
+	if (flags & TH_SYN) { /* SYN-ACK: the host's own outbound connection is being answered */
+		if (!protect)
+			return learn_and_forward(key, SW_FLOW_LEARNED, SW_R_FWD_LEARNED);
+		if (!synack_allowed(&s->stats->synack, s->set))
+			return DROP(SW_R_DROP_SYNACK_RATE);
+		/* Learned so the rest of that connection is not taken for cookie ACKs. */
+		return learn_and_forward(key, SW_FLOW_SYNACK, SW_R_FWD_SYNACK);
+	}
+	if (flags & (TH_RST | TH_FIN))
+		return protect ? DROP(SW_R_DROP_UNKNOWN_RST_FIN) : FORWARD(SW_R_FWD_PASS_MODE);
+	if (!(flags & TH_ACK))
+		return protect ? DROP(SW_R_DROP_BAD_FLAGS) : FORWARD(SW_R_FWD_PASS_MODE);
+	if (protect)
+		return steer(s, SW_R_XSK_ACK, SW_R_XSK_ACK_NO_SOCKET);
+	if (sw_knob_learn_in_pass_mode)
+		return learn_and_forward(key, SW_FLOW_LEARNED, SW_R_FWD_LEARNED);
+	return FORWARD(SW_R_FWD_PASS_MODE);
+}
+
+static __always_inline __u64 classify(struct ctx_state *s)
+{
+	struct cursor c = {
+		.pos = (void *)(long)s->ctx->data,
+		.end = (void *)(long)s->ctx->data_end,
+	};
+	const __u32 zero = 0;
+
+	struct sw_flow_key key = {};
+	struct sw_host_key hk = {};
+	int proto = parse_l2(&c, &key);
+	if (proto < 0)
+		return PASS(SW_R_PASS_MALFORMED);
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (read_ipv4_addresses(&c, &key, &hk))
+			return PASS(SW_R_PASS_MALFORMED);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (read_ipv6_addresses(&c, &key, &hk))
+			return PASS(SW_R_PASS_MALFORMED);
+	} else {
+		return PASS(SW_R_PASS_NON_IP);
+	}
+
+	const struct sw_host *host = bpf_map_lookup_elem(&sw_hosts, &hk);
+	if (!host)
+		return PASS(SW_R_PASS_NOT_PROTECTED);
+	const struct sw_settings *set = bpf_map_lookup_elem(&sw_settings, &zero);
+	if (!set || !(set->flags & SW_SETTINGS_VALID))
+		return PASS(SW_R_PASS_UNCONFIGURED);
+	s->host = host;
+	s->set = set;
+	const int protect = host->flags & SW_HOST_PROTECT;
+
+	/* From here on the frame is for a protected host: anything malformed is dropped (the
+	 * host's stack would drop it too, after the flood already crossed the wire). */
+	struct l3_info l3 = {};
+	enum l3_result r = key.family == SW_FAMILY_IPV4 ? parse_ipv4_rest(&c, &l3)
+						       : parse_ipv6_rest(&c, &l3);
+	if (r == L3_MALFORMED)
+		return DROP(SW_R_DROP_MALFORMED);
+	if (r == L3_EXT_TOO_LONG)
+		return protect ? DROP(SW_R_DROP_IPV6_EXT_HEADERS) : FORWARD(SW_R_FWD_PASS_MODE);
+
+	if (l3.fragment) {
+		/* A fragment whose upper layer is visibly not TCP follows the non-TCP policy;
+		 * TCP fragments (and fragments hiding their protocol behind more extension
+		 * headers) are an evasion technique: real TCP sets DF and does PMTU discovery. */
+		if (l3.proto == IPPROTO_UDP || l3.proto == IPPROTO_ICMP ||
+		    l3.proto == IPPROTO_ICMPV6)
+			return non_tcp(host, key.family, l3.proto);
+		if (!protect)
+			return FORWARD(SW_R_FWD_PASS_MODE);
+		if (host->policy & SW_POLICY_FWD_TCP_FRAGMENTS)
+			return FORWARD(SW_R_FWD_TCP_FRAGMENT);
+		return DROP(SW_R_DROP_TCP_FRAGMENT);
+	}
+	if (l3.proto != IPPROTO_TCP)
+		return non_tcp(host, key.family, l3.proto);
+
+	const struct tcphdr *th = parse_tcp(&c, &l3);
+	if (!th)
+		return DROP(SW_R_DROP_MALFORMED);
+	return tcp_segment(s, &key, th);
+}
+
+SEC("xdp")
+int sw_fastpath(struct xdp_md *ctx)
+{
+	const __u32 zero = 0;
+	struct ctx_state s = { .ctx = ctx };
+	s.stats = bpf_map_lookup_elem(&sw_stats, &zero);
+	if (!s.stats)
+		return XDP_PASS; /* slot 0 of an array always exists; keeps the verifier happy */
+	return record(&s, classify(&s));
+}

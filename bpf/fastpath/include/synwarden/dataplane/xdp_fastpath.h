@@ -1,0 +1,141 @@
+// XdpFastpath: owns synwarden's XDP program (bpf/fastpath/fastpath.bpf.c): loads it from the
+// embedded skeleton, pins and adopts its maps, attaches it to one interface, and hands out
+// typed views of its maps.
+//
+// Daemon start-up, in this order (so no frame ever meets a half-configured program):
+//
+//   auto fp = XdpFastpath::load({.pin_dir = default_pin_dir("eth0")});   // adopts pinned maps
+//   fp->settings().write({.firewall_mac = mac, .synack_rate_pps = 20000});
+//   for (auto& h : config.hosts) fp->hosts().upsert(h.addr, h.entry);
+//   fp->attach(ifindex, {.detach_on_destroy = false});  // atomically replaces our old program
+//   for (q : queues) fp->xsks().set(q, xsk_fd[q]);
+//
+// Restart safety: the XDP attachment is not tied to this process (netlink attach, not a bpf
+// link), and the flow/host/settings/stats maps are pinned under pin_dir. A daemon that dies or
+// restarts with detach_on_destroy = false leaves the old program forwarding established flows;
+// the next load() adopts the same maps and attach() swaps programs without a gap. Only
+// SYN/ACK steering pauses while no AF_XDP socket is bound (see LoadOptions::xsk_fail_open).
+//
+// One instance per pin_dir: load() takes an exclusive flock on the directory and fails if
+// another process holds it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "synwarden/dataplane/result.h"
+#include "synwarden/dataplane/tables.h"
+#include "synwarden/dataplane/unique_fd.h"
+
+struct fastpath_bpf;  // generated skeleton, private to the implementation
+
+namespace synwarden::dataplane {
+
+// The program's name in the kernel (bpftool prog show), used to recognise our own attachment.
+inline constexpr const char* kProgramName = "sw_fastpath";
+
+// "/sys/fs/bpf/synwarden/<ifname>": one pin directory per protected interface.
+[[nodiscard]] std::string default_pin_dir(const std::string& ifname);
+
+// Makes sure `dir` exists on a bpffs: mounts bpffs on /sys/fs/bpf if nothing is mounted there
+// (Debian does not mount it by default), then creates `dir` (mode 0700) and its parents.
+Result<void> ensure_bpffs_dir(const std::string& dir);
+
+struct LoadOptions {
+  // Where the maps are pinned and adopted from. Empty: no pinning (tests, verification).
+  std::string pin_dir;
+  std::uint32_t host_table_size = 4096;
+  // ~110 bytes of kernel memory per entry (key, value, LRU bookkeeping).
+  std::uint32_t flow_table_size = 1u << 20;
+  std::uint32_t max_queues = 64;  // XSKMAP slots: at least the NIC's RX queue count
+  // No AF_XDP socket on a frame's queue (worker down or restarting): false drops the SYN or
+  // ACK (fail closed; clients retransmit), true forwards it to the host unfiltered.
+  bool xsk_fail_open = false;
+  // Pass mode inserts the flow of every forwarded ACK, so turning protection on later does
+  // not break connections that were already open.
+  bool learn_in_pass_mode = true;
+  // A pinned map whose key/value layout differs from this build's (an upgrade changed it) is
+  // normally an error; true unpins and recreates it (established flows are then lost).
+  bool reset_incompatible_pins = false;
+};
+
+enum class AttachMode {
+  native,             // driver XDP only
+  generic,            // skb XDP only (slow, works on every device)
+  native_or_generic,  // native, falling back to generic if the driver lacks XDP support
+};
+
+struct AttachOptions {
+  AttachMode mode = AttachMode::native_or_generic;
+  // An XDP program that is not synwarden's already on the interface is an error unless true.
+  bool replace_foreign = false;
+  // true: the destructor detaches (tests, clean shutdown). false: the program stays attached
+  // after this object and the process are gone (daemon restarts without a forwarding gap).
+  bool detach_on_destroy = true;
+};
+
+class XdpFastpath {
+ public:
+  // Opens the embedded object, applies the options, adopts compatible pinned maps (creating
+  // and pinning the missing ones) and loads the program into the kernel. Failure messages
+  // include the tail of the verifier log when the verifier refused the program.
+  static Result<XdpFastpath> load(const LoadOptions& options);
+
+  XdpFastpath(XdpFastpath&& other) noexcept;
+  XdpFastpath& operator=(XdpFastpath&& other) noexcept;
+  XdpFastpath(const XdpFastpath&) = delete;
+  XdpFastpath& operator=(const XdpFastpath&) = delete;
+  ~XdpFastpath();
+
+  // Attaches to `ifindex`. If synwarden's program (ours or an earlier instance's) is already
+  // there, it is replaced atomically in the mode it runs in. Returns the mode obtained.
+  Result<AttachMode> attach(int ifindex, const AttachOptions& options = {});
+  // Detaches if our program is still the one attached; no-op when not attached.
+  Result<void> detach();
+  // Removes the pins (the maps live on while any program or fd uses them) and the pin
+  // directory if it is then empty. For uninstall or a deliberate state reset.
+  Result<void> unpin();
+
+  [[nodiscard]] int program_fd() const noexcept;
+  [[nodiscard]] std::uint32_t program_id() const noexcept { return prog_id_; }
+  [[nodiscard]] int attached_ifindex() const noexcept { return ifindex_; }
+
+  HostTable& hosts() noexcept { return *tables_->hosts; }
+  FlowTable& flows() noexcept { return *tables_->flows; }
+  XskTable& xsks() noexcept { return *tables_->xsks; }
+  StatsTable& stats() noexcept { return *tables_->stats; }
+  SettingsTable& settings() noexcept { return *tables_->settings; }
+
+  // Pinned maps that were adopted from an earlier run rather than created ("sw_flows", ...).
+  [[nodiscard]] const std::vector<std::string>& adopted_maps() const noexcept { return adopted_; }
+  // Non-fatal findings of load() worth logging (e.g. a map recreated on reset).
+  [[nodiscard]] const std::vector<std::string>& warnings() const noexcept { return warnings_; }
+
+ private:
+  struct Tables;
+  XdpFastpath() = default;
+  void destroy() noexcept;
+
+  fastpath_bpf* skel_ = nullptr;
+  std::unique_ptr<Tables> tables_;
+  UniqueFd pin_lock_;  // flock'ed pin directory
+  std::string pin_dir_;
+  std::vector<std::string> adopted_;
+  std::vector<std::string> warnings_;
+  std::uint32_t prog_id_ = 0;
+  int ifindex_ = 0;
+  std::uint32_t attach_flags_ = 0;  // XDP_FLAGS_*_MODE we attached with
+  bool detach_on_destroy_ = true;
+};
+
+struct XdpFastpath::Tables {
+  std::unique_ptr<HostTable> hosts;
+  std::unique_ptr<FlowTable> flows;
+  std::unique_ptr<XskTable> xsks;
+  std::unique_ptr<StatsTable> stats;
+  std::unique_ptr<SettingsTable> settings;
+};
+
+}  // namespace synwarden::dataplane

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * synwarden_shared.h — the one header shared by the XDP fast path (kernel) and the C++ code that
+ * owns it (user space). Every struct here is a map key or value, so its layout IS the ABI
+ * between the two sides and between daemon versions adopting pinned maps: fixed-width types,
+ * explicit padding, and a size assert on each. Change a layout only together with the map's
+ * version suffix in bpf/fastpath/fastpath.bpf.c (pinned maps of another layout are refused).
+ *
+ * Byte order: addresses and ports are kept in network order exactly as they appear on the
+ * wire, so the fast path never swaps bytes; VLAN ids are host-order 12-bit numbers.
+ */
+#ifndef SYNWARDEN_SHARED_H
+#define SYNWARDEN_SHARED_H
+
+#include <linux/types.h>
+
+#ifdef __cplusplus
+#define SW_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define SW_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* Address family tags used in keys (not AF_INET/AF_INET6: those differ between libcs and the
+ * kernel never sees them here). */
+#define SW_FAMILY_IPV4 4
+#define SW_FAMILY_IPV6 6
+
+/* Maximum number of VLAN tags the parser walks (802.1Q and 802.1ad, i.e. QinQ). A frame with
+ * more tags is not IP as far as the fast path is concerned and goes to the firewall's stack. */
+#define SW_MAX_VLAN_TAGS 2
+/* Maximum number of IPv6 extension headers walked before the TCP header. Real TCP traffic has
+ * none; the bound keeps the verifier's work constant. */
+#define SW_MAX_IPV6_EXT_HEADERS 6
+
+/* ---- protected hosts: key = destination address, value = where and how to forward ---- */
+
+struct sw_host_key {
+	__u32 family;  /* SW_FAMILY_IPV4 or SW_FAMILY_IPV6 */
+	__u32 addr[4]; /* network order; IPv4 uses addr[0], addr[1..3] are zero */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_host_key) == 20, "sw_host_key layout is ABI");
+
+enum sw_host_flags {
+	/* Protection on: SYNs and unknown ACKs go to AF_XDP workers. Off: pass mode (forward and
+	 * learn established flows). */
+	SW_HOST_PROTECT = 1u << 0,
+};
+
+/* What protection-on does with traffic that is not TCP handshake material. Pass mode forwards
+ * all of it regardless of these bits. */
+enum sw_host_policy {
+	SW_POLICY_FWD_ICMP = 1u << 0,          /* ICMP and ICMPv6 */
+	SW_POLICY_FWD_UDP = 1u << 1,           /* UDP */
+	SW_POLICY_FWD_OTHER = 1u << 2,         /* any other IP protocol (GRE, ESP, SCTP, ...) */
+	SW_POLICY_FWD_TCP_FRAGMENTS = 1u << 3, /* fragmented TCP (dropped by default: evasion) */
+};
+
+struct sw_host {
+	__u8 mac[6]; /* the protected host's MAC: destination of forwarded frames */
+	__u8 flags;  /* enum sw_host_flags */
+	__u8 policy; /* enum sw_host_policy */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_host) == 8, "sw_host layout is ABI");
+
+/* ---- established flows: always keyed in the inbound direction (remote -> protected) ---- */
+
+struct sw_flow_key {
+	__u32 saddr[4];    /* remote peer, network order (IPv4 in saddr[0]) */
+	__u32 daddr[4];    /* protected host, network order (IPv4 in daddr[0]) */
+	__be16 sport;      /* remote port, network order */
+	__be16 dport;      /* protected port, network order */
+	__u16 vlan_outer;  /* outer VLAN id (12 bits), 0 = untagged */
+	__u16 vlan_inner;  /* inner VLAN id of a QinQ frame, 0 = none */
+	__u8 family;       /* SW_FAMILY_IPV4 or SW_FAMILY_IPV6 */
+	__u8 pad[3];       /* always zero: keys are hashed bytewise */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_flow_key) == 44, "sw_flow_key layout is ABI");
+
+enum sw_flow_origin {
+	SW_FLOW_LEARNED = 1, /* forwarded ACK while the host was in pass mode */
+	SW_FLOW_SYNACK = 2,  /* SYN-ACK answering the host's own outbound connection */
+	SW_FLOW_COOKIE = 3,  /* inserted by a worker after a valid cookie ACK */
+	SW_FLOW_ADMIN = 4,   /* inserted by an operator or a test */
+};
+
+struct sw_flow {
+	__u64 created_ns; /* bpf_ktime_get_ns() / CLOCK_MONOTONIC at insertion */
+	__u32 origin;     /* enum sw_flow_origin */
+	__u32 reserved;
+};
+SW_STATIC_ASSERT(sizeof(struct sw_flow) == 16, "sw_flow layout is ABI");
+
+/* ---- settings: one array slot written by the daemon ---- */
+
+enum sw_settings_flags {
+	/* Set once the daemon wrote a firewall MAC; until then nothing is forwarded (frames for
+	 * protected addresses go to the stack with reason PASS_UNCONFIGURED). */
+	SW_SETTINGS_VALID = 1u << 0,
+};
+
+struct sw_settings {
+	__u8 fw_mac[6];        /* source MAC of forwarded frames (the firewall NIC's MAC) */
+	__u16 flags;           /* enum sw_settings_flags */
+	__u32 reserved;
+	/* SYN-ACK forwarding token bucket, per CPU, in nanoseconds of credit: each forwarded
+	 * SYN-ACK costs synack_cost_ns, credit accrues 1 ns per ns and is capped at
+	 * synack_burst_ns. Cost 0 = unlimited. User space does the division (1e9 / rate) so the
+	 * fast path never divides. */
+	__u64 synack_cost_ns;
+	__u64 synack_burst_ns;
+};
+SW_STATIC_ASSERT(sizeof(struct sw_settings) == 32, "sw_settings layout is ABI");
+
+/* ---- reasons: every frame increments exactly one ---- */
+
+/* X(enum suffix, metric label, help). The single list keeps the enum, the exported names and
+ * the documentation in step. Append only: values index pinned per-CPU counters. */
+#define SW_REASON_LIST(X)                                                                        \
+	X(NONE, "none", "no decision recorded (slot unused)")                                   \
+	X(PASS_NON_IP, "pass_non_ip", "ARP, non-IP or more than two VLAN tags: firewall stack")  \
+	X(PASS_NOT_PROTECTED, "pass_not_protected", "IP not for a protected address: stack")    \
+	X(PASS_MALFORMED, "pass_malformed", "IP header unreadable, destination unknown: stack")  \
+	X(PASS_UNCONFIGURED, "pass_unconfigured", "protected but settings not written yet")     \
+	X(FWD_ESTABLISHED, "fwd_established", "segment of a flow in the established map")       \
+	X(FWD_PASS_MODE, "fwd_pass_mode", "protection off: forwarded without learning")         \
+	X(FWD_LEARNED, "fwd_learned", "protection off: ACK forwarded and its flow learned")     \
+	X(FWD_LEARN_FAILED, "fwd_learn_failed", "forwarded, but inserting the flow failed")     \
+	X(FWD_SYNACK, "fwd_synack", "SYN-ACK for the host's own connection, within rate")       \
+	X(FWD_NON_TCP, "fwd_non_tcp", "non-TCP allowed by the host policy")                     \
+	X(FWD_TCP_FRAGMENT, "fwd_tcp_fragment", "TCP fragment allowed by the host policy")      \
+	X(XSK_SYN, "xsk_syn", "SYN redirected to the queue's AF_XDP socket")                   \
+	X(XSK_ACK, "xsk_ack", "unknown ACK redirected to the queue's AF_XDP socket")           \
+	X(XSK_SYN_NO_SOCKET, "xsk_syn_no_socket", "SYN to steer, no socket on the queue")       \
+	X(XSK_ACK_NO_SOCKET, "xsk_ack_no_socket", "ACK to steer, no socket on the queue")       \
+	X(DROP_SYNACK_RATE, "drop_synack_rate", "SYN-ACK over the forward rate limit")           \
+	X(DROP_UNKNOWN_RST_FIN, "drop_unknown_rst_fin", "RST or FIN of no known flow")          \
+	X(DROP_BAD_FLAGS, "drop_bad_flags", "impossible TCP flags (SYN+RST, SYN+FIN, no ACK)")  \
+	X(DROP_NON_TCP_POLICY, "drop_non_tcp_policy", "non-TCP refused by the host policy")     \
+	X(DROP_TCP_FRAGMENT, "drop_tcp_fragment", "fragmented TCP while protection is on")      \
+	X(DROP_MALFORMED, "drop_malformed", "bad IP/TCP header or truncated frame to a host")   \
+	X(DROP_IPV6_EXT_HEADERS, "drop_ipv6_ext_headers", "IPv6 extension chain too long")
+
+#define SW_REASON_ENUM_ENTRY(name, label, help) SW_R_##name,
+enum sw_reason { SW_REASON_LIST(SW_REASON_ENUM_ENTRY) SW_REASON_COUNT };
+#undef SW_REASON_ENUM_ENTRY
+
+struct sw_counter {
+	__u64 packets;
+	__u64 bytes; /* frame bytes as received (L2 header included, FCS excluded) */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_counter) == 16, "sw_counter layout is ABI");
+
+/* The last decision taken on a CPU. Tests read it to see what the program decided even when the
+ * kernel turned the verdict into something else (a redirect to an empty XSKMAP slot falls back);
+ * operators read it to see what a CPU is doing right now. */
+struct sw_decision {
+	__u32 reason;   /* enum sw_reason */
+	__u32 action;   /* XDP verdict returned (XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) */
+	__u32 rx_queue; /* ctx->rx_queue_index */
+	__u32 frame_len;
+	__u64 seq; /* decisions taken on this CPU so far; tells a fresh record from a stale one */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_decision) == 24, "sw_decision layout is ABI");
+
+struct sw_token_bucket {
+	__u64 credit_ns;
+	__u64 last_ns; /* 0 = never used: starts full */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_token_bucket) == 16, "sw_token_bucket layout is ABI");
+
+/* One per-CPU slot holds everything the fast path writes per frame, so a frame costs one
+ * per-CPU map lookup for all its bookkeeping. */
+struct sw_cpu_stats {
+	struct sw_counter counters[SW_REASON_COUNT];
+	struct sw_decision last;
+	struct sw_token_bucket synack;
+};
+SW_STATIC_ASSERT(sizeof(struct sw_cpu_stats) ==
+			 SW_REASON_COUNT * sizeof(struct sw_counter) + 24 + 16,
+		 "sw_cpu_stats must have no hidden padding");
+
+#endif /* SYNWARDEN_SHARED_H */

@@ -1,0 +1,166 @@
+#include "synwarden/channel_key.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace synwarden {
+namespace {
+
+// Domain separation for the key id: the id is a MAC of this string, so it cannot be confused
+// with any other use of the key.
+constexpr char kKeyIdContext[] = "synwarden secret channel key id v1";
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+void ensure_sodium() {
+  if (sodium_init() < 0) {
+    throw ChannelKeyError("libsodium failed to initialise (sodium_init); cannot handle channel keys");
+  }
+}
+
+// Closes the fd on every exit path of load_file/write_new_file.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+ChannelKey::ChannelKey() {
+  ensure_sodium();
+  key_ = static_cast<uint8_t*>(sodium_malloc(kChannelKeyBytes));
+  if (key_ == nullptr) throw std::bad_alloc();
+}
+
+ChannelKey::ChannelKey(ChannelKey&& other) noexcept
+    : key_(std::exchange(other.key_, nullptr)), id_(other.id_) {}
+
+ChannelKey& ChannelKey::operator=(ChannelKey&& other) noexcept {
+  if (this != &other) {
+    if (key_ != nullptr) sodium_free(key_);   // sodium_free wipes before unmapping
+    key_ = std::exchange(other.key_, nullptr);
+    id_ = other.id_;
+  }
+  return *this;
+}
+
+ChannelKey::~ChannelKey() {
+  if (key_ != nullptr) sodium_free(key_);
+}
+
+void ChannelKey::derive_id() noexcept {
+  crypto_generichash(id_.data(), id_.size(), reinterpret_cast<const uint8_t*>(kKeyIdContext),
+                     sizeof kKeyIdContext - 1, key_, kChannelKeyBytes);
+}
+
+ChannelKey ChannelKey::from_bytes(std::span<const uint8_t, kChannelKeyBytes> bytes) {
+  ChannelKey key;
+  std::memcpy(key.key_, bytes.data(), kChannelKeyBytes);
+  key.derive_id();
+  return key;
+}
+
+ChannelKey ChannelKey::generate() {
+  ChannelKey key;
+  randombytes_buf(key.key_, kChannelKeyBytes);
+  key.derive_id();
+  return key;
+}
+
+ChannelKey ChannelKey::load_file(const std::string& path) {
+  // O_NOFOLLOW: the checks below must be about the file we read, not a symlink's target that
+  // someone could swap in.
+  FdCloser fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ELOOP) {
+      throw ChannelKeyError("channel key file " + path +
+                            " is a symbolic link; point the configuration at the real file");
+    }
+    throw ChannelKeyError("cannot open channel key file " + path + ": " + errno_text(err) +
+                          " (create one with `synwarden-agent genkey --out " + path + "`)");
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    throw ChannelKeyError("cannot stat channel key file " + path + ": " + errno_text(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw ChannelKeyError("channel key file " + path + " is not a regular file");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw ChannelKeyError("refusing channel key file " + path + ": mode " + mode +
+                          " lets group or others access it; anyone who reads the key can forge "
+                          "this host's secrets. Run `chmod 600 " + path + "`");
+  }
+  if (st.st_uid != ::geteuid()) {
+    throw ChannelKeyError("refusing channel key file " + path + ": owned by uid " +
+                          std::to_string(st.st_uid) + ", not by the user running this program (uid " +
+                          std::to_string(::geteuid()) + "); `chown` it to that user");
+  }
+  if (st.st_size != static_cast<off_t>(kChannelKeyBytes)) {
+    throw ChannelKeyError("channel key file " + path + " has " + std::to_string(st.st_size) +
+                          " bytes; a key is exactly 32 raw random bytes (`synwarden-agent genkey`)");
+  }
+  ChannelKey key;
+  size_t got = 0;
+  while (got < kChannelKeyBytes) {
+    const ssize_t n = ::read(fd.get(), key.key_ + got, kChannelKeyBytes - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw ChannelKeyError("cannot read channel key file " + path + ": " +
+                            (n < 0 ? errno_text(errno) : std::string("file shrank while reading")));
+    }
+    got += static_cast<size_t>(n);
+  }
+  key.derive_id();
+  return key;
+}
+
+void ChannelKey::write_new_file(const std::string& path) {
+  ensure_sodium();
+  FdCloser fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.get() < 0) {
+    throw ChannelKeyError("cannot create channel key file " + path + ": " + errno_text(errno) +
+                          (errno == EEXIST ? " (refusing to overwrite an existing key)" : ""));
+  }
+  // The umask may have removed bits but never adds any; fchmod makes the mode exact.
+  if (::fchmod(fd.get(), 0600) != 0) {
+    throw ChannelKeyError("cannot set mode 0600 on " + path + ": " + errno_text(errno));
+  }
+  ChannelKey key = generate();
+  size_t done = 0;
+  while (done < kChannelKeyBytes) {
+    const ssize_t n = ::write(fd.get(), key.key_ + done, kChannelKeyBytes - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::unlink(path.c_str());
+      throw ChannelKeyError("cannot write channel key file " + path + ": " + errno_text(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) {
+    throw ChannelKeyError("cannot fsync channel key file " + path + ": " + errno_text(errno));
+  }
+}
+
+}  // namespace synwarden

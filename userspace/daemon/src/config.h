@@ -1,0 +1,105 @@
+// The daemon's JSON configuration (/etc/synwarden/synwarden.json): what the operator writes, as
+// typed values. Parsing is strict: every key is known, every value is checked, and an error
+// names the key path ("protected_hosts[1].mac") and what was expected there. Issue 7 moves these
+// types into synwarden_core and adds reload; they stay in their own files until then.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "synwarden/packet_headers.h"
+
+namespace synwarden::daemon {
+
+// Thrown for a configuration that cannot be used; what() names the file or key path.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// An IPv4 or IPv6 address as raw network-order bytes (IPv4 uses the first 4 bytes).
+struct IpAddress {
+  enum class Family : uint8_t { kIpv4, kIpv6 };
+  Family family = Family::kIpv4;
+  std::array<uint8_t, 16> bytes = {};
+
+  std::string to_string() const;
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+};
+
+// Parses "192.0.2.1" or "2001:db8::1" (inet_pton); nullopt if neither.
+std::optional<IpAddress> parse_ip_address(const std::string& text);
+// Parses "02:00:00:00:00:01" (six hex pairs, ':' or '-'); nullopt otherwise.
+std::optional<MacAddress> parse_mac_address(const std::string& text);
+std::string format_mac(const MacAddress& mac);
+
+// What the workers do with a host's SYNs and ACKs while none of its secrets could be loaded
+// (file missing or invalid at start, before the first good read): the DESIGN's fail policy.
+enum class FailPolicy : uint8_t {
+  kFailOpen,    // forward to the host, whose own kernel answers SYNs (its own SYN cookies)
+  kFailClosed,  // drop: no new connections until secrets are available
+};
+
+// "policy" of a host: the fail policy above, and what protection-on does with traffic that is
+// not TCP handshake material (the XDP program applies these; pass mode forwards everything).
+struct HostPolicy {
+  FailPolicy fail = FailPolicy::kFailOpen;
+  bool forward_icmp = true;
+  bool forward_udp = true;
+  bool forward_other = false;          // other IP protocols (GRE, ESP, SCTP, ...)
+  bool forward_tcp_fragments = false;  // fragmented TCP: an evasion technique, real TCP sets DF
+};
+
+struct ProtectedHostConfig {
+  IpAddress address;
+  MacAddress mac = {};                 // the host's NIC MAC on the firewall's L2 segment
+  std::filesystem::path secrets_file;  // JSON secrets (core secrets loader), re-read periodically
+  std::vector<uint16_t> ports;         // TCP ports answered with cookies; empty = every port
+  bool protection = true;              // false: pass mode (forward and learn flows)
+  HostPolicy policy;
+};
+
+// AF_XDP attach preference. kAuto walks the ladder zero-copy -> driver copy -> generic.
+enum class XskMode : uint8_t { kAuto, kZeroCopy, kDriverCopy, kGeneric };
+const char* xsk_mode_name(XskMode mode) noexcept;
+
+struct Limits {
+  uint32_t frames_per_queue = 4096;   // UMEM frames per RX queue (power of two)
+  uint32_t frame_size = 4096;         // bytes per UMEM frame: 2048 or 4096
+  uint32_t ring_size = 2048;          // descriptors in each of fill/completion/RX/TX (power of two)
+  uint32_t batch_size = 64;           // descriptors handled per loop iteration (1..256)
+  uint64_t synack_pps_per_queue = 0;  // cookie SYN-ACKs per second per worker, 0 = unlimited
+  uint64_t forwarded_synack_pps = 0;  // SYN-ACKs to hosts' own connections (XDP), 0 = unlimited
+  uint32_t flow_table_size = 1u << 20;  // established-map entries (LRU), ~110 bytes each
+  uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
+};
+
+struct DaemonConfig {
+  std::string interface;
+  std::vector<uint32_t> queues;          // empty: every RX queue of the interface
+  std::vector<uint32_t> worker_cpus;     // empty: CPU = queue id modulo the allowed CPUs
+  // Where the XDP program's maps are pinned; empty: /sys/fs/bpf/synwarden/<interface>.
+  std::filesystem::path bpffs_pin_dir;
+  bool keep_dataplane_on_exit = true;    // leave XDP program and pinned maps when stopping
+  // While no worker socket is bound (daemon stopped with keep_dataplane_on_exit, or starting):
+  // false drops SYNs and unknown ACKs (clients retransmit), true forwards them unfiltered.
+  bool fail_open_without_workers = false;
+  XskMode xsk_mode = XskMode::kAuto;
+  uint32_t secrets_reload_interval_ms = 1000;
+  Limits limits;
+  std::vector<ProtectedHostConfig> protected_hosts;
+};
+
+// Parses an already-read JSON document. Throws ConfigError.
+DaemonConfig parse_config(const nlohmann::json& document);
+// Reads and parses `path`. Throws ConfigError (unreadable file, JSON syntax, or a bad value).
+DaemonConfig load_config(const std::filesystem::path& path);
+
+}  // namespace synwarden::daemon

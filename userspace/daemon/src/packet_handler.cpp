@@ -1,0 +1,221 @@
+#include "packet_handler.h"
+
+#include <cstring>
+
+#include "synwarden/checksum.h"
+#include "synwarden/packet_bytes.h"
+#include "synwarden/synack_planner.h"
+
+namespace synwarden::daemon {
+
+namespace {
+
+constexpr uint16_t kVlanVidMask = 0x0FFF;
+
+Ipv4Flow ipv4_flow(const ParsedFrame& p) noexcept {
+  return Ipv4Flow{load_raw32(p.saddr), load_raw32(p.daddr), p.sport, p.dport};
+}
+
+Ipv6Flow ipv6_flow(const ParsedFrame& p) noexcept {
+  Ipv6Flow f;
+  std::memcpy(f.client_addr.data(), p.saddr, 16);
+  std::memcpy(f.host_addr.data(), p.daddr, 16);
+  f.client_port = p.sport;
+  f.host_port = p.dport;
+  return f;
+}
+
+// The kernel drops a SYN whose checksum is wrong before it could answer it
+// (tcp_v4_rcv -> tcp_checksum_complete); so does the firewall. ~40 bytes: a few ns.
+bool syn_checksums_ok(const uint8_t* frame, const ParsedFrame& p) noexcept {
+  const uint8_t* tcp = frame + p.l4_offset;
+  const size_t tcp_len = size_t{p.tcp_header_len} + p.payload_len;
+  if (p.family == IpFamily::kIpv4) {
+    return ipv4_header_checksum_ok(frame + p.l3_offset, p.ip_header_len) &&
+           tcp_checksum_ok_v4(p.saddr, p.daddr, tcp, tcp_len);
+  }
+  return tcp_checksum_ok_v6(p.saddr, p.daddr, tcp, tcp_len);
+}
+
+}  // namespace
+
+sw_flow_key flow_key_of(const ParsedFrame& p) noexcept {
+  sw_flow_key key;
+  std::memset(&key, 0, sizeof key);  // padding too: the map hashes the key bytewise
+  const bool v4 = p.family == IpFamily::kIpv4;
+  std::memcpy(key.saddr, p.saddr, v4 ? 4 : 16);
+  std::memcpy(key.daddr, p.daddr, v4 ? 4 : 16);
+  key.sport = p.sport;
+  key.dport = p.dport;
+  if (p.vlan_count >= 1) key.vlan_outer = p.vlans[0].tci & kVlanVidMask;
+  if (p.vlan_count >= 2) key.vlan_inner = p.vlans[1].tci & kVlanVidMask;
+  key.family = v4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
+  return key;
+}
+
+PacketHandler::PacketHandler(const HandlerSettings& settings, WorkerCounters& counters,
+                             FlowSink& flows)
+    : settings_(settings), counters_(counters), flows_(flows) {
+  if (settings_.synack_pps != 0) {
+    cost_ns_ = 1'000'000'000ull / settings_.synack_pps;
+    if (cost_ns_ == 0) cost_ns_ = 1;
+    burst_ns_ = cost_ns_ * (settings_.synack_burst == 0 ? 1 : settings_.synack_burst);
+    credit_ns_ = burst_ns_;
+  }
+}
+
+void PacketHandler::begin_batch(const Snapshot& snapshot, uint64_t now_ns) noexcept {
+  snapshot_ = &snapshot;
+  settings_.synack.src_mac = snapshot.firewall_mac();
+  now_ms_ = now_ns / 1'000'000;
+  reading_host_ = nullptr;
+  if (cost_ns_ != 0) {
+    if (last_ns_ != 0 && now_ns > last_ns_) {
+      credit_ns_ += now_ns - last_ns_;
+      if (credit_ns_ > burst_ns_) credit_ns_ = burst_ns_;
+    }
+    last_ns_ = now_ns;
+  }
+}
+
+bool PacketHandler::take_synack_token() noexcept {
+  if (cost_ns_ == 0) return true;
+  if (credit_ns_ < cost_ns_) return false;
+  credit_ns_ -= cost_ns_;
+  return true;
+}
+
+const ClockReading& PacketHandler::reading_for(const HostEntry& host) noexcept {
+  if (reading_host_ != &host) {
+    reading_ = host.keys->clock.at(now_ms_);
+    reading_host_ = &host;
+  }
+  return reading_;
+}
+
+FrameAction PacketHandler::handle(uint8_t* frame, uint32_t& len, uint32_t capacity) noexcept {
+  ParsedFrame p;
+  if (parse_frame(frame, len, p) != Verdict::kOk) {
+    // Not TCP over IPv4/IPv6, an IPv6 extension chain, or malformed: the XDP program steers
+    // only TCP here, so this is junk that got past it.
+    bump(counters_.dropped_unparsable);
+    return FrameAction::kDrop;
+  }
+  const HostEntry* host = snapshot_->find(p.family, p.daddr);
+  if (host == nullptr) {
+    // The XDP hosts map still lists an address the current snapshot removed (or vice versa,
+    // for a moment during a reload).
+    bump(counters_.dropped_unknown_host);
+    return FrameAction::kDrop;
+  }
+  if (!host->protection) {
+    bump(counters_.forwarded_pass_mode);
+    return forward(*host, frame, len);
+  }
+  const uint8_t flags = p.tcp_flags;
+  if (flags & (tcpflag::kRst | tcpflag::kFin)) {
+    // DESIGN: RST/FIN of an unknown flow is dropped (the XDP program does the same).
+    bump(counters_.dropped_rst_fin);
+    return FrameAction::kDrop;
+  }
+  if (flags & tcpflag::kSyn) {
+    if (flags & tcpflag::kAck) {
+      // SYN-ACKs for the host's own connections are the XDP program's (rate-limited) job.
+      bump(counters_.dropped_bad_flags);
+      return FrameAction::kDrop;
+    }
+    return on_syn(*host, frame, len, capacity, p);
+  }
+  if (!(flags & tcpflag::kAck)) {
+    bump(counters_.dropped_bad_flags);
+    return FrameAction::kDrop;
+  }
+  return on_ack(*host, frame, len, p);
+}
+
+FrameAction PacketHandler::forward(const HostEntry& host, uint8_t* frame, uint32_t len) noexcept {
+  rewrite_macs(frame, len, host.mac, snapshot_->firewall_mac());
+  return FrameAction::kTransmit;
+}
+
+FrameAction PacketHandler::without_keys(const HostEntry& host, uint8_t* frame,
+                                        uint32_t len) noexcept {
+  if (host.policy == FailPolicy::kFailOpen) {
+    bump(counters_.forwarded_fail_open);
+    return forward(host, frame, len);
+  }
+  bump(counters_.dropped_fail_closed);
+  return FrameAction::kDrop;
+}
+
+FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_t& len,
+                                  uint32_t capacity, const ParsedFrame& p) noexcept {
+  bump(counters_.syn_received);
+  if (!host.port_protected(from_be16(p.dport))) {
+    bump(counters_.forwarded_unprotected_port);
+    return forward(host, frame, len);
+  }
+  if (!host.keys) return without_keys(host, frame, len);
+  if (!syn_checksums_ok(frame, p)) {
+    bump(counters_.dropped_bad_checksum);
+    return FrameAction::kDrop;
+  }
+  if (!take_synack_token()) {
+    bump(counters_.syn_rate_limited);
+    return FrameAction::kDrop;
+  }
+  const HostSecrets& secrets = host.keys->secrets;
+  const ClockReading& clock = reading_for(host);
+  const SynAckPlan plan = p.family == IpFamily::kIpv4
+                              ? plan_synack(secrets, clock, ipv4_flow(p), p.seq, p.options)
+                              : plan_synack(secrets, clock, ipv6_flow(p), p.seq, p.options);
+  const size_t out = build_synack_in_place(frame, capacity, p, plan, settings_.synack);
+  if (out == 0) {
+    bump(counters_.syn_build_failed);
+    return FrameAction::kDrop;
+  }
+  len = static_cast<uint32_t>(out);
+  bump(counters_.synack_sent);
+  return FrameAction::kTransmit;
+}
+
+FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_t len,
+                                  const ParsedFrame& p) noexcept {
+  bump(counters_.ack_received);
+  if (!host.port_protected(from_be16(p.dport))) {
+    bump(counters_.forwarded_unprotected_port);
+    return forward(host, frame, len);
+  }
+  if (!host.keys) return without_keys(host, frame, len);
+  AckSegment segment;
+  segment.seq = p.seq;
+  segment.ack = p.ack;
+  segment.has_timestamp = p.options.has_timestamp;
+  segment.tsval = p.options.tsval;
+  segment.tsecr = p.options.tsecr;
+  const HostSecrets& secrets = host.keys->secrets;
+  const ClockReading& clock = reading_for(host);
+  const AckVerdict verdict = p.family == IpFamily::kIpv4
+                                 ? check_ack(secrets, clock, ipv4_flow(p), segment)
+                                 : check_ack(secrets, clock, ipv6_flow(p), segment);
+  switch (verdict.status) {
+    case AckStatus::kAccepted:
+      break;
+    case AckStatus::kCookieOutOfWindow:
+      bump(counters_.ack_cookie_expired);
+      return FrameAction::kDrop;
+    case AckStatus::kCookieBadHash:
+      bump(counters_.ack_bad_cookie);
+      return FrameAction::kDrop;
+    case AckStatus::kOptionDisabled:
+      bump(counters_.ack_option_disabled);
+      return FrameAction::kDrop;
+  }
+  // Insert before the frame is queued: the client's next segments then meet the map in XDP
+  // instead of coming here, where a segment with a later seq would fail the cookie check.
+  if (!flows_.insert(flow_key_of(p))) bump(counters_.flow_insert_failed);
+  bump(counters_.ack_valid);
+  return forward(host, frame, len);
+}
+
+}  // namespace synwarden::daemon

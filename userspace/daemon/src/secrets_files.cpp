@@ -1,0 +1,112 @@
+#include "secrets_files.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.h"
+#include "synwarden/secrets.h"
+
+namespace synwarden::daemon {
+
+namespace {
+
+int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The firewall's CLOCK_MONOTONIC (ms) at the moment the file was last written: now minus the
+// file's age on the wall clock. A file from the future (wall clock stepped back) counts as new.
+uint64_t local_ms_at_mtime(int64_t mtime_ns) {
+  const int64_t age_ns = std::max<int64_t>(0, clock_ns(CLOCK_REALTIME) - mtime_ns);
+  const int64_t local_ns = std::max<int64_t>(0, clock_ns(CLOCK_MONOTONIC) - age_ns);
+  return static_cast<uint64_t>(local_ns / 1'000'000);
+}
+
+}  // namespace
+
+SecretsFiles::SecretsFiles(const std::vector<ProtectedHostConfig>& hosts) {
+  for (const auto& host : hosts) {
+    FileState state;
+    state.path = host.secrets_file;
+    state_.push_back(std::move(state));
+  }
+}
+
+bool SecretsFiles::refresh() {
+  bool changed = false;
+  for (auto& file : state_) changed |= refresh_one(file);
+  return changed;
+}
+
+bool SecretsFiles::refresh_one(FileState& file) {
+  struct stat st {};
+  if (::stat(file.path.c_str(), &st) != 0) {
+    const std::string error = "cannot stat secrets file " + file.path.string() + ": " +
+                              std::strerror(errno) +
+                              (file.keys ? " (keeping the last good secrets)" : " (the host's "
+                                                                                 "fail policy applies)");
+    if (error != file.last_error) log_error(error);
+    file.last_error = error;
+    file.seen = false;
+    return false;
+  }
+  const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+                           st.st_mtim.tv_nsec;
+  if (file.seen && file.inode == st.st_ino && file.size == st.st_size &&
+      file.mtime_ns == mtime_ns) {
+    return false;
+  }
+  file.seen = true;
+  file.inode = st.st_ino;
+  file.size = st.st_size;
+  file.mtime_ns = mtime_ns;
+  try {
+    HostSecrets secrets = load_secrets_file(file.path);
+    if (secrets.has_uninitialised_keys()) {
+      log_warning("secrets file " + file.path.string() +
+                  " has all-zero keys: the host's kernel has not initialised them yet, so "
+                  "cookies made now stop validating once it does");
+    }
+    HostClock clock(secrets.clock, local_ms_at_mtime(mtime_ns));
+    if (file.keys && file.keys->secrets == secrets && file.keys->clock.local_ms() == clock.local_ms()) {
+      return false;
+    }
+    file.keys.emplace(HostKeys{std::move(secrets), clock});
+    file.last_error.clear();
+    log_info("loaded secrets for a protected host from " + file.path.string());
+    return true;
+  } catch (const std::exception& e) {
+    const std::string error = std::string(e.what()) +
+                              (file.keys ? " (keeping the last good secrets)"
+                                         : " (the host's fail policy applies)");
+    if (error != file.last_error) log_error(error);
+    file.last_error = error;
+    return false;
+  }
+}
+
+std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
+                                               const SecretsFiles& secrets,
+                                               const MacAddress& firewall_mac, uint64_t version) {
+  std::vector<HostEntry> hosts;
+  hosts.reserve(config.protected_hosts.size());
+  for (size_t i = 0; i < config.protected_hosts.size(); ++i) {
+    const ProtectedHostConfig& h = config.protected_hosts[i];
+    HostEntry entry;
+    entry.address = h.address;
+    entry.mac = h.mac;
+    entry.protection = h.protection;
+    entry.policy = h.policy.fail;
+    entry.ports = h.ports;
+    entry.keys = secrets.keys(i);
+    hosts.push_back(std::move(entry));
+  }
+  return std::make_unique<const Snapshot>(std::move(hosts), firewall_mac, version);
+}
+
+}  // namespace synwarden::daemon

@@ -1,0 +1,50 @@
+// The protected hosts' secrets as static JSON files (core secrets loader), re-read when they
+// change. The agent issue replaces this with live agents; until then an operator (or a test)
+// writes each host's file. The clock sample inside a file is taken to be valid at the file's
+// modification time, so a file written once keeps extrapolating correctly instead of freezing
+// the host's clocks at the moment the daemon happened to read it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "snapshot.h"
+
+namespace synwarden::daemon {
+
+class SecretsFiles {
+ public:
+  explicit SecretsFiles(const std::vector<ProtectedHostConfig>& hosts);
+
+  // Re-reads every file whose identity (inode, size, mtime) changed since the last look.
+  // A file that fails to read or parse keeps the host's last good keys and is logged once per
+  // change. Returns true if any host's keys changed. Control thread only.
+  bool refresh();
+
+  // The host's current keys (index into the config's protected_hosts), nullopt if none yet.
+  const std::optional<HostKeys>& keys(size_t host) const { return state_.at(host).keys; }
+
+ private:
+  struct FileState {
+    std::filesystem::path path;
+    std::optional<HostKeys> keys;
+    bool seen = false;
+    uint64_t inode = 0;
+    int64_t size = -1;
+    int64_t mtime_ns = 0;
+    std::string last_error;
+  };
+  bool refresh_one(FileState& file);
+  std::vector<FileState> state_;
+};
+
+// Builds the workers' view of the hosts from the config and the current keys.
+std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
+                                               const SecretsFiles& secrets,
+                                               const MacAddress& firewall_mac, uint64_t version);
+
+}  // namespace synwarden::daemon

@@ -1,0 +1,56 @@
+// What the workers know about the protected hosts at one moment: an immutable table built by the
+// control thread (from the config and the hosts' secrets) and handed to workers through
+// SnapshotStore. Workers never modify it, so they read it without locks; a change builds a new
+// snapshot.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "synwarden/clock.h"
+#include "synwarden/codec.h"
+#include "synwarden/secrets.h"
+
+namespace synwarden::daemon {
+
+// A protected host's secrets and the clock model derived from them.
+struct HostKeys {
+  HostSecrets secrets;
+  HostClock clock;
+};
+
+struct HostEntry {
+  IpAddress address;
+  MacAddress mac = {};
+  bool protection = true;
+  FailPolicy policy = FailPolicy::kFailOpen;
+  std::vector<uint16_t> ports;       // sorted; empty = every port
+  std::optional<HostKeys> keys;      // nullopt: no usable secrets yet (policy applies)
+
+  bool port_protected(uint16_t port_host_order) const noexcept;
+};
+
+class Snapshot {
+ public:
+  // `hosts` in any order; addresses must be unique. `version` numbers snapshots for reports.
+  Snapshot(std::vector<HostEntry> hosts, const MacAddress& firewall_mac, uint64_t version = 0);
+
+  // The host whose address is `daddr` (4 or 16 raw bytes per family), or nullptr.
+  const HostEntry* find(IpFamily family, const uint8_t* daddr) const noexcept;
+
+  const std::vector<HostEntry>& hosts() const noexcept { return hosts_; }
+  const MacAddress& firewall_mac() const noexcept { return firewall_mac_; }
+  uint64_t version() const noexcept { return version_; }
+
+ private:
+  std::vector<HostEntry> hosts_;  // sorted by (family, address bytes)
+  MacAddress firewall_mac_;
+  uint64_t version_;
+};
+
+}  // namespace synwarden::daemon
