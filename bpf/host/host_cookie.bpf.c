@@ -11,10 +11,12 @@
  * cookie_v6_check() through cookie_bpf_check(), which skips the "listener overflowed recently"
  * condition that makes the kernel ignore cookies it did not send itself.
  *
- * Everything else passes untouched (TC_ACT_OK): traffic of other ports, ACKs of existing
- * sockets, and ACKs that are not our cookies — those may be the kernel's own syncookies, which it
- * checks with its own secrets. The program never drops: a wrong decision here must degrade to
- * what the kernel would have done without it.
+ * Everything else continues untouched (TC_ACT_UNSPEC, so later tc filters of other software
+ * still run): traffic of other ports, ACKs of existing sockets, and ACKs that are not our
+ * cookies — those may be the kernel's own syncookies, which it checks with its own secrets. The
+ * program never drops: a wrong decision here must degrade to what the kernel would have done
+ * without it. A handed-over ACK ends classification (TC_ACT_OK): nothing after us may redirect
+ * the skb that now carries the request socket.
  *
  * Contract of the kfunc (net/core/filter.c, Linux 6.9+): attrs->mss >= the family's minimum,
  * snd/rcv_wscale <= 14 and options only if the matching sysctl allows them; the kernel derives
@@ -88,6 +90,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } sw_host_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_host_decision);
+} sw_host_last SEC(".maps");
 
 /* msstab[] of net/ipv4/syncookies.c and net/ipv6/syncookies.c, as code: a const array would
  * land in a mergeable .rodata.cst8 section that libbpf 1.1 cannot match to its BTF. */
@@ -213,24 +222,29 @@ static __always_inline __u32 sw_be32_at(const __u8 *p)
 }
 
 /* The timestamp option of the ACK (tcp_parse_options() semantics for what we need: EOL ends,
- * NOP is one byte, a length < 2 stops parsing). Returns -1 if the options cannot be read. */
-static __always_inline int sw_parse_timestamp(struct __sk_buff *skb, const struct sw_ack *a,
-					      struct sw_ts *ts)
+ * NOP is one byte, a length < 2 stops parsing). Returns -1 if the options cannot be read.
+ *
+ * A global function: the verifier checks it once on its own instead of carrying every path
+ * through the option loop into the rest of the program (which would exceed its budget). */
+__noinline int sw_parse_timestamp(struct __sk_buff *skb, __u32 opt_off, __u32 opt_len,
+				  struct sw_ts *ts)
 {
 	__u8 buf[SW_TCP_MAX_OPTLEN] = {};
-	__u32 len = a->opt_len, i = 0;
+	__u32 i = 0;
 	int n;
 
-	ts->seen = 0;
-	if (len == 0)
-		return 0;
-	if (len > SW_TCP_MAX_OPTLEN)
+	if (!skb || !ts)
 		return -1;
-	if (bpf_skb_load_bytes(skb, a->opt_off, buf, len))
+	ts->seen = 0;
+	if (opt_len == 0)
+		return 0;
+	if (opt_len > SW_TCP_MAX_OPTLEN)
+		return -1;
+	if (bpf_skb_load_bytes(skb, opt_off, buf, opt_len))
 		return -1;
 	/* The layout every mainstream stack sends after the handshake: NOP, NOP, TS (the kernel's
 	 * tcp_parse_aligned_timestamp() fast path). */
-	if (len >= 12 && buf[0] == SW_TCPOPT_NOP && buf[1] == SW_TCPOPT_NOP &&
+	if (opt_len >= 12 && buf[0] == SW_TCPOPT_NOP && buf[1] == SW_TCPOPT_NOP &&
 	    buf[2] == SW_TCPOPT_TIMESTAMP && buf[3] == SW_TCPOLEN_TIMESTAMP) {
 		ts->tsval = sw_be32_at(&buf[4]);
 		ts->tsecr = sw_be32_at(&buf[8]);
@@ -240,7 +254,7 @@ static __always_inline int sw_parse_timestamp(struct __sk_buff *skb, const struc
 	for (n = 0; n < SW_TCP_MAX_OPTLEN; n++) {
 		__u8 kind, optlen;
 
-		if (i >= len || i >= SW_TCP_MAX_OPTLEN - 1)
+		if (i >= opt_len || i >= SW_TCP_MAX_OPTLEN - 1)
 			break;
 		kind = buf[i];
 		if (kind == SW_TCPOPT_EOL)
@@ -250,12 +264,12 @@ static __always_inline int sw_parse_timestamp(struct __sk_buff *skb, const struc
 			continue;
 		}
 		optlen = buf[i + 1];
-		if (optlen < 2 || i + optlen > len)
+		if (optlen < 2 || i + optlen > opt_len)
 			break;
 		if (kind == SW_TCPOPT_TIMESTAMP && optlen == SW_TCPOLEN_TIMESTAMP &&
-		    i + SW_TCPOLEN_TIMESTAMP <= SW_TCP_MAX_OPTLEN) {
-			ts->tsval = sw_be32_at(&buf[(i + 2) & 0x3f]);
-			ts->tsecr = sw_be32_at(&buf[(i + 6) & 0x3f]);
+		    i <= SW_TCP_MAX_OPTLEN - SW_TCPOLEN_TIMESTAMP) {
+			ts->tsval = sw_be32_at(&buf[i + 2]);
+			ts->tsecr = sw_be32_at(&buf[i + 6]);
 			ts->seen = 1;
 		}
 		i += optlen;
@@ -274,16 +288,16 @@ static __always_inline int sw_check_keyset(const struct sw_ack *a,
 }
 
 /* Builds the request attributes the kernel's own cookie path would derive
- * (cookie_tcp_reqsk_alloc() after cookie_timestamp_decode()). */
-static __always_inline void sw_fill_attrs(struct bpf_tcp_req_attrs *attrs, const struct sw_ack *a,
-					  const struct sw_ts *ts, const struct sw_agent_state *st,
-					  const struct sw_agent_keyset *ks, int mssind)
+ * (cookie_tcp_reqsk_alloc() after cookie_timestamp_decode()). Returns the ts_off used. */
+static __always_inline __u32 sw_fill_attrs(struct bpf_tcp_req_attrs *attrs, const struct sw_ack *a,
+					   const struct sw_ts *ts, const struct sw_agent_state *st,
+					   const struct sw_agent_keyset *ks, int mssind)
 {
 	__u32 options, ts_off = 0;
 
 	attrs->mss = sw_cookie_mss(a->conn.ipv6, mssind);
 	if (!ts->seen)
-		return; /* no timestamp: the cookie carried no options (tcp_clear_options()) */
+		return 0; /* no timestamp: the cookie carried no options (tcp_clear_options()) */
 	attrs->tstamp_ok = 1;
 	attrs->rcv_tsval = ts->tsval;
 	attrs->rcv_tsecr = ts->tsecr;
@@ -299,28 +313,52 @@ static __always_inline void sw_fill_attrs(struct bpf_tcp_req_attrs *attrs, const
 		attrs->snd_wscale = options & SW_TS_OPT_WSCALE_MASK;
 		attrs->rcv_wscale = st->rcv_wscale;
 	}
+	return ts_off;
 }
 
-/* Validation and hand-over for an ACK that reached a listener. */
-static __always_inline void sw_handle_listener_ack(struct __sk_buff *skb, const struct sw_ack *a,
-						   struct sock *sk)
+static __always_inline void sw_record(const struct bpf_tcp_req_attrs *attrs,
+				      const struct sw_agent_keyset *ks, __u32 ts_off, int ret)
+{
+	__u32 key = 0;
+	struct sw_host_decision *d = bpf_map_lookup_elem(&sw_host_last, &key);
+
+	if (!d)
+		return;
+	d->seq += 1;
+	d->generation = ks->generation;
+	d->kfunc_ret = ret;
+	d->ts_off = ts_off;
+	d->rcv_tsval = attrs->rcv_tsval;
+	d->rcv_tsecr = attrs->rcv_tsecr;
+	d->mss = attrs->mss;
+	d->rcv_wscale = attrs->rcv_wscale;
+	d->snd_wscale = attrs->snd_wscale;
+	d->ecn_ok = attrs->ecn_ok;
+	d->wscale_ok = attrs->wscale_ok;
+	d->sack_ok = attrs->sack_ok;
+	d->tstamp_ok = attrs->tstamp_ok;
+}
+
+/* Validation and hand-over for an ACK that reached a listener. Returns the tc verdict. */
+static __always_inline int sw_handle_listener_ack(struct __sk_buff *skb, const struct sw_ack *a,
+						  struct sock *sk)
 {
 	struct bpf_tcp_req_attrs attrs = {};
 	const struct sw_agent_keyset *ks;
 	const struct sw_agent_state *st;
 	struct sw_ts ts = {};
-	__u32 key = 0, count;
+	__u32 key = 0, count, ts_off;
 	__u64 now;
-	int mssind;
+	int mssind, ret;
 
 	st = bpf_map_lookup_elem(&sw_agent_state, &key);
 	if (!st) {
 		sw_count(SW_HC_PASS_NO_KEYS);
-		return;
+		return TC_ACT_UNSPEC;
 	}
-	if (sw_parse_timestamp(skb, a, &ts)) {
+	if (sw_parse_timestamp(skb, a->opt_off, a->opt_len, &ts)) {
 		sw_count(SW_HC_PASS_MALFORMED);
-		return;
+		return TC_ACT_UNSPEC;
 	}
 	/* The cookie clock: CLOCK_MONOTONIC minutes. The agent reports this clock to the firewall
 	 * as jiffies = monotonic ms with HZ = 1000, so the firewall's tcp_cookie_time() yields the
@@ -334,23 +372,28 @@ static __always_inline void sw_handle_listener_ack(struct __sk_buff *skb, const 
 		ks = &st->previous;
 		if (ks->valid_until_ns <= now) {
 			sw_count(SW_HC_COOKIE_INVALID);
-			return;
+			return TC_ACT_UNSPEC;
 		}
 		mssind = sw_check_keyset(a, ks, count);
 		if (mssind < 0) {
 			sw_count(SW_HC_COOKIE_INVALID);
-			return;
+			return TC_ACT_UNSPEC;
 		}
 		sw_count(SW_HC_VALID_PREVIOUS);
 	} else {
 		sw_count(SW_HC_VALID_CURRENT);
 	}
 
-	sw_fill_attrs(&attrs, a, &ts, st, ks, mssind);
-	if (bpf_sk_assign_tcp_reqsk(skb, sk, &attrs, sizeof(attrs)) == 0)
-		sw_count(SW_HC_ASSIGNED);
-	else
+	ts_off = sw_fill_attrs(&attrs, a, &ts, st, ks, mssind);
+	ret = bpf_sk_assign_tcp_reqsk(skb, sk, &attrs, sizeof(attrs));
+	sw_record(&attrs, ks, ts_off, ret);
+	if (ret) {
+		/* The kernel then handles the ACK as if we had not been here. */
 		sw_count(SW_HC_ASSIGN_FAILED);
+		return TC_ACT_UNSPEC;
+	}
+	sw_count(SW_HC_ASSIGNED);
+	return TC_ACT_OK;
 }
 
 SEC("tc")
@@ -361,23 +404,23 @@ int sw_host_ingress(struct __sk_buff *skb)
 	struct bpf_sock *skc;
 	struct tcp_sock *tp;
 	__u32 need = 0, tuple_len;
-	int rc;
+	int rc, verdict = TC_ACT_UNSPEC;
 
 	rc = sw_parse(skb, &a, &need);
 	if (rc == SW_PARSE_SHORT) {
 		/* Headers in paged data (rare for a handshake ACK): make them linear once. */
 		if (need > skb->len || bpf_skb_pull_data(skb, need))
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		rc = sw_parse(skb, &a, &need);
 	}
 	if (rc != SW_PARSE_OK)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	/* The kernel's cookie paths run only for ACKs without SYN or RST (tcp_v4_cookie_check(),
 	 * cookie_v4_check()). */
 	if ((a.flags & (SW_TCP_FLAG_ACK | SW_TCP_FLAG_SYN | SW_TCP_FLAG_RST)) != SW_TCP_FLAG_ACK)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (!bpf_map_lookup_elem(&sw_host_ports, &a.conn.host_port))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	sw_count(SW_HC_ACK);
 
 	if (a.conn.ipv6) {
@@ -398,7 +441,7 @@ int sw_host_ingress(struct __sk_buff *skb)
 	skc = bpf_skc_lookup_tcp(skb, &tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	if (!skc) {
 		sw_count(SW_HC_PASS_NO_SOCKET);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	if (skc->state != BPF_TCP_LISTEN) {
 		sw_count(SW_HC_PASS_SOCKET);
@@ -409,8 +452,8 @@ int sw_host_ingress(struct __sk_buff *skb)
 		sw_count(SW_HC_PASS_SOCKET);
 		goto release;
 	}
-	sw_handle_listener_ack(skb, &a, (struct sock *)tp);
+	verdict = sw_handle_listener_ack(skb, &a, (struct sock *)tp);
 release:
 	bpf_sk_release(skc);
-	return TC_ACT_OK;
+	return verdict;
 }

@@ -87,7 +87,9 @@ struct sw_conn {
 
 /* cookie_hash(): IPv4 siphash_4u32(saddr, daddr, sport << 16 | dport, count); IPv6 siphash()
  * over {saddr, daddr, u32 count, __be16 sport, dport} (40 bytes). Truncated to u32. */
-static __always_inline __u32 sw_cookie_hash(const struct sw_conn *c, const struct sw_sipkey *k,
+/* Out of line (a BPF-to-BPF call): it is needed four times per ACK path and inlining each copy
+ * would multiply the program's size for no measurable gain. */
+static __noinline __u32 sw_cookie_hash(const struct sw_conn *c, const struct sw_sipkey *k,
 					    __u32 count)
 {
 	struct sw_sip s;
@@ -130,7 +132,7 @@ static __always_inline int sw_cookie_check(const struct sw_conn *c, const struct
  * secure_tcpv6_seq_and_ts_off(), the high half of the hash), keyed with the agent's ts key.
  * IPv4: siphash_3u32(host, client, host_port << 16 | client_port); IPv6: siphash() over
  * {host, client, __be16 host_port, __be16 client_port} (36 bytes). */
-static __always_inline __u32 sw_ts_off(const struct sw_conn *c, const struct sw_sipkey *k)
+static __noinline __u32 sw_ts_off(const struct sw_conn *c, const struct sw_sipkey *k)
 {
 	struct sw_sip s;
 

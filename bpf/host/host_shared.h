@@ -37,9 +37,10 @@ struct sw_agent_keyset {
 	struct sw_sipkey cookie_v6[2];
 	struct sw_sipkey ts_key;       /* per-connection ts_off key (net_secret's role) */
 	__u64 generation;              /* 0 = slot empty */
+	__u64 created_ns;              /* CLOCK_MONOTONIC ns when generated (rotation schedule) */
 	__u64 valid_until_ns;          /* CLOCK_MONOTONIC ns; 0 = no limit (the current set) */
 };
-SW_HOST_STATIC_ASSERT(sizeof(struct sw_agent_keyset) == 96, "sw_agent_keyset layout is ABI");
+SW_HOST_STATIC_ASSERT(sizeof(struct sw_agent_keyset) == 104, "sw_agent_keyset layout is ABI");
 
 /* The single value (key 0) of the state map. Written whole by the agent with one update, so the
  * program never sees keys of one generation with settings of another. */
@@ -50,7 +51,7 @@ struct sw_agent_state {
 	__u8 tcp_timestamps; /* net.ipv4.tcp_timestamps: ts_off is 0 unless it is 1 */
 	__u8 pad[6];
 };
-SW_HOST_STATIC_ASSERT(sizeof(struct sw_agent_state) == 200, "sw_agent_state layout is ABI");
+SW_HOST_STATIC_ASSERT(sizeof(struct sw_agent_state) == 216, "sw_agent_state layout is ABI");
 
 /* Per-CPU counters, one slot each. X(enum suffix, metric label, help). Append only. */
 #define SW_HOST_COUNTER_LIST(X)                                                                 \
@@ -68,6 +69,26 @@ SW_HOST_STATIC_ASSERT(sizeof(struct sw_agent_state) == 200, "sw_agent_state layo
 #define SW_HOST_COUNTER_ENTRY(name, label, help) SW_HC_##name,
 enum sw_host_counter { SW_HOST_COUNTER_LIST(SW_HOST_COUNTER_ENTRY) SW_HC_COUNT };
 #undef SW_HOST_COUNTER_ENTRY
+
+/* The last ACK each CPU handed to the kernel: what was decoded from the cookie and TSecr, and
+ * what the kernel said. For operators ("what did the host accept last") and for the tests that
+ * compare the program's decoding with the firewall engine's. */
+struct sw_host_decision {
+	__u64 seq;        /* hand-overs on this CPU so far; tells a fresh record from a stale one */
+	__u64 generation; /* key generation that validated the cookie */
+	__s32 kfunc_ret;  /* bpf_sk_assign_tcp_reqsk() result: 0 or -errno */
+	__u32 ts_off;     /* timestamp offset subtracted from TSecr (0 without timestamps) */
+	__u32 rcv_tsval;  /* the bpf_tcp_req_attrs passed, field by field */
+	__u32 rcv_tsecr;
+	__u16 mss;
+	__u8 rcv_wscale;
+	__u8 snd_wscale;
+	__u8 ecn_ok;
+	__u8 wscale_ok;
+	__u8 sack_ok;
+	__u8 tstamp_ok;
+};
+SW_HOST_STATIC_ASSERT(sizeof(struct sw_host_decision) == 40, "sw_host_decision layout is ABI");
 
 #define SW_HOST_MAX_PORTS 256
 

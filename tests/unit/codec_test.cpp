@@ -203,6 +203,35 @@ ParsedFrame parse_options(const std::vector<uint8_t>& raw) {
   return parse(parse_options_frame(raw));
 }
 
+TEST(ParseOptions, LinuxSynLayoutReadsTheSameAsAnyOtherLayoutOfTheSameOptions) {
+  // The parser has a fast path for Linux's exact 20-byte SYN layout; it must agree with the
+  // general walk, which takes any other arrangement of the same options.
+  for (uint16_t mss : {uint16_t{0}, uint16_t{536}, uint16_t{1460}, uint16_t{65535}}) {
+    const ParsedFrame linux_layout =
+        parse(FrameBuilder().ipv4("198.51.100.1", "192.0.2.1").ports(1, 2)
+                  .linux_syn_options(mss, 0xCAFEF00D, 14).build());
+    const ParsedFrame other_layout =
+        parse(FrameBuilder().ipv4("198.51.100.1", "192.0.2.1").ports(1, 2).nop().wscale(14)
+                  .timestamp(0xCAFEF00D, 0).sack_permitted().mss(mss).build());
+    ASSERT_EQ(linux_layout.verdict, Verdict::kOk);
+    ASSERT_EQ(other_layout.verdict, Verdict::kOk);
+    const SynOptions& a = linux_layout.options;
+    const SynOptions& b = other_layout.options;
+    EXPECT_EQ(a.has_mss, mss != 0);
+    EXPECT_EQ(a.has_mss, b.has_mss);
+    if (a.has_mss) {
+      EXPECT_EQ(a.mss, b.mss);
+    }
+    EXPECT_EQ(a.sack_permitted, b.sack_permitted);
+    EXPECT_EQ(a.has_timestamp, b.has_timestamp);
+    EXPECT_EQ(a.tsval, b.tsval);
+    EXPECT_EQ(a.tsecr, b.tsecr);
+    EXPECT_EQ(a.has_wscale, b.has_wscale);
+    EXPECT_EQ(a.wscale, b.wscale);
+    EXPECT_TRUE(a.has_timestamp && a.sack_permitted && a.has_wscale);
+  }
+}
+
 TEST(ParseOptions, UnknownOptionsAreSkippedByLength) {
   // Fast Open cookie request (34, len 2), an experimental option (254, len 6), then MSS.
   const ParsedFrame p = parse_options({34, 2, 254, 6, 0xf9, 0x89, 1, 2, 2, 4, 0x05, 0xb4});

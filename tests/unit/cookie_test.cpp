@@ -202,7 +202,7 @@ TEST_F(CookieTest, AnyChangedFieldOrKeyInvalidatesTheCookie) {
     g = f;
     g.host_addr ^= 0x01000000;
     variants.push_back(check_cookie_v4(keys, g, isn + 1, ack, count));
-    variants.push_back(check_cookie_v4(keys, f, isn + 2, ack, count));  // other client ISN
+    variants.push_back(check_cookie_v4(keys, f, isn + 1 + 0x10000, ack, count));  // other ISN
     variants.push_back(check_cookie_v4(rnd.keys(), f, isn + 1, ack, count));
     CookieKeyPair swapped{keys[1], keys[0]};
     variants.push_back(check_cookie_v4(swapped, f, isn + 1, ack, count));
@@ -213,6 +213,22 @@ TEST_F(CookieTest, AnyChangedFieldOrKeyInvalidatesTheCookie) {
   }
   // A forgery passes only if its garbage lands in a 2/256 count window and below 4 in 2^24.
   EXPECT_EQ(rejected, trials);
+}
+
+TEST_F(CookieTest, IsnIsAddedLinearlySoASmallIsnShiftMovesTheDecodedIndex) {
+  // The kernel adds the client ISN to the cookie; an ACK whose seq is k higher decodes to
+  // mss_index - k. synwarden must reproduce this quirk, not "fix" it: the host accepts such ACKs.
+  Random rnd(19);
+  const auto keys = rnd.keys();
+  const Ipv4Flow f = flow_of(rnd.v4());
+  const uint32_t isn = 1000, count = 77;
+  const uint32_t ack = make_cookie_v4(keys, f, isn, count, 3) + 1;
+  for (uint32_t k = 0; k < 4; ++k) {
+    const CookieCheck c = check_cookie_v4(keys, f, isn + 1 + k, ack, count);
+    EXPECT_EQ(c.status, CookieStatus::kValid) << k;
+    EXPECT_EQ(c.mss_index, 3 - k) << k;
+  }
+  EXPECT_NE(check_cookie_v4(keys, f, isn + 1 + 4, ack, count).status, CookieStatus::kValid);
 }
 
 TEST_F(CookieTest, ClientAndHostSidesAreNotInterchangeable) {

@@ -323,7 +323,7 @@ TEST(SynAckBuild, RefusesAFrameThatDidNotParse) {
 }
 
 TEST(SynAckBuild, NeedsRoomForOptionsTheSynDidNotHaveAndLeavesTheFrameAloneWithout) {
-  // A bare SYN is 54 bytes; the SYN-ACK with MSS+TS+WS is 14+20+20+16 = 70.
+  // A bare SYN is 54 bytes; the SYN-ACK with MSS, NOP NOP TS, NOP WS is 14+20+20+20 = 74.
   Frame f = make_syn(Shape{false, 0, false, SynOpts::kNone});
   ASSERT_EQ(f.size(), 54u);
   ParsedFrame syn;
@@ -331,12 +331,12 @@ TEST(SynAckBuild, NeedsRoomForOptionsTheSynDidNotHaveAndLeavesTheFrameAloneWitho
   SynAckPlan plan = make_plan(syn);
   plan.has_timestamp = true;
   plan.has_wscale = true;
-  f.resize(69, 0xCC);
+  f.resize(73, 0xCC);
   const Frame before = f;
   EXPECT_EQ(build_synack_in_place(f.data(), f.size(), syn, plan, default_params()), 0u);
   EXPECT_EQ(f, before);
-  f.resize(70, 0xCC);
-  EXPECT_EQ(build_synack_in_place(f.data(), f.size(), syn, plan, default_params()), 70u);
+  f.resize(74, 0xCC);
+  EXPECT_EQ(build_synack_in_place(f.data(), f.size(), syn, plan, default_params()), 74u);
 }
 
 TEST(SynAckBuild, PaddingCanBeLeftToTheNic) {

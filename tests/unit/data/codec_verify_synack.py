@@ -50,7 +50,7 @@ def describe(frame):
     layer = frame[Ether].payload
     while isinstance(layer, (Dot1Q, Dot1AD)):
         tpid = 0x88A8 if isinstance(layer, Dot1AD) else 0x8100
-        d["vlans"].append([tpid, (layer.prio << 13) | (layer.dei << 12) | layer.vlan])
+        d["vlans"].append([tpid, (layer.prio << 13) | (layer.id << 12) | layer.vlan])
         layer = layer.payload
     # The TPID of a tag is the EtherType field before it; scapy names the layer after that
     # field, so check the outermost explicitly.

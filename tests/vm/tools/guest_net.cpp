@@ -100,7 +100,10 @@ void run_ip(const std::vector<std::string>& args) {
 }
 
 void write_sysctl(const std::string& name, const std::string& value) {
-  const std::string path = "/proc/sys/" + name;
+  write_file("/proc/sys/" + name, value);
+}
+
+void write_file(const std::string& path, const std::string& value) {
   std::ofstream out(path);
   out << value << '\n';
   out.flush();

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "synwarden/packet_headers.h"
@@ -36,6 +37,9 @@ class TapDevice {
  public:
   // Creates `name` in the calling process's network namespace, sets `mtu`, brings it up.
   TapDevice(const std::string& name, unsigned mtu);
+  // Takes over a TAP fd created elsewhere (e.g. in another network namespace).
+  TapDevice(std::string name, UniqueFd fd, const MacAddress& mac)
+      : name_(std::move(name)), fd_(std::move(fd)), mac_(mac) {}
   const std::string& name() const noexcept { return name_; }
   int fd() const noexcept { return fd_.get(); }
   const MacAddress& mac() const noexcept { return mac_; }
@@ -54,6 +58,8 @@ class TapDevice {
 // Runs the guest's `ip` with `args` (no shell) and throws with its exit status on failure.
 void run_ip(const std::vector<std::string>& args);
 
+// Writes `value` and a newline into `path` (procfs, sysfs). Throws.
+void write_file(const std::string& path, const std::string& value);
 // Writes `value` into /proc/sys/<name> (e.g. "net/ipv4/tcp_syncookies"). Throws.
 void write_sysctl(const std::string& name, const std::string& value);
 

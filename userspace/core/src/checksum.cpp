@@ -25,17 +25,6 @@ inline uint64_t load_native64(const uint8_t* p) noexcept {
   return v;
 }
 
-// 64-bit one's-complement sum -> 16 bits, native order (not complemented).
-inline uint16_t fold_native(uint64_t s) noexcept {
-  const auto lo = static_cast<uint32_t>(s);
-  const auto hi = static_cast<uint32_t>(s >> 32);
-  uint32_t r = lo + hi;
-  r += (r < lo) ? 1U : 0U;
-  r = (r & 0xFFFFU) + (r >> 16);
-  r = (r & 0xFFFFU) + (r >> 16);
-  return static_cast<uint16_t>(r);
-}
-
 // Host-order 16-bit one's-complement fold of a 32-bit sum of host-order words.
 inline uint16_t fold_host32(uint32_t s) noexcept {
   s = (s & 0xFFFFU) + (s >> 16);
@@ -79,15 +68,6 @@ ChecksumAccumulator checksum_add(ChecksumAccumulator acc, const uint8_t* data, s
     s = add_end_around(s, load_raw16(tail));
   }
   return ChecksumAccumulator{s};
-}
-
-uint16_t checksum_fold(ChecksumAccumulator acc) noexcept {
-  // The native fold holds the bytes in memory order: read them back as big-endian.
-  return from_be16(fold_native(acc.sum));
-}
-
-uint16_t checksum_finish(ChecksumAccumulator acc) noexcept {
-  return static_cast<uint16_t>(~checksum_fold(acc));
 }
 
 ChecksumAccumulator pseudo_header_v4(const uint8_t saddr[4], const uint8_t daddr[4],

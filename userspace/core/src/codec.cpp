@@ -48,7 +48,13 @@ inline uint64_t load_native64(const uint8_t* p) noexcept {
   return v;
 }
 
-}  // namespace
+// Stores host-order `value` big-endian at `p` and adds the stored word to a plain 64-bit sum
+// of raw words (see ChecksumAccumulator), so checksums never re-read fresh stores.
+inline void put32(uint8_t* p, uint32_t value, uint64_t& sum) noexcept {
+  const uint32_t raw = to_be32(value);
+  store_raw32(p, raw);
+  sum += raw;
+}
 
 // Mirrors tcp_options_write() (net/ipv4/tcp_output.c) for the options tcp_synack_options()
 // selects without MD5/AO/Fast Open/MPTCP/AccECN:
@@ -59,11 +65,10 @@ inline uint64_t load_native64(const uint8_t* p) noexcept {
 //   WS                       01 03 03 ws
 // The AccECN "leftover bytes" rework of that function changes none of these words while no
 // AccECN option is written.
-size_t write_synack_options(const SynAckPlan& plan, uint8_t* out) noexcept {
+size_t emit_synack_options(const SynAckPlan& plan, uint8_t* out, uint64_t& sum) noexcept {
   uint8_t* p = out;
   if (plan.mss != 0) {
-    store_be32(p, option_word(tcpopt::kMss, tcpopt::kLenMss, static_cast<uint8_t>(plan.mss >> 8),
-                              static_cast<uint8_t>(plan.mss)));
+    put32(p, option_word(tcpopt::kMss, tcpopt::kLenMss, 0, 0) | plan.mss, sum);
     p += 4;
   }
   if (plan.has_timestamp) {
@@ -73,19 +78,27 @@ size_t write_synack_options(const SynAckPlan& plan, uint8_t* out) noexcept {
             ? option_word(tcpopt::kSackPerm, tcpopt::kLenSackPerm, tcpopt::kTimestamp,
                           tcpopt::kLenTimestamp)
             : option_word(tcpopt::kNop, tcpopt::kNop, tcpopt::kTimestamp, tcpopt::kLenTimestamp);
-    store_be32(p, head);
-    store_be32(p + 4, plan.tsval);
-    store_be32(p + 8, plan.tsecr);
+    put32(p, head, sum);
+    put32(p + 4, plan.tsval, sum);
+    put32(p + 8, plan.tsecr, sum);
     p += 12;
   } else if (plan.sack_permitted) {
-    store_be32(p, option_word(tcpopt::kNop, tcpopt::kNop, tcpopt::kSackPerm, tcpopt::kLenSackPerm));
+    put32(p, option_word(tcpopt::kNop, tcpopt::kNop, tcpopt::kSackPerm, tcpopt::kLenSackPerm),
+          sum);
     p += 4;
   }
   if (plan.has_wscale) {
-    store_be32(p, option_word(tcpopt::kNop, tcpopt::kWindow, tcpopt::kLenWindow, plan.wscale));
+    put32(p, option_word(tcpopt::kNop, tcpopt::kWindow, tcpopt::kLenWindow, plan.wscale), sum);
     p += 4;
   }
   return static_cast<size_t>(p - out);
+}
+
+}  // namespace
+
+size_t write_synack_options(const SynAckPlan& plan, uint8_t* out) noexcept {
+  uint64_t unused_sum = 0;
+  return emit_synack_options(plan, out, unused_sum);
 }
 
 uint32_t auto_flow_label(const ParsedFrame& syn, uint32_t seed) noexcept {
@@ -117,53 +130,60 @@ size_t build_synack_in_place(uint8_t* frame, size_t capacity, const ParsedFrame&
   uint8_t* tcp = ip + ip_len;
   const uint8_t dsfield = synack_dsfield(syn, params);
 
+  // Both checksums are summed from the values as they are stored (see put32()). The TCP sum
+  // starts with the pseudo-header: addresses, protocol and TCP length.
+  uint64_t tcp_sum = 0;
+  if (v4) {
+    tcp_sum += load_raw32(syn.saddr) + uint64_t{load_raw32(syn.daddr)};
+    tcp_sum += to_be32((uint32_t{ipproto::kTcp} << 16) | static_cast<uint32_t>(tcp_len));
+  } else {
+    for (size_t i = 0; i < 16; i += 4) {
+      tcp_sum += load_raw32(syn.saddr + i) + uint64_t{load_raw32(syn.daddr + i)};
+    }
+    tcp_sum += to_be32(static_cast<uint32_t>(tcp_len)) + uint64_t{to_be32(ipproto::kTcp)};
+  }
+
   // TCP header (tcp_make_synack()): everything from the plan, ports swapped, urgent 0.
   store_raw16(tcp, syn.dport);
   store_raw16(tcp + 2, syn.sport);
-  store_be32(tcp + 4, plan.seq);
-  store_be32(tcp + 8, plan.ack);
-  tcp[12] = static_cast<uint8_t>((tcp_len / 4) << 4);
-  tcp[13] = static_cast<uint8_t>(tcpflag::kSyn | tcpflag::kAck | (plan.ece ? tcpflag::kEce : 0));
-  store_be16(tcp + 14, plan.window);
-  store_raw32(tcp + 16, 0);  // checksum (filled below) and urgent pointer
-  write_synack_options(plan, tcp + kTcpMinHeaderLen);
+  tcp_sum += uint64_t{syn.dport} + syn.sport;
+  put32(tcp + 4, plan.seq, tcp_sum);
+  put32(tcp + 8, plan.ack, tcp_sum);
+  const uint32_t flags = tcpflag::kSyn | tcpflag::kAck | (plan.ece ? tcpflag::kEce : 0U);
+  put32(tcp + 12, (static_cast<uint32_t>(tcp_len / 4) << 28) | (flags << 16) | plan.window,
+        tcp_sum);
+  store_raw32(tcp + 16, 0);  // checksum (below) and urgent pointer
+  emit_synack_options(plan, tcp + kTcpMinHeaderLen, tcp_sum);
 
-  ChecksumAccumulator pseudo;
   if (v4) {
     // ip_build_and_send_pkt(): version 4, no options, DF with ID 0 (ip_dont_fragment() holds
     // for TCP's default PMTU discovery), TTL from ip_select_ttl().
-    ip[0] = 0x45;
-    ip[1] = dsfield;
-    store_be16(ip + 2, static_cast<uint16_t>(ip_len + tcp_len));
-    store_be16(ip + 4, 0);
-    store_be16(ip + 6, kIpv4FlagDf);
-    ip[8] = params.ttl;
-    ip[9] = ipproto::kTcp;
-    store_be16(ip + 10, 0);
+    uint64_t ip_sum = 0;
+    put32(ip, (0x45U << 24) | (uint32_t{dsfield} << 16) | static_cast<uint32_t>(ip_len + tcp_len),
+          ip_sum);
+    put32(ip + 4, kIpv4FlagDf, ip_sum);  // ID 0, flags + fragment offset
+    put32(ip + 8, (uint32_t{params.ttl} << 24) | (uint32_t{ipproto::kTcp} << 16), ip_sum);
     std::memcpy(ip + 12, syn.daddr, 4);
     std::memcpy(ip + 16, syn.saddr, 4);
-    store_be16(ip + 10, ipv4_header_checksum(ip, kIpv4MinHeaderLen));
-    pseudo = pseudo_header_v4(ip + 12, ip + 16, ipproto::kTcp, static_cast<uint16_t>(tcp_len));
+    ip_sum += load_raw32(syn.saddr) + uint64_t{load_raw32(syn.daddr)};
+    store_be16(ip + 10, checksum_finish(ChecksumAccumulator{ip_sum}));
   } else {
     // ip6_xmit(): version 6, traffic class, flow label per policy (ip6_make_flowlabel()),
-    // hop limit from the route (64 by default).
+    // hop limit from the route (64 by default). No header checksum in IPv6.
     uint32_t label = 0;
     switch (params.flow_label) {
       case FlowLabelPolicy::kAuto: label = auto_flow_label(syn, params.flow_label_seed); break;
       case FlowLabelPolicy::kReflect: label = syn.ipv6_flow_label; break;
       case FlowLabelPolicy::kZero: label = 0; break;
     }
-    store_be32(ip, (6U << 28) | (static_cast<uint32_t>(dsfield) << 20) |
-                       (label & kIpv6FlowLabelMask));
+    store_be32(ip, (6U << 28) | (uint32_t{dsfield} << 20) | (label & kIpv6FlowLabelMask));
     store_be16(ip + 4, static_cast<uint16_t>(tcp_len));
     ip[6] = ipproto::kTcp;
     ip[7] = params.ttl;
     std::memcpy(ip + 8, syn.daddr, 16);
     std::memcpy(ip + 24, syn.saddr, 16);
-    pseudo = pseudo_header_v6(ip + 8, ip + 24, ipproto::kTcp, static_cast<uint32_t>(tcp_len));
   }
-  // The checksum field is zero, so the plain sum over the header is the checksum input.
-  store_be16(tcp + 16, checksum_finish(checksum_add(pseudo, tcp, tcp_len)));
+  store_be16(tcp + 16, checksum_finish(ChecksumAccumulator{tcp_sum}));
 
   if (params.pad_to_min_frame && frame_len < kEthMinFrameLen && capacity >= kEthMinFrameLen) {
     // Not every driver's XDP/AF_XDP transmit path pads runts; the IP length excludes these.

@@ -42,6 +42,26 @@ inline bool is_ipv6_extension_header(uint8_t nh) noexcept {
 // or a size running past the header) we report kBadTcpOption so the firewall can drop it.
 Verdict parse_tcp_options(const uint8_t* tcp, size_t header_len, ParsedFrame& out) noexcept {
   SynOptions& opt = out.options;
+  // Fast path for the layout every Linux client's SYN has (tcp_options_write() for a SYN):
+  //   02 04 mm mm | 04 02 08 0a | tsval | tsecr | 01 03 03 ws
+  // Three word compares replace five trips through the loop below, with the same result.
+  if (header_len == kTcpMinHeaderLen + 20) {
+    const uint32_t w0 = load_be32(tcp + 20);
+    const uint32_t w1 = load_be32(tcp + 24);
+    const uint32_t w4 = load_be32(tcp + 36);
+    if ((w0 >> 16) == 0x0204 && w1 == 0x0402080A && (w4 >> 8) == 0x010303) {
+      const auto mss = static_cast<uint16_t>(w0);
+      opt.has_mss = mss != 0;  // an MSS of 0 is ignored, as below
+      opt.mss = mss;
+      opt.sack_permitted = true;
+      opt.has_timestamp = true;
+      opt.tsval = load_be32(tcp + 28);
+      opt.tsecr = load_be32(tcp + 32);
+      opt.has_wscale = true;
+      opt.wscale = static_cast<uint8_t>(w4);
+      return Verdict::kOk;
+    }
+  }
   size_t pos = kTcpMinHeaderLen;
   while (pos < header_len) {
     const uint8_t kind = tcp[pos];
@@ -203,7 +223,11 @@ Verdict parse_ipv6(const uint8_t* frame, size_t len, ParsedFrame& out,
 
 Verdict parse_frame(const uint8_t* frame, size_t len, ParsedFrame& out,
                     ChecksumPolicy checksums) noexcept {
-  out = ParsedFrame{};
+  // Reset from a static pristine copy: assigning a ParsedFrame{} temporary built it with narrow
+  // stores and copied it with wide loads (a store-forwarding stall), and memset became a
+  // `rep stos` with a high start-up cost; both cost more than the rest of the parse.
+  static const ParsedFrame kPristine{};
+  out = kPristine;
   if (len < kEthHeaderLen) return finish(out, Verdict::kTruncatedEthernet);
   size_t off = kEthHeaderLen;
   uint16_t type = load_be16(frame + 12);

@@ -32,6 +32,7 @@ uint64_t local_ms_at_mtime(int64_t mtime_ns) {
 SecretsFiles::SecretsFiles(const std::vector<ProtectedHostConfig>& hosts) {
   for (const auto& host : hosts) {
     FileState state;
+    state.host = host.address.to_string();
     state.path = host.secrets_file;
     state_.push_back(std::move(state));
   }
@@ -46,7 +47,8 @@ bool SecretsFiles::refresh() {
 bool SecretsFiles::refresh_one(FileState& file) {
   struct stat st {};
   if (::stat(file.path.c_str(), &st) != 0) {
-    const std::string error = "cannot stat secrets file " + file.path.string() + ": " +
+    const std::string error = "host " + file.host + ": cannot stat secrets file " +
+                              file.path.string() + ": " +
                               std::strerror(errno) +
                               (file.keys ? " (keeping the last good secrets)" : " (the host's "
                                                                                  "fail policy applies)");
@@ -68,7 +70,7 @@ bool SecretsFiles::refresh_one(FileState& file) {
   try {
     HostSecrets secrets = load_secrets_file(file.path);
     if (secrets.has_uninitialised_keys()) {
-      log_warning("secrets file " + file.path.string() +
+      log_warning("host " + file.host + ": secrets file " + file.path.string() +
                   " has all-zero keys: the host's kernel has not initialised them yet, so "
                   "cookies made now stop validating once it does");
     }
@@ -78,10 +80,10 @@ bool SecretsFiles::refresh_one(FileState& file) {
     }
     file.keys.emplace(HostKeys{std::move(secrets), clock});
     file.last_error.clear();
-    log_info("loaded secrets for a protected host from " + file.path.string());
+    log_info("host " + file.host + ": loaded secrets from " + file.path.string());
     return true;
   } catch (const std::exception& e) {
-    const std::string error = std::string(e.what()) +
+    const std::string error = "host " + file.host + ": " + e.what() +
                               (file.keys ? " (keeping the last good secrets)"
                                          : " (the host's fail policy applies)");
     if (error != file.last_error) log_error(error);

@@ -30,6 +30,7 @@ class SecretsFiles {
 
  private:
   struct FileState {
+    std::string host;  // address, for log lines
     std::filesystem::path path;
     std::optional<HostKeys> keys;
     bool seen = false;

@@ -35,7 +35,7 @@ UmemArea::~UmemArea() {
 
 std::unique_ptr<XskPort> XskPort::open(const std::string& ifname, uint32_t queue,
                                        UmemArea& area, const XskGeometry& geometry,
-                                       XskBind bind, Error& error) {
+                                       XskBind bind, uint32_t xdp_flags, Error& error) {
   std::unique_ptr<XskPort> port(new XskPort(area, queue, geometry, bind));
   const size_t bytes = size_t{geometry.frame_count} * geometry.frame_size;
   if (bytes > area.size()) {
@@ -59,7 +59,7 @@ std::unique_ptr<XskPort> XskPort::open(const std::string& ifname, uint32_t queue
   socket_config.rx_size = geometry.ring_size;
   socket_config.tx_size = geometry.ring_size;
   socket_config.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
-  socket_config.xdp_flags = 0;  // unused with INHIBIT_PROG_LOAD: the dataplane attaches
+  socket_config.xdp_flags = xdp_flags;  // recorded only: the dataplane owns the attachment
   socket_config.bind_flags = static_cast<uint16_t>(
       XDP_USE_NEED_WAKEUP | (bind == XskBind::kZeroCopy ? XDP_ZEROCOPY : XDP_COPY));
   rc = xsk_socket__create(&port->socket_, ifname.c_str(), queue, port->umem_, &port->rx_,

@@ -54,10 +54,12 @@ class XskPort {
   };
 
   // Registers `area` as a UMEM and binds a socket to (ifname, queue) in `bind` mode with
-  // need-wakeup. On failure returns nullptr and fills `error`; the area can be reused.
+  // need-wakeup. `xdp_flags` (XDP_FLAGS_DRV_MODE/SKB_MODE) names the mode the firewall's
+  // program runs in; libxdp records it but loads nothing (INHIBIT_PROG_LOAD). On failure
+  // returns nullptr and fills `error`; the area can be reused for the next attempt.
   static std::unique_ptr<XskPort> open(const std::string& ifname, uint32_t queue,
                                        UmemArea& area, const XskGeometry& geometry,
-                                       XskBind bind, Error& error);
+                                       XskBind bind, uint32_t xdp_flags, Error& error);
   ~XskPort();
   XskPort(const XskPort&) = delete;
   XskPort& operator=(const XskPort&) = delete;

@@ -7,14 +7,17 @@
 // order, RFC 1071 section 2(B)), so the hot path never swaps bytes except once at the end.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
 namespace synwarden {
 
-// Running one's-complement sum with deferred carries, in native byte order. Opaque: combine
-// only with the functions below. Chunks added in sequence must all have even length except the
-// last one (the same rule as the kernel's csum_partial()).
+// Running one's-complement sum with deferred carries, in native byte order. Chunks added in
+// sequence must all have even length except the last one (the same rule as the kernel's
+// csum_partial()). Code that writes a header may also build `sum` itself as a plain sum of
+// fewer than 2^32 raw 32-bit words (load_raw32() values) — the carries are folded later — and
+// so never read back what it just stored, which would stall on store-to-load forwarding.
 struct ChecksumAccumulator {
   uint64_t sum = 0;
 };
@@ -22,12 +25,26 @@ struct ChecksumAccumulator {
 // Adds `len` bytes at `data` (any alignment).
 ChecksumAccumulator checksum_add(ChecksumAccumulator acc, const uint8_t* data, size_t len) noexcept;
 
-// Folds to 16 bits and complements: the value to store in a checksum field (host order).
-uint16_t checksum_finish(ChecksumAccumulator acc) noexcept;
-
 // Folds to 16 bits WITHOUT complementing (host order); 0xFFFF means a region that includes its
 // own correct checksum field verifies.
-uint16_t checksum_fold(ChecksumAccumulator acc) noexcept;
+inline uint16_t checksum_fold(ChecksumAccumulator acc) noexcept {
+  // One's-complement addition of the two 32-bit halves, then of the 16-bit halves twice.
+  const auto lo = static_cast<uint32_t>(acc.sum);
+  const auto hi = static_cast<uint32_t>(acc.sum >> 32);
+  uint32_t r = lo + hi;
+  r += (r < lo) ? 1U : 0U;
+  r = (r & 0xFFFFU) + (r >> 16);
+  r = (r & 0xFFFFU) + (r >> 16);
+  // The native fold holds the two bytes in memory order: read them as big-endian.
+  const auto native = static_cast<uint16_t>(r);
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap16(native);
+  return native;
+}
+
+// Folds and complements: the value to store in a checksum field (host order).
+inline uint16_t checksum_finish(ChecksumAccumulator acc) noexcept {
+  return static_cast<uint16_t>(~checksum_fold(acc));
+}
 
 // Pseudo-header sums (the kernel's csum_tcpudp_nofold / csum_ipv6_magic before folding).
 // Addresses are the raw bytes of the header fields; `l4_len` is the transport header plus

@@ -76,6 +76,16 @@ struct AttachOptions {
   bool detach_on_destroy = true;
 };
 
+// The typed map views of one loaded program. Held behind a pointer by XdpFastpath so that
+// references obtained from hosts() etc. stay valid when the XdpFastpath is moved.
+struct FastpathTables {
+  HostTable hosts;
+  FlowTable flows;
+  XskTable xsks;
+  StatsTable stats;
+  SettingsTable settings;
+};
+
 class XdpFastpath {
  public:
   // Opens the embedded object, applies the options, adopts compatible pinned maps (creating
@@ -102,11 +112,12 @@ class XdpFastpath {
   [[nodiscard]] std::uint32_t program_id() const noexcept { return prog_id_; }
   [[nodiscard]] int attached_ifindex() const noexcept { return ifindex_; }
 
-  HostTable& hosts() noexcept { return *tables_->hosts; }
-  FlowTable& flows() noexcept { return *tables_->flows; }
-  XskTable& xsks() noexcept { return *tables_->xsks; }
-  StatsTable& stats() noexcept { return *tables_->stats; }
-  SettingsTable& settings() noexcept { return *tables_->settings; }
+  // Valid while this object (or the one it is moved into) lives.
+  HostTable& hosts() noexcept { return tables_->hosts; }
+  FlowTable& flows() noexcept { return tables_->flows; }
+  XskTable& xsks() noexcept { return tables_->xsks; }
+  StatsTable& stats() noexcept { return tables_->stats; }
+  SettingsTable& settings() noexcept { return tables_->settings; }
 
   // Pinned maps that were adopted from an earlier run rather than created ("sw_flows", ...).
   [[nodiscard]] const std::vector<std::string>& adopted_maps() const noexcept { return adopted_; }
@@ -114,12 +125,11 @@ class XdpFastpath {
   [[nodiscard]] const std::vector<std::string>& warnings() const noexcept { return warnings_; }
 
  private:
-  struct Tables;
   XdpFastpath() = default;
   void destroy() noexcept;
 
   fastpath_bpf* skel_ = nullptr;
-  std::unique_ptr<Tables> tables_;
+  std::unique_ptr<FastpathTables> tables_;
   UniqueFd pin_lock_;  // flock'ed pin directory
   std::string pin_dir_;
   std::vector<std::string> adopted_;
@@ -128,14 +138,6 @@ class XdpFastpath {
   int ifindex_ = 0;
   std::uint32_t attach_flags_ = 0;  // XDP_FLAGS_*_MODE we attached with
   bool detach_on_destroy_ = true;
-};
-
-struct XdpFastpath::Tables {
-  std::unique_ptr<HostTable> hosts;
-  std::unique_ptr<FlowTable> flows;
-  std::unique_ptr<XskTable> xsks;
-  std::unique_ptr<StatsTable> stats;
-  std::unique_ptr<SettingsTable> settings;
 };
 
 }  // namespace synwarden::dataplane

@@ -1,0 +1,43 @@
+// The host's own settings that shape its SYN-ACK, as the firewall must reproduce them: the TCP
+// sysctls, the MSS it advertises per address family, and its window scale. Read from /proc and
+// /sys of the agent's network namespace (roots are parameters so tests use fake trees).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "synwarden/secrets.h"
+
+namespace synwarden::agent {
+
+class FactsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct HostFacts {
+  TcpSysctls sysctls;
+  uint8_t tcp_syncookies = 1;  // 0 makes the kernel ignore every cookie ACK
+  uint32_t mtu = 1500;         // of the first configured interface
+  uint16_t mss = 1460;         // advertised over IPv4
+  uint16_t mss6 = 1440;        // advertised over IPv6
+  uint8_t rcv_wscale = 7;
+  friend bool operator==(const HostFacts&, const HostFacts&) = default;
+};
+
+// ipv4_default_advmss() / ip6_default_advmss(): the route MSS of a device MTU.
+uint16_t advertised_mss_v4(uint32_t mtu) noexcept;
+uint16_t advertised_mss_v6(uint32_t mtu) noexcept;
+
+// tcp_select_initial_window() for a listener with default buffers, no window clamp and no
+// route window metric: the scale that fits the largest receive buffer the connection may grow
+// to, clamp(ilog2(max(tcp_rmem[2], rmem_max)) - 15, 0, 14).
+uint8_t window_scale_for(uint64_t tcp_rmem_max, uint64_t rmem_max) noexcept;
+
+// Reads everything. `interface` names the device whose MTU sets the MSS. Throws FactsError
+// naming the file that could not be read or parsed.
+HostFacts read_host_facts(const std::string& interface, const std::string& proc_root = "/proc",
+                          const std::string& sys_root = "/sys");
+
+}  // namespace synwarden::agent

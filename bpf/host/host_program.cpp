@@ -1,0 +1,344 @@
+#include "host_program.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+
+#include "host_cookie.skel.h"
+
+namespace synwarden {
+namespace {
+
+constexpr const char* kCounterPinName = "sw_host_counters";
+constexpr const char* kBpffsRoot = "/sys/fs/bpf";
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// libbpf reports load problems (verifier log, missing kfunc) only through its print callback.
+// While this class loads, that output is collected so the exception can carry it.
+std::mutex g_log_mutex;
+std::string* g_log_sink = nullptr;
+
+int collect_libbpf_output(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG || g_log_sink == nullptr) return 0;
+  char line[1024];
+  const int n = std::vsnprintf(line, sizeof line, fmt, args);
+  if (n > 0 && g_log_sink->size() < 16384) g_log_sink->append(line);
+  return 0;
+}
+
+class LibbpfLogCapture {
+ public:
+  explicit LibbpfLogCapture(std::string& sink) : lock_(g_log_mutex) {
+    g_log_sink = &sink;
+    previous_ = libbpf_set_print(collect_libbpf_output);
+  }
+  ~LibbpfLogCapture() {
+    libbpf_set_print(previous_);
+    g_log_sink = nullptr;
+  }
+  LibbpfLogCapture(const LibbpfLogCapture&) = delete;
+  LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
+
+ private:
+  std::lock_guard<std::mutex> lock_;
+  libbpf_print_fn_t previous_ = nullptr;
+};
+
+// The last lines of libbpf's output: the verifier's verdict sits at the end of its log.
+std::string log_tail(const std::string& log) {
+  constexpr size_t kTail = 2000;
+  return log.size() <= kTail ? log : "..." + log.substr(log.size() - kTail);
+}
+
+bool is_bpffs(const std::string& path) {
+  struct statfs st {};
+  return ::statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
+}
+
+void make_private_dirs(const std::string& dir) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (partial.empty() || partial.size() <= std::strlen(kBpffsRoot)) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw HostProgramError("cannot create pin directory " + partial + ": " + errno_text(errno));
+    }
+  }
+  // The key state is as sensitive as the kernel's own cookie keys: root only.
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    throw HostProgramError("cannot restrict pin directory " + dir + " to root: " + errno_text(errno));
+  }
+}
+
+void prepare_pin_dir(const std::string& dir) {
+  if (dir.rfind(kBpffsRoot, 0) == 0 && !is_bpffs(kBpffsRoot)) {
+    // Debian without systemd's mount unit, or a fresh network namespace's /sys: mount it.
+    if (::mount("bpf", kBpffsRoot, "bpf", 0, "mode=0700") != 0) {
+      throw HostProgramError(std::string("no BPF filesystem on ") + kBpffsRoot +
+                             " and mounting one failed: " + errno_text(errno) +
+                             " (mount it with `mount -t bpf bpf /sys/fs/bpf`)");
+    }
+  }
+  make_private_dirs(dir);
+  if (!is_bpffs(dir)) {
+    throw HostProgramError("pin directory " + dir +
+                           " is not on a BPF filesystem; use a directory under /sys/fs/bpf");
+  }
+}
+
+void to_raw(const SipKey& k, sw_sipkey& out) noexcept {
+  out.k0 = k.k0;
+  out.k1 = k.k1;
+}
+SipKey from_raw(const sw_sipkey& k) noexcept { return SipKey{k.k0, k.k1}; }
+
+void to_raw(const HostKeySet& s, sw_agent_keyset& out) noexcept {
+  to_raw(s.cookie_v4[0], out.cookie_v4[0]);
+  to_raw(s.cookie_v4[1], out.cookie_v4[1]);
+  to_raw(s.cookie_v6[0], out.cookie_v6[0]);
+  to_raw(s.cookie_v6[1], out.cookie_v6[1]);
+  to_raw(s.ts_key, out.ts_key);
+  out.generation = s.generation;
+  out.created_ns = s.created_ns;
+  out.valid_until_ns = s.valid_until_ns;
+}
+
+HostKeySet from_raw(const sw_agent_keyset& s) noexcept {
+  HostKeySet out;
+  out.cookie_v4 = {from_raw(s.cookie_v4[0]), from_raw(s.cookie_v4[1])};
+  out.cookie_v6 = {from_raw(s.cookie_v6[0]), from_raw(s.cookie_v6[1])};
+  out.ts_key = from_raw(s.ts_key);
+  out.generation = s.generation;
+  out.created_ns = s.created_ns;
+  out.valid_until_ns = s.valid_until_ns;
+  return out;
+}
+
+bpf_tc_hook ingress_hook(int ifindex) {
+  bpf_tc_hook hook{};
+  hook.sz = sizeof hook;
+  hook.ifindex = ifindex;
+  hook.attach_point = BPF_TC_INGRESS;
+  return hook;
+}
+
+bpf_tc_opts filter_opts(int prog_fd) {
+  bpf_tc_opts opts{};
+  opts.sz = sizeof opts;
+  opts.handle = HostProgram::kTcHandle;
+  opts.priority = HostProgram::kTcPriority;
+  opts.prog_fd = prog_fd;
+  return opts;
+}
+
+#define SW_HOST_COUNTER_LABEL(name, label, help) label,
+constexpr const char* kCounterNames[] = {SW_HOST_COUNTER_LIST(SW_HOST_COUNTER_LABEL)};
+#undef SW_HOST_COUNTER_LABEL
+static_assert(std::size(kCounterNames) == SW_HC_COUNT);
+
+HostCounters sum_counters(int map_fd) {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) throw HostProgramError("cannot count possible CPUs: " + errno_text(ncpu));
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  HostCounters out{};
+  for (uint32_t i = 0; i < SW_HC_COUNT; ++i) {
+    if (bpf_map_lookup_elem(map_fd, &i, per_cpu.data()) != 0) {
+      throw HostProgramError("cannot read host program counter " + std::to_string(i) + ": " +
+                             errno_text(errno));
+    }
+    for (uint64_t v : per_cpu) out[i] += v;
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* host_counter_name(size_t index) noexcept {
+  return index < SW_HC_COUNT ? kCounterNames[index] : "unknown";
+}
+
+HostProgram::HostProgram(const HostProgramOptions& options) : options_(options) {
+  if (options_.ports.empty()) {
+    throw HostProgramError("no listening ports configured: the host program would validate nothing");
+  }
+  if (options_.ports.size() > SW_HOST_MAX_PORTS) {
+    throw HostProgramError("too many ports (" + std::to_string(options_.ports.size()) +
+                           "); the host program supports " + std::to_string(SW_HOST_MAX_PORTS));
+  }
+  std::string log;
+  {
+    LibbpfLogCapture capture(log);
+    skel_ = host_cookie_bpf__open();
+    if (skel_ == nullptr) {
+      throw HostProgramError("cannot open the host BPF program: " + errno_text(errno) + "\n" +
+                             log_tail(log));
+    }
+    std::string state_pin;
+    if (!options_.pin_dir.empty()) {
+      prepare_pin_dir(options_.pin_dir);
+      state_pin = options_.pin_dir + "/" + SW_AGENT_STATE_PIN_NAME;
+      reused_pinned_state_ = ::access(state_pin.c_str(), F_OK) == 0;
+      if (const int err = bpf_map__set_pin_path(skel_->maps.sw_agent_state, state_pin.c_str())) {
+        host_cookie_bpf__destroy(skel_);
+        throw HostProgramError("cannot set pin path " + state_pin + ": " + errno_text(err));
+      }
+    }
+    if (const int err = host_cookie_bpf__load(skel_)) {
+      host_cookie_bpf__destroy(skel_);
+      skel_ = nullptr;
+      throw HostProgramError(
+          "the kernel refused the host BPF program (" + errno_text(err) +
+          "). It needs Linux >= 6.9 with BTF and the bpf_sk_assign_tcp_reqsk kfunc "
+          "(CONFIG_SYN_COOKIES); on older kernels use mode \"kmod\". libbpf said:\n" +
+          log_tail(log));
+    }
+  }
+  try {
+    if (!options_.pin_dir.empty()) {
+      pin_map_file(SW_AGENT_STATE_PIN_NAME);
+      const std::string counters_pin = options_.pin_dir + "/" + kCounterPinName;
+      ::unlink(counters_pin.c_str());   // a previous agent's counters: ours start from zero
+      if (const int err = bpf_map__pin(skel_->maps.sw_host_counters, counters_pin.c_str())) {
+        throw HostProgramError("cannot pin counters at " + counters_pin + ": " + errno_text(err));
+      }
+      pin_map_file(kCounterPinName);
+    }
+    const uint8_t one = 1;
+    for (uint16_t port : options_.ports) {
+      const uint16_t key = htons(port);
+      if (bpf_map__update_elem(skel_->maps.sw_host_ports, &key, sizeof key, &one, sizeof one,
+                               BPF_ANY) != 0) {
+        throw HostProgramError("cannot add port " + std::to_string(port) +
+                               " to the host program: " + errno_text(errno));
+      }
+    }
+  } catch (...) {
+    host_cookie_bpf__destroy(skel_);
+    skel_ = nullptr;
+    throw;
+  }
+}
+
+HostProgram::~HostProgram() {
+  detach();
+  if (skel_ != nullptr) host_cookie_bpf__destroy(skel_);
+}
+
+void HostProgram::pin_map_file(const char* name) {
+  const std::string path = options_.pin_dir + "/" + name;
+  if (::chmod(path.c_str(), 0600) != 0) {
+    throw HostProgramError("cannot restrict " + path + " to root: " + errno_text(errno));
+  }
+}
+
+int HostProgram::program_fd() const noexcept {
+  return bpf_program__fd(skel_->progs.sw_host_ingress);
+}
+
+std::optional<HostKeyState> HostProgram::read_state() const {
+  const uint32_t key = 0;
+  sw_agent_state raw{};
+  if (bpf_map__lookup_elem(skel_->maps.sw_agent_state, &key, sizeof key, &raw, sizeof raw, 0) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw HostProgramError("cannot read the pinned key state: " + errno_text(errno));
+  }
+  HostKeyState out;
+  out.current = from_raw(raw.current);
+  out.previous = from_raw(raw.previous);
+  out.rcv_wscale = raw.rcv_wscale;
+  out.tcp_timestamps = raw.tcp_timestamps;
+  explicit_bzero(&raw, sizeof raw);
+  return out;
+}
+
+void HostProgram::write_state(const HostKeyState& state) {
+  const uint32_t key = 0;
+  sw_agent_state raw{};
+  to_raw(state.current, raw.current);
+  to_raw(state.previous, raw.previous);
+  raw.rcv_wscale = state.rcv_wscale;
+  raw.tcp_timestamps = state.tcp_timestamps;
+  const int rc =
+      bpf_map__update_elem(skel_->maps.sw_agent_state, &key, sizeof key, &raw, sizeof raw, BPF_ANY);
+  const int err = errno;
+  explicit_bzero(&raw, sizeof raw);
+  if (rc != 0) throw HostProgramError("cannot write the key state: " + errno_text(err));
+}
+
+void HostProgram::attach() {
+  for (const std::string& name : options_.interfaces) {
+    const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
+    if (ifindex == 0) {
+      throw HostProgramError("cannot attach to interface " + name + ": no such interface");
+    }
+    bpf_tc_hook hook = ingress_hook(ifindex);
+    const int created = bpf_tc_hook_create(&hook);
+    if (created != 0 && created != -EEXIST) {
+      throw HostProgramError("cannot add the clsact qdisc to " + name + ": " + errno_text(created));
+    }
+    bpf_tc_opts opts = filter_opts(program_fd());
+    opts.flags = BPF_TC_F_REPLACE;
+    if (const int err = bpf_tc_attach(&hook, &opts)) {
+      throw HostProgramError("cannot attach the host program to tc ingress of " + name + ": " +
+                             errno_text(err));
+    }
+    attached_ifindexes_.push_back(ifindex);
+  }
+}
+
+void HostProgram::detach() noexcept {
+  for (int ifindex : attached_ifindexes_) {
+    const bpf_tc_hook hook = ingress_hook(ifindex);
+    const bpf_tc_opts opts = filter_opts(0);
+    // The clsact qdisc stays: other software may have filters on it too.
+    bpf_tc_detach(&hook, &opts);
+  }
+  attached_ifindexes_.clear();
+}
+
+HostCounters HostProgram::counters() const {
+  return sum_counters(bpf_map__fd(skel_->maps.sw_host_counters));
+}
+
+std::vector<sw_host_decision> HostProgram::last_decisions() const {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) throw HostProgramError("cannot count possible CPUs: " + errno_text(ncpu));
+  std::vector<sw_host_decision> out(static_cast<size_t>(ncpu));
+  const uint32_t key = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_host_last), &key, out.data()) != 0) {
+    throw HostProgramError("cannot read the last decisions: " + errno_text(errno));
+  }
+  return out;
+}
+
+HostCounters read_pinned_counters(const std::string& pin_dir) {
+  const std::string path = pin_dir + "/" + kCounterPinName;
+  const int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    throw HostProgramError("no host program counters pinned at " + path + " (" +
+                           errno_text(errno) + "): is synwarden-agent running in bpf mode?");
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  return sum_counters(fd);
+}
+
+}  // namespace synwarden

@@ -1,0 +1,165 @@
+"""Network-namespace topology for synwarden's integration tests.
+
+One L2 segment (a bridge in its own "switch" namespace) with four nodes, each a namespace with one
+veth port "e0" into the bridge:
+
+    client    192.0.2.1    2001:db8::1     real Linux TCP client
+    attacker  192.0.2.2    2001:db8::2     flood generator (spoofed sources)
+    firewall  (no address)                 synwarden + XDP on e0
+    host      192.0.2.10   2001:db8::10    the protected host, its own kernel
+
+Why a bridge: it is the deployment DESIGN.md describes. The firewall has one NIC on the same
+segment as the protected host; it answers SYNs out of that NIC and forwards valid ACKs to the
+host's MAC out of the same NIC. The client's and attacker's neighbour entries for the protected
+addresses point at the firewall's MAC, which is how operators divert traffic (static ARP/ND on the
+router). The host answers clients directly (asymmetric), as it would behind a router.
+
+Kernel quirks handled here (see TESTING.md):
+- XDP_TX out of the firewall's veth lands on its bridge-side peer, which needs NAPI: GRO is
+  switched on there.
+- veth offloads would hand XDP half-finished frames: TX checksum offload is off on every port so
+  frames carry real checksums, and TX VLAN offload is off so 802.1Q tags sit in the frame data
+  (where XDP and AF_XDP see them) instead of in skb metadata.
+- VLAN runs: this kernel has neither VLAN devices (CONFIG_VLAN_8021Q) nor bridge VLAN filtering,
+  so a tc program (vlan_tag.bpf.c) on the client's and the host's e0 acts as a switch access
+  port: it tags their frames with the VLAN id on egress and strips it on ingress. The segment
+  between them and the firewall carries 802.1Q-tagged frames; the attacker sends tagged frames
+  itself (synflood --vlan).
+Every name carries a per-run tag; everything is removed on exit, also after failures.
+"""
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+ROLES = ("client", "attacker", "firewall", "host")
+MACS = {
+    "client": "02:53:57:00:00:01",
+    "attacker": "02:53:57:00:00:02",
+    "firewall": "02:53:57:00:00:03",
+    "host": "02:53:57:00:00:10",
+}
+IPV4 = {"client": "192.0.2.1", "attacker": "192.0.2.2", "host": "192.0.2.10"}
+IPV6 = {"client": "2001:db8::1", "attacker": "2001:db8::2", "host": "2001:db8::10"}
+
+
+def run(cmd, check=True, capture=True, timeout=60):
+    """Runs a command; raises with its output if it fails and check is set."""
+    result = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"command failed ({result.returncode}): {' '.join(cmd)}\n"
+                           f"stdout: {result.stdout}\nstderr: {result.stderr}")
+    return result
+
+
+class Topology:
+    """Context manager: builds the namespaces on enter, removes them on exit."""
+
+    def __init__(self, vlan=None, vlan_objects=None):
+        """vlan: VLAN id of the client/host segment, or None; vlan_objects: (push.o, pop.o)
+        built from vlan_tag.bpf.c with that id (needed when vlan is set)."""
+        tag = f"{os.getpid() % 100000:05d}"
+        self.tag = tag
+        self.vlan = vlan
+        self.vlan_objects = vlan_objects
+        if vlan and not vlan_objects:
+            raise ValueError("a VLAN topology needs the tagger objects (vlan_objects)")
+        self.ns = {role: f"swit{tag}{role[:2]}" for role in ROLES}
+        self.ns["switch"] = f"swit{tag}sw"
+        self.workdir = tempfile.mkdtemp(prefix=f"swit{tag}-")
+        self.bpffs = os.path.join(self.workdir, "bpffs")
+        self._built = False
+        atexit.register(self.teardown)
+
+    # -- commands inside a namespace ----------------------------------------------------------
+    def cmd(self, role, *args):
+        return ["ip", "netns", "exec", self.ns[role], *args]
+
+    def sh(self, role, *args, check=True, timeout=60):
+        return run(self.cmd(role, *args), check=check, timeout=timeout)
+
+    def popen(self, role, *args, **kwargs):
+        return subprocess.Popen(self.cmd(role, *args), **kwargs)
+
+    def ip(self, role, *args, check=True):
+        return run(["ip", "-n", self.ns[role], *args], check=check)
+
+
+    # -- build / teardown ------------------------------------------------------------------------
+    def __enter__(self):
+        try:
+            self.build()
+        except BaseException:
+            self.teardown()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.teardown()
+        return False
+
+    def build(self):
+        self._built = True
+        for role in ("switch", *ROLES):
+            run(["ip", "netns", "add", self.ns[role]])
+            self.ip(role, "link", "set", "lo", "up")
+        self.ip("switch", "link", "add", "br0", "type", "bridge")
+        self.ip("switch", "link", "set", "br0", "up")
+        for role in ROLES:
+            port = f"p{role[:2]}"
+            self.ip("switch", "link", "add", port, "type", "veth", "peer", "name", "e0",
+                    "netns", self.ns[role])
+            self.ip("switch", "link", "set", port, "master", "br0")
+            self.ip(role, "link", "set", "e0", "address", MACS[role])
+            self.sh("switch", "ethtool", "-K", port, "tx", "off", "txvlan", "off")
+            self.sh(role, "ethtool", "-K", "e0", "tx", "off", "txvlan", "off", "rxvlan", "off")
+            # IPv6 addresses usable at once (no duplicate address detection delay).
+            self.sh(role, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0")
+            self.ip("switch", "link", "set", port, "up")
+            self.ip(role, "link", "set", "e0", "up")
+        # XDP_TX from the firewall's e0 is received by its peer "pfi": NAPI needed there.
+        self.sh("switch", "ethtool", "-K", "pfi", "gro", "on")
+        for role in ("client", "attacker", "host"):
+            self.ip(role, "addr", "add", f"{IPV4[role]}/24", "dev", "e0")
+            self.ip(role, "-6", "addr", "add", f"{IPV6[role]}/64", "dev", "e0", "nodad")
+        if self.vlan:
+            push, pop = self.vlan_objects
+            for role in ("client", "host"):
+                self.sh(role, "tc", "qdisc", "add", "dev", "e0", "clsact")
+                self.sh(role, "tc", "filter", "add", "dev", "e0", "egress", "bpf", "da", "obj",
+                        push, "sec", "tc")
+                self.sh(role, "tc", "filter", "add", "dev", "e0", "ingress", "bpf", "da", "obj",
+                        pop, "sec", "tc")
+        for role in ("client", "attacker"):
+            # The operator's diversion: the protected addresses resolve to the firewall.
+            self.ip(role, "neigh", "replace", IPV4["host"], "lladdr", MACS["firewall"], "dev",
+                    "e0", "nud", "permanent")
+            self.ip(role, "-6", "neigh", "replace", IPV6["host"], "lladdr", MACS["firewall"],
+                    "dev", "e0", "nud", "permanent")
+        os.makedirs(self.bpffs, exist_ok=True)
+        # A bpffs of the test's own, in the root mount namespace: pins survive the daemon's
+        # `ip netns exec` mount namespace, and nothing outside the test is touched.
+        run(["mount", "-t", "bpf", "bpf", self.bpffs])
+
+    def teardown(self):
+        if not self._built:
+            return
+        self._built = False
+        for role in (*ROLES, "switch"):
+            run(["ip", "netns", "del", self.ns[role]], check=False)
+        run(["umount", self.bpffs], check=False)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- facts about the running topology ------------------------------------------------------
+    def xdp_attached(self, role="firewall"):
+        """The id of the XDP program attached to the node's e0, or None."""
+        out = self.ip(role, "-j", "-d", "link", "show", "e0").stdout
+        link = json.loads(out)[0]
+        xdp = link.get("xdp")
+        if not xdp:
+            return None
+        prog = xdp.get("prog") or {}
+        return prog.get("id") or xdp.get("attached", [{}])[0].get("prog", {}).get("id")

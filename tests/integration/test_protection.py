@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Specification: synwarden protects a host during a SYN flood, with real kernels on both ends.
+
+While an attacker floods the protected address with spoofed SYNs:
+ 1. a real Linux client's connect() succeeds against the firewall's cookie SYN-ACK, and its kernel
+    negotiated the host's options (timestamps, SACK, window scale 7, MSS from the host's 1460/1440);
+ 2. the client's final ACK reaches the host's MAC, sent by the firewall (source MAC = firewall),
+    acknowledging exactly the firewall's cookie (+1), VLAN tag preserved in VLAN runs;
+ 3. the flow is in the pinned established map, and the client's data segments are forwarded by
+    XDP alone (fwd_established counter) to the host;
+ 4. ACKs with wrong cookies (from the attacker) are dropped and counted, and none reaches the host;
+ 5. the flood is answered by the workers (SYN-ACKs counted) and no flood SYN reaches the host;
+ 6. the daemon shuts down cleanly on SIGTERM and removes its XDP program (keep_dataplane off).
+Until the agent exists the host's kernel does not know the firewall's secrets, so it answers the
+forwarded ACK with a RST; the test checks and reports that explicitly (a host-side nft rule counts
+and drops those RSTs so the client's data segments can still be observed).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import sw_capture
+import sw_daemon as D
+from sw_topology import IPV4, IPV6, MACS, Topology
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "/usr/bin/python3"  # Debian's, whatever python3 the PATH offers
+PORT = 8080
+SEGMENTS = 3
+WRONG_ACKS = 300
+
+
+class Checks:
+    def __init__(self):
+        self.passed, self.failed = 0, 0
+
+    def check(self, what, ok, detail=""):
+        print(f"{'PASS' if ok else 'FAIL'}: {what}" + (f" -- {detail}" if detail else ""), flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+
+def start_capture(topo, role, name):
+    out = os.path.join(topo.workdir, f"{name}.capture.json")
+    proc = topo.popen(role, PYTHON, os.path.join(HERE, "sw_capture.py"), "--iface", "e0",
+                      "--out", out, stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"capture in {role} did not start")
+    return proc, out
+
+
+def stop_capture(proc, out):
+    proc.terminate()
+    proc.wait(timeout=10)
+    return sw_capture.load(out)["records"]
+
+
+def host_rst_guard(topo):
+    """Counts and drops the host's RSTs so the client's connection survives to send data."""
+    rules = ("add table inet swit\n"
+             "add chain inet swit out { type filter hook output priority 0; }\n"
+             "add rule inet swit out tcp flags & rst == rst counter drop\n")
+    subprocess.run(topo.cmd("host", "nft", "-f", "-"), input=rules, text=True, check=True)
+
+
+def host_rst_count(topo):
+    out = topo.sh("host", "nft", "-j", "list", "chain", "inet", "swit", "out").stdout
+    for item in json.loads(out)["nftables"]:
+        for expr in item.get("rule", {}).get("expr", []):
+            if "counter" in expr:
+                return expr["counter"]["packets"]
+    return 0
+
+
+def run_flood(topo, args, mode, dst, prefix, **limits):
+    cmd = [args.synflood, "--interface", "e0", "--dst-mac", MACS["firewall"], "--dst", dst,
+           "--dst-port", str(PORT), "--src-prefix", prefix, "--mode", mode]
+    if args.vlan:
+        cmd += ["--vlan", str(args.vlan)]
+    for key, value in limits.items():
+        cmd += [f"--{key}", str(value)]
+    return topo.popen("attacker", *cmd, stdout=subprocess.PIPE, text=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--synwarden", required=True)
+    ap.add_argument("--synflood", required=True)
+    ap.add_argument("--family", choices=("4", "6"), default="4")
+    ap.add_argument("--vlan", type=int, default=0)
+    ap.add_argument("--vlan-push")
+    ap.add_argument("--vlan-pop")
+    ap.add_argument("--flood-rate", type=int, default=20000)
+    ap.add_argument("--flood-seconds", type=float, default=4.0)
+    args = ap.parse_args()
+    v6 = args.family == "6"
+    host_ip = IPV6["host"] if v6 else IPV4["host"]
+    flood_prefix = "2001:db8:f100::/48" if v6 else "198.51.100.0/24"
+    wrong_prefix = "2001:db8:ac00::/48" if v6 else "203.0.113.0/24"
+    checks = Checks()
+    print(f"== synwarden protection, IPv{args.family}"
+          f"{f', VLAN {args.vlan}' if args.vlan else ''}, flood {args.flood_rate} pps ==")
+
+    objects = (args.vlan_push, args.vlan_pop) if args.vlan else None
+    with Topology(vlan=args.vlan or None, vlan_objects=objects) as topo:
+        secrets_path = os.path.join(topo.workdir, "host.secrets.json")
+        D.write_secrets(secrets_path)
+        pin_dir = os.path.join(topo.bpffs, "synwarden")
+        daemon = D.Daemon(topo, args.synwarden, D.base_config(topo, secrets_path, PORT))
+        listener = topo.popen("host", PYTHON, "-c",
+                              "import socket,time\n"
+                              f"s=socket.socket(socket.AF_INET{'6' if v6 else ''})\n"
+                              f"s.bind(('{host_ip}',{PORT})); s.listen(); time.sleep(120)")
+        try:
+            host_rst_guard(topo)
+            daemon.start()
+            host_cap = start_capture(topo, "host", "host")
+            client_cap = start_capture(topo, "client", "client")
+            before = daemon.stats()
+
+            flood = run_flood(topo, args, "syn", host_ip, flood_prefix, rate=args.flood_rate,
+                              duration=args.flood_seconds)
+            time.sleep(1.0)  # the flood is under way before the client connects
+            client_run = topo.sh("client", PYTHON, os.path.join(HERE, "sw_client.py"), "--dst",
+                                 host_ip, "--port", str(PORT), "--segments", str(SEGMENTS))
+            client = json.loads(client_run.stdout)
+            wrong = run_flood(topo, args, "ack", host_ip, wrong_prefix, count=WRONG_ACKS,
+                              rate=3000)
+            wrong_result = json.loads(wrong.communicate(timeout=30)[0])
+            flood_result = json.loads(flood.communicate(timeout=60)[0])
+            time.sleep(0.3)
+            during = daemon.stats()
+            flows = D.established_flows(pin_dir)
+            host_frames = stop_capture(*host_cap)
+            client_frames = stop_capture(*client_cap)
+            rsts = host_rst_count(topo)
+            final = daemon.stop()
+        finally:
+            daemon.kill()
+            listener.kill()
+        xdp_after_exit = topo.xdp_attached()
+        print("daemon log:\n" + daemon.log())
+
+    delta = lambda name: D.worker_total(during, name) - D.worker_total(before, name)
+    xsk_delta = lambda name: D.xsk_total(during, name) - D.xsk_total(before, name)
+    xdp_delta = lambda name: D.xdp(during, name) - D.xdp(before, name)
+    print("client:", json.dumps(client))
+    print("flood:", json.dumps(flood_result), "wrong-cookie ACKs:", json.dumps(wrong_result))
+    print("worker counter deltas:", json.dumps({k: delta(k) for k in during["workers"][0]["counters"]
+                                                 if delta(k)}))
+    print("xsk deltas:", json.dumps({k: xsk_delta(k) for k in (during["workers"][0]["xsk"] or {})}))
+
+    # 1. The client's kernel accepted the SYN-ACK and negotiated the host's options.
+    info = client.get("tcp_info", {})
+    mss = (1440 if v6 else 1460) - 12  # the host's MSS less the timestamp option
+    checks.check("client connect() succeeded through the firewall's SYN-ACK",
+                 client.get("connected") is True, client.get("error", ""))
+    checks.check("client is ESTABLISHED with timestamps, SACK and window scaling",
+                 info.get("state") == 1 and info.get("timestamps") and info.get("sack")
+                 and info.get("wscale"), json.dumps(info))
+    checks.check("client uses the host's window scale (7) and MSS", info.get("snd_wscale") == 7
+                 and info.get("snd_mss") == mss, f"snd_wscale={info.get('snd_wscale')} "
+                 f"snd_mss={info.get('snd_mss')} expected {mss}")
+    port = client.get("local_port")
+    synacks = [f for f in client_frames if f["direction"] == "in" and f["flags"] == "SA"
+               and f["dport"] == port]
+    checks.check("the client received one SYN-ACK, from the firewall's MAC",
+                 len(synacks) == 1 and synacks[0]["src_mac"] == MACS["firewall"],
+                 json.dumps(synacks))
+    cookie = synacks[0]["seq"] if synacks else None
+
+    # 2. The final ACK reached the host, via the firewall, acknowledging the cookie.
+    to_host = [f for f in host_frames if f["direction"] == "in" and f["sport"] == port]
+    acks = [f for f in to_host if f["flags"] == "A" and f["payload_len"] == 0]
+    checks.check("the host received the client's final ACK from the firewall's MAC",
+                 any(f["src_mac"] == MACS["firewall"] and f["dst_mac"] == MACS["host"]
+                     for f in acks), json.dumps(acks[:2]))
+    checks.check("that ACK acknowledges the firewall's cookie + 1",
+                 cookie is not None and any(f["ack"] == (cookie + 1) % 2**32 for f in acks),
+                 f"cookie={cookie} acks={[f['ack'] for f in acks]}")
+    if args.vlan:
+        checks.check(f"frames forwarded to the host keep VLAN tag {args.vlan}",
+                     to_host and all(f["vlan"] == args.vlan for f in to_host),
+                     str({f['vlan'] for f in to_host}))
+    checks.check("the host never saw the client's SYN (the firewall answered it)",
+                 not any("S" in f["flags"] for f in to_host))
+
+    # 3. The flow is established in XDP and its data goes through XDP.
+    ours = [f for f in flows if f["sport"] == port and f["dport"] == PORT]
+    checks.check("the flow is in the pinned established map",
+                 len(ours) == 1 and ours[0]["vlan_outer"] == args.vlan
+                 and ours[0]["family"] == int(args.family), json.dumps(ours))
+    data = {f["seq"] for f in to_host if f["payload_len"] > 0 and f["src_mac"] == MACS["firewall"]}
+    checks.check(f"the host received the client's {SEGMENTS} data segments via the firewall",
+                 len(data) >= SEGMENTS, f"distinct data seqs seen: {len(data)}")
+    checks.check("those segments were forwarded by XDP (fwd_established), not the workers",
+                 xdp_delta("fwd_established") >= SEGMENTS and delta("ack_valid") >= 1,
+                 f"fwd_established +{xdp_delta('fwd_established')}, ack_valid +{delta('ack_valid')}")
+    print("NOTE (expected until the agent issue lands): the protected host's kernel answered the "
+          f"forwarded ACK/data with RST ({rsts} RST(s) counted and dropped on the host): it never "
+          "saw the SYN and does not know the firewall's secrets, so it cannot accept the cookie.")
+    checks.check("the host's kernel answered with RST (not yet accepting, as expected)", rsts >= 1,
+                 f"{rsts} RSTs")
+
+    # 4. Wrong-cookie ACKs are dropped and counted.
+    invalid = delta("ack_bad_cookie") + delta("ack_cookie_expired") + delta("ack_option_disabled")
+    lost = xsk_delta("rx_dropped") + xsk_delta("rx_ring_full")
+    checks.check(f"all {wrong_result['sent']} wrong-cookie ACKs were counted as invalid "
+                 "(less any the socket dropped before the worker)",
+                 wrong_result["sent"] == WRONG_ACKS
+                 and WRONG_ACKS - lost <= invalid <= WRONG_ACKS,
+                 f"invalid={invalid} socket drops={lost}")
+    attack_src = "2001:db8:ac" if v6 else "203.0.113."
+    checks.check("no wrong-cookie ACK reached the host",
+                 not any(f["src"].startswith(attack_src) for f in host_frames))
+
+    # 5. The flood was answered by the workers and kept away from the host.
+    flood_src = "2001:db8:f100" if v6 else "198.51.100."
+    sent = flood_result["sent"]
+    answered = delta("synack_sent")
+    print(f"flood: {sent} SYNs sent in {flood_result['seconds']} s ({flood_result['pps']} pps); "
+          f"workers answered {answered}; XDP steered {xdp_delta('xsk_syn')}; "
+          f"socket drops {lost}")
+    checks.check("the workers answered the flood with SYN-ACKs",
+                 sent > 0 and answered + lost >= 0.95 * sent and answered >= 0.5 * sent,
+                 f"answered {answered} of {sent}")
+    checks.check("no flood SYN reached the host",
+                 not any(f["src"].startswith(flood_src) for f in host_frames))
+
+    # 6. Clean shutdown, dataplane removed.
+    checks.check("SIGTERM stopped the daemon with status 0 and a final report",
+                 daemon.returncode == 0 and final is not None, f"status {daemon.returncode}")
+    checks.check("without keep_dataplane_on_exit the XDP program is detached at exit",
+                 xdp_after_exit is None, f"xdp prog {xdp_after_exit}")
+    print(f"{checks.passed} passed, {checks.failed} failed")
+    return 0 if checks.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

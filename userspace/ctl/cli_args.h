@@ -1,0 +1,23 @@
+// Argument parsing shared by synwardenctl commands: numbers (decimal or 0x-hex, never octal)
+// and IP:PORT endpoints. Failures throw CLI::ValidationError naming the option.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace synwarden::ctl {
+
+// Parses `text` as an unsigned integer no larger than `max`.
+uint64_t parse_unsigned(const std::string& option, const std::string& text, uint64_t max);
+
+struct Endpoint {
+  bool ipv6 = false;
+  std::array<uint8_t, 16> addr{};  // wire order; IPv4 uses the first 4 bytes
+  uint16_t port = 0;               // host order
+};
+
+// "192.0.2.1:443" or "[2001:db8::1]:443".
+Endpoint parse_endpoint(const std::string& option, const std::string& text);
+
+}  // namespace synwarden::ctl

@@ -1,0 +1,23 @@
+// synwardenctl entry point. Exit status: 0 success, 1 a command failed (message on stderr),
+// other values from CLI11 for usage errors.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"synwardenctl: inspect and control the synwarden SYN-flood firewall"};
+  app.require_subcommand(1);
+  synwarden::ctl::add_cookie_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    // Command callbacks run inside parse(); their failures (unreadable secrets, ...) land here.
+    std::cerr << "synwardenctl: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
