@@ -3,8 +3,8 @@
  * synwarden_shared.h — the one header shared by the XDP fast path (kernel) and the C++ code that
  * owns it (user space). Every struct here is a map key or value, so its layout IS the ABI
  * between the two sides and between daemon versions adopting pinned maps: fixed-width types,
- * explicit padding, and a size assert on each. Change a layout only together with the map's
- * version suffix in bpf/fastpath/fastpath.bpf.c (pinned maps of another layout are refused).
+ * explicit padding, and a size assert on each. A changed layout makes XdpFastpath::load()
+ * refuse the old pinned map (or recreate it on request), never misread it.
  *
  * Byte order: addresses and ports are kept in network order exactly as they appear on the
  * wire, so the fast path never swaps bytes; VLAN ids are host-order 12-bit numbers.
@@ -114,7 +114,8 @@ SW_STATIC_ASSERT(sizeof(struct sw_settings) == 32, "sw_settings layout is ABI");
 /* ---- reasons: every frame increments exactly one ---- */
 
 /* X(enum suffix, metric label, help). The single list keeps the enum, the exported names and
- * the documentation in step. Append only: values index pinned per-CPU counters. */
+ * the documentation in step. Append only: values index the per-CPU counters (adding one grows
+ * sw_cpu_stats; the loader then recreates the pinned stats map, counters restart at zero). */
 #define SW_REASON_LIST(X)                                                                        \
 	X(NONE, "none", "no decision recorded (slot unused)")                                   \
 	X(PASS_NON_IP, "pass_non_ip", "ARP, non-IP or more than two VLAN tags: firewall stack")  \

@@ -1,6 +1,13 @@
 #include "host_facts.h"
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <bit>
 #include <fstream>
 #include <sstream>
@@ -49,12 +56,32 @@ uint8_t window_scale_for(uint64_t tcp_rmem_max, uint64_t rmem_max) noexcept {
   // Both sysctls are u32 in the kernel (the min_t(u32, ...) in tcp_select_initial_window()).
   const uint64_t space = std::min<uint64_t>(std::max(tcp_rmem_max, rmem_max), UINT32_MAX);
   if (space == 0) return 0;
-  const int log = std::bit_width(space) - 1;   // ilog2
+  const int log = static_cast<int>(std::bit_width(space)) - 1;   // ilog2
   return static_cast<uint8_t>(std::clamp(log - 15, 0, 14));
 }
 
-HostFacts read_host_facts(const std::string& interface, const std::string& proc_root,
-                          const std::string& sys_root) {
+uint32_t interface_mtu(const std::string& interface) {
+  if (interface.empty() || interface.size() >= IFNAMSIZ) {
+    throw FactsError("interface name '" + interface + "' is not valid");
+  }
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw FactsError(std::string("cannot open a socket to query MTUs: ") + std::strerror(errno));
+  ifreq req{};
+  std::memcpy(req.ifr_name, interface.c_str(), interface.size());
+  const int rc = ::ioctl(fd, SIOCGIFMTU, &req);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    throw FactsError("cannot read the MTU of interface " + interface + ": " + std::strerror(err) +
+                     (err == ENODEV ? " (no such interface in this network namespace)" : ""));
+  }
+  if (req.ifr_mtu < 68) {
+    throw FactsError("interface " + interface + ": implausible MTU " + std::to_string(req.ifr_mtu));
+  }
+  return static_cast<uint32_t>(req.ifr_mtu);
+}
+
+HostFacts read_host_facts(const std::string& interface, const std::string& proc_root) {
   const std::string ipv4 = proc_root + "/sys/net/ipv4/";
   HostFacts f;
   f.sysctls.tcp_timestamps = small(ipv4 + "tcp_timestamps", 2);
@@ -65,11 +92,7 @@ HostFacts read_host_facts(const std::string& interface, const std::string& proc_
   const auto rmem = read_numbers(ipv4 + "tcp_rmem", 3);
   const uint64_t rmem_max = read_number(proc_root + "/sys/net/core/rmem_max");
   f.rcv_wscale = window_scale_for(rmem[2], rmem_max);
-  const uint64_t mtu = read_number(sys_root + "/class/net/" + interface + "/mtu");
-  if (mtu < 68 || mtu > UINT32_MAX) {
-    throw FactsError("interface " + interface + ": implausible MTU " + std::to_string(mtu));
-  }
-  f.mtu = static_cast<uint32_t>(mtu);
+  f.mtu = interface_mtu(interface);
   f.mss = advertised_mss_v4(f.mtu);
   f.mss6 = advertised_mss_v6(f.mtu);
   return f;

@@ -1,6 +1,7 @@
 // The host's own settings that shape its SYN-ACK, as the firewall must reproduce them: the TCP
-// sysctls, the MSS it advertises per address family, and its window scale. Read from /proc and
-// /sys of the agent's network namespace (roots are parameters so tests use fake trees).
+// sysctls, the MSS it advertises per address family, and its window scale. Sysctls come from
+// /proc/sys of the agent's network namespace (the root is a parameter so tests use a fake tree),
+// the MTU from the interface itself (SIOCGIFMTU, which unlike /sys needs no matching mount).
 #pragma once
 
 #include <cstdint>
@@ -35,9 +36,11 @@ uint16_t advertised_mss_v6(uint32_t mtu) noexcept;
 // to, clamp(ilog2(max(tcp_rmem[2], rmem_max)) - 15, 0, 14).
 uint8_t window_scale_for(uint64_t tcp_rmem_max, uint64_t rmem_max) noexcept;
 
+// The MTU of `interface` in the agent's network namespace. Throws FactsError.
+uint32_t interface_mtu(const std::string& interface);
+
 // Reads everything. `interface` names the device whose MTU sets the MSS. Throws FactsError
-// naming the file that could not be read or parsed.
-HostFacts read_host_facts(const std::string& interface, const std::string& proc_root = "/proc",
-                          const std::string& sys_root = "/sys");
+// naming the file or interface that could not be read or parsed.
+HostFacts read_host_facts(const std::string& interface, const std::string& proc_root = "/proc");
 
 }  // namespace synwarden::agent

@@ -24,7 +24,8 @@ const volatile __u8 sw_knob_xsk_fail_open = 0;
 /* Pass mode inserts the flow of every forwarded ACK into the established map. */
 const volatile __u8 sw_knob_learn_in_pass_mode = 1;
 
-/* Map sizes are defaults; the loader overrides them before load (bpf_map__set_max_entries). */
+/* Map sizes here are small defaults for raw skeleton users (the VM tier's loader); XdpFastpath
+ * sets the configured sizes before load (bpf_map__set_max_entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -34,7 +35,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 65536);
 	__type(key, struct sw_flow_key);
 	__type(value, struct sw_flow);
 } sw_flows SEC(".maps");

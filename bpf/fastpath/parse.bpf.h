@@ -42,6 +42,19 @@ struct sw_ipv6_frag_hdr {
 #define SW_IPV6_FRAG_MORE 0x0001
 #define SW_IPPROTO_NONE6 59 /* IPv6 "no next header" */
 
+/*
+ * bpf_ntohs() compiles to a BPF byte swap, whose result the verifier of Linux 6.1 (Debian 12)
+ * treats as unbounded, so "packet pointer + length" is then refused; later kernels track the
+ * swap. The empty asm hides the value's range from the compiler, which would otherwise drop
+ * the mask as redundant, and the mask gives the old verifier its 16-bit bound.
+ */
+static __always_inline __u32 ntohs_bounded(__be16 v)
+{
+	__u32 x = bpf_ntohs(v);
+	asm volatile("" : "+r"(x));
+	return x & 0xffff;
+}
+
 struct cursor {
 	void *pos;
 	void *end;
@@ -134,7 +147,7 @@ static __always_inline enum l3_result parse_ipv4_rest(struct cursor *c, struct l
 	if (iph->version != 4 || iph->ihl < 5)
 		return L3_MALFORMED;
 	__u32 hdr_len = iph->ihl * 4;
-	__u32 tot_len = bpf_ntohs(iph->tot_len);
+	__u32 tot_len = ntohs_bounded(iph->tot_len);
 	if (tot_len < hdr_len)
 		return L3_MALFORMED;
 	if ((void *)iph + tot_len > c->end)
@@ -167,7 +180,7 @@ static __always_inline enum l3_result parse_ipv6_rest(struct cursor *c, struct l
 		return L3_MALFORMED;
 	if (ip6h->version != 6)
 		return L3_MALFORMED;
-	__u32 remaining = bpf_ntohs(ip6h->payload_len);
+	__u32 remaining = ntohs_bounded(ip6h->payload_len);
 	/* 0 means a jumbogram (hop-by-hop option), which cannot occur on Ethernet. */
 	if (remaining == 0)
 		return L3_MALFORMED;

@@ -296,8 +296,10 @@ static __always_inline __u32 sw_fill_attrs(struct bpf_tcp_req_attrs *attrs, cons
 	__u32 options, ts_off = 0;
 
 	attrs->mss = sw_cookie_mss(a->conn.ipv6, mssind);
-	if (!ts->seen)
-		return 0; /* no timestamp: the cookie carried no options (tcp_clear_options()) */
+	/* No timestamp: the cookie carried no options (tcp_clear_options()). With tcp_timestamps
+	 * off, tcp_parse_options() does not record the ACK's timestamp either. */
+	if (!ts->seen || st->tcp_timestamps == 0)
+		return 0;
 	attrs->tstamp_ok = 1;
 	attrs->rcv_tsval = ts->tsval;
 	attrs->rcv_tsecr = ts->tsecr;

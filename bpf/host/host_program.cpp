@@ -282,6 +282,10 @@ void HostProgram::write_state(const HostKeyState& state) {
 }
 
 void HostProgram::attach() {
+  // bpf_tc_hook_create() on an existing clsact qdisc is expected to fail (EEXIST), and libbpf
+  // prints the kernel's message for it: keep libbpf's output for real errors only.
+  std::string log;
+  LibbpfLogCapture capture(log);
   for (const std::string& name : options_.interfaces) {
     const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
     if (ifindex == 0) {
@@ -296,7 +300,7 @@ void HostProgram::attach() {
     opts.flags = BPF_TC_F_REPLACE;
     if (const int err = bpf_tc_attach(&hook, &opts)) {
       throw HostProgramError("cannot attach the host program to tc ingress of " + name + ": " +
-                             errno_text(err));
+                             errno_text(err) + "\n" + log_tail(log));
     }
     attached_ifindexes_.push_back(ifindex);
   }

@@ -78,6 +78,9 @@ class HostProgram {
   // left there (same handle and priority).
   void attach();
   void detach() noexcept;
+  // Leaves the filters in place when this object goes away: the program keeps running with its
+  // pinned state until a new agent replaces it (restart without a gap in cookie acceptance).
+  void keep_attached_after_exit() noexcept { attached_ifindexes_.clear(); }
 
   // Counters summed over CPUs.
   HostCounters counters() const;

@@ -183,6 +183,20 @@ TEST_F(Lifecycle, IncompatiblePinnedMapIsRefusedUnlessResetIsRequested) {
   EXPECT_EQ(info.value_size, sizeof(sw_flow)) << "the new layout is pinned now";
 }
 
+TEST_F(Lifecycle, CountersOfAnotherLayoutAreRecreatedWithoutAsking) {
+  ASSERT_TRUE(dataplane::ensure_bpffs_dir(pin_dir_).ok());
+  // An older build had fewer reasons: a smaller per-CPU value.
+  UniqueFd old(bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "sw_stats", 4, 64, 1, nullptr));
+  ASSERT_TRUE(old.valid()) << std::strerror(errno);
+  const std::string path = pin_dir_ + "/sw_stats";
+  ASSERT_EQ(bpf_obj_pin(old.get(), path.c_str()), 0);
+
+  XdpFastpath fp = must_load(small(pin_dir_));  // no reset requested
+  ASSERT_EQ(fp.warnings().size(), 1u);
+  EXPECT_NE(fp.warnings()[0].find("recreated " + path), std::string::npos) << fp.warnings()[0];
+  EXPECT_TRUE(fp.stats().read().ok());
+}
+
 TEST_F(Lifecycle, ChangedFlowTableSizeKeepsThePinnedTableAndSaysSo) {
   {
     XdpFastpath first = must_load(small(pin_dir_));

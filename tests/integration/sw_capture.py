@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -107,6 +108,7 @@ def main():
                 continue
             seen += 1
             rec["direction"] = "out" if addr[2] == PACKET_OUTGOING else "in"
+            rec["time"] = time.monotonic()  # same CLOCK_MONOTONIC as the test process
             if len(records) < args.max:
                 records.append(rec)
     with open(args.out, "w") as f:

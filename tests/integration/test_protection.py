@@ -22,59 +22,13 @@ import subprocess
 import sys
 import time
 
-import sw_capture
 import sw_daemon as D
+from sw_harness import (PORT, Checks, host_rst_count, host_rst_guard, run_client,
+                        start_capture, start_listener, stop_capture)
 from sw_topology import IPV4, IPV6, MACS, Topology
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON = "/usr/bin/python3"  # Debian's, whatever python3 the PATH offers
-PORT = 8080
 SEGMENTS = 3
 WRONG_ACKS = 300
-
-
-class Checks:
-    def __init__(self):
-        self.passed, self.failed = 0, 0
-
-    def check(self, what, ok, detail=""):
-        print(f"{'PASS' if ok else 'FAIL'}: {what}" + (f" -- {detail}" if detail else ""), flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-
-def start_capture(topo, role, name):
-    out = os.path.join(topo.workdir, f"{name}.capture.json")
-    proc = topo.popen(role, PYTHON, os.path.join(HERE, "sw_capture.py"), "--iface", "e0",
-                      "--out", out, stdout=subprocess.PIPE, text=True)
-    if proc.stdout.readline().strip() != "ready":
-        raise RuntimeError(f"capture in {role} did not start")
-    return proc, out
-
-
-def stop_capture(proc, out):
-    proc.terminate()
-    proc.wait(timeout=10)
-    return sw_capture.load(out)["records"]
-
-
-def host_rst_guard(topo):
-    """Counts and drops the host's RSTs so the client's connection survives to send data."""
-    rules = ("add table inet swit\n"
-             "add chain inet swit out { type filter hook output priority 0; }\n"
-             "add rule inet swit out tcp flags & rst == rst counter drop\n")
-    subprocess.run(topo.cmd("host", "nft", "-f", "-"), input=rules, text=True, check=True)
-
-
-def host_rst_count(topo):
-    out = topo.sh("host", "nft", "-j", "list", "chain", "inet", "swit", "out").stdout
-    for item in json.loads(out)["nftables"]:
-        for expr in item.get("rule", {}).get("expr", []):
-            if "counter" in expr:
-                return expr["counter"]["packets"]
-    return 0
 
 
 def run_flood(topo, args, mode, dst, prefix, **limits):
@@ -112,10 +66,7 @@ def main():
         D.write_secrets(secrets_path)
         pin_dir = os.path.join(topo.bpffs, "synwarden")
         daemon = D.Daemon(topo, args.synwarden, D.base_config(topo, secrets_path, PORT))
-        listener = topo.popen("host", PYTHON, "-c",
-                              "import socket,time\n"
-                              f"s=socket.socket(socket.AF_INET{'6' if v6 else ''})\n"
-                              f"s.bind(('{host_ip}',{PORT})); s.listen(); time.sleep(120)")
+        listener = start_listener(topo, host_ip)
         try:
             host_rst_guard(topo)
             daemon.start()
@@ -126,9 +77,7 @@ def main():
             flood = run_flood(topo, args, "syn", host_ip, flood_prefix, rate=args.flood_rate,
                               duration=args.flood_seconds)
             time.sleep(1.0)  # the flood is under way before the client connects
-            client_run = topo.sh("client", PYTHON, os.path.join(HERE, "sw_client.py"), "--dst",
-                                 host_ip, "--port", str(PORT), "--segments", str(SEGMENTS))
-            client = json.loads(client_run.stdout)
+            client = run_client(topo, host_ip, segments=SEGMENTS)
             wrong = run_flood(topo, args, "ack", host_ip, wrong_prefix, count=WRONG_ACKS,
                               rate=3000)
             wrong_result = json.loads(wrong.communicate(timeout=30)[0])
@@ -136,8 +85,8 @@ def main():
             time.sleep(0.3)
             during = daemon.stats()
             flows = D.established_flows(pin_dir)
-            host_frames = stop_capture(*host_cap)
-            client_frames = stop_capture(*client_cap)
+            host_frames = stop_capture(host_cap)
+            client_frames = stop_capture(client_cap)
             rsts = host_rst_count(topo)
             final = daemon.stop()
         finally:
@@ -222,7 +171,7 @@ def main():
     # 5. The flood was answered by the workers and kept away from the host.
     flood_src = "2001:db8:f100" if v6 else "198.51.100."
     sent = flood_result["sent"]
-    answered = delta("synack_sent")
+    answered = delta("synack_built")
     print(f"flood: {sent} SYNs sent in {flood_result['seconds']} s ({flood_result['pps']} pps); "
           f"workers answered {answered}; XDP steered {xdp_delta('xsk_syn')}; "
           f"socket drops {lost}")
@@ -237,8 +186,7 @@ def main():
                  daemon.returncode == 0 and final is not None, f"status {daemon.returncode}")
     checks.check("without keep_dataplane_on_exit the XDP program is detached at exit",
                  xdp_after_exit is None, f"xdp prog {xdp_after_exit}")
-    print(f"{checks.passed} passed, {checks.failed} failed")
-    return 0 if checks.failed == 0 else 1
+    return checks.summary()
 
 
 if __name__ == "__main__":

@@ -30,9 +30,19 @@ std::string* g_log = nullptr;
 
 int capture_print(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG || g_log == nullptr) return 0;
-  char buf[1024];
-  const int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n > 0) g_log->append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof(buf) - 1));
+  // One message can be the whole verifier log (hundreds of KB): size it, then format it.
+  va_list sizing;
+  va_copy(sizing, args);
+  const int n = std::vsnprintf(nullptr, 0, fmt, sizing);
+  va_end(sizing);
+  if (n <= 0) return n;
+  std::string text(static_cast<std::size_t>(n) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), fmt, args);
+  text.pop_back();
+  g_log->append(text);
+  // Only the end matters (the verifier's reason); cap the memory a huge log can take.
+  constexpr std::size_t kKeep = 256 * 1024;
+  if (g_log->size() > 2 * kKeep) g_log->erase(0, g_log->size() - kKeep);
   return n;
 }
 
@@ -99,9 +109,12 @@ Result<UniqueFd> dup_fd(int fd, const char* what) {
 
 // Decides, before load, whether a pinned map can be adopted. Same type, key, value and flags:
 // adopt (a differing max_entries is taken from the pinned map, so a config change never loses
-// flows silently; it is reported). Otherwise the layout changed: refuse, or unpin on request.
-Result<void> prepare_pin(bpf_map* map, const std::string& path, const LoadOptions& opts,
-                         std::vector<std::string>& adopted, std::vector<std::string>& warnings) {
+// flows silently; it is reported). Otherwise the layout changed (an upgrade): a disposable map
+// (counters, settings the daemon rewrites) is recreated; a map holding state (flows, hosts) is
+// refused unless the caller asked for a reset.
+Result<void> prepare_pin(bpf_map* map, bool disposable, const std::string& path,
+                         const LoadOptions& opts, std::vector<std::string>& adopted,
+                         std::vector<std::string>& warnings) {
   const char* name = bpf_map__name(map);
   UniqueFd pinned(bpf_obj_get(path.c_str()));
   if (!pinned.valid()) {
@@ -114,7 +127,7 @@ Result<void> prepare_pin(bpf_map* map, const std::string& path, const LoadOption
                              info->value_size == bpf_map__value_size(map) &&
                              info->map_flags == bpf_map__map_flags(map);
     if (!same_layout) {
-      if (!opts.reset_incompatible_pins) {
+      if (!disposable && !opts.reset_incompatible_pins) {
         return logic_error("pinned map " + path + " has another layout than this build's " +
                            name + " (an upgrade changed it); remove it (rm " + path +
                            ") or load with reset_incompatible_pins to recreate it, which loses its "
@@ -175,10 +188,17 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                            : std::string{});
     }
     // The XSKMAP is not pinned: its entries are sockets of the process that bound them.
-    for (bpf_map* map : {fp.skel_->maps.sw_hosts, fp.skel_->maps.sw_flows,
-                         fp.skel_->maps.sw_stats, fp.skel_->maps.sw_settings}) {
+    const std::pair<bpf_map*, bool> pinned[] = {
+        {fp.skel_->maps.sw_hosts, false},
+        {fp.skel_->maps.sw_flows, false},
+        {fp.skel_->maps.sw_stats, true},
+        {fp.skel_->maps.sw_settings, true},
+    };
+    for (const auto& [map, disposable] : pinned) {
       const std::string path = opts.pin_dir + "/" + bpf_map__name(map);
-      if (auto ok = prepare_pin(map, path, opts, fp.adopted_, fp.warnings_); !ok) return ok.error();
+      if (auto ok = prepare_pin(map, disposable, path, opts, fp.adopted_, fp.warnings_); !ok) {
+        return ok.error();
+      }
     }
   }
 

@@ -58,8 +58,19 @@ root="$cache/root"
 rm -rf "$root"
 mkdir -p "$root"
 for deb in "$cache"/debs/*.deb; do
-  dpkg-deb -x "$deb" "$root"
+  case "$(basename "$deb")" in
+    linux-image-*)
+      # Of the image only the kernel and the one module the guest loads (tun): the rest is
+      # ~350 MB of modules nobody reads.
+      dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" --wildcards \
+        './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/net/tun.ko*' ;;
+    *) dpkg-deb -x "$deb" "$root" ;;
+  esac
 done
+[[ -f "$root/boot/vmlinuz-$kver" ]] || {
+  echo "fetch-kernel: FAILED: $image contains no /boot/vmlinuz-$kver" >&2
+  exit 1
+}
 
 kdir="$root/usr/src/linux-headers-$kver"
 # Debian's per-flavour header Makefile includes the common tree by absolute path; point it at

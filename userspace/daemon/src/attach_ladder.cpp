@@ -83,12 +83,15 @@ std::vector<BoundQueue> attach_and_bind(dataplane::XdpFastpath& fastpath, const 
       b.port = XskPort::open(nic.name, queue, *b.area, geometry, XskBind::kZeroCopy, xdp_flags,
                              error);
       b.rung = XskRung::kZeroCopy;
-      if (!b.port) refused += "zero-copy refused (" + describe(error) + "); ";
+      if (!b.port) refused += "zero-copy refused (" + describe(error) + ")";
     }
     if (!b.port && mode != XskMode::kZeroCopy) {
       b.port = XskPort::open(nic.name, queue, *b.area, geometry, XskBind::kCopy, xdp_flags, error);
       b.rung = native ? XskRung::kDriverCopy : XskRung::kGeneric;
-      if (!b.port) refused += std::string(xsk_rung_name(b.rung)) + " refused (" + describe(error) + ")";
+      if (!b.port) {
+        refused += std::string(refused.empty() ? "" : "; ") + xsk_rung_name(b.rung) +
+                   " refused (" + describe(error) + ")";
+      }
     }
     if (!b.port) {
       throw std::runtime_error("no AF_XDP mode works on " + nic.name + " queue " +
@@ -98,7 +101,7 @@ std::vector<BoundQueue> attach_and_bind(dataplane::XdpFastpath& fastpath, const 
                                                            : ""));
     }
     log_info("queue " + std::to_string(queue) + ": AF_XDP socket in " + xsk_rung_name(b.rung) +
-             " mode" + (refused.empty() ? "" : " (" + refused.substr(0, refused.size() - 2) + ")") +
+             " mode" + (refused.empty() ? "" : " (" + refused + ")") +
              (b.area->huge_pages() ? ", UMEM on huge pages" : ""));
     bound.push_back(std::move(b));
   }

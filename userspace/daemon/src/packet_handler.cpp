@@ -175,7 +175,7 @@ FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_
     return FrameAction::kDrop;
   }
   len = static_cast<uint32_t>(out);
-  bump(counters_.synack_sent);
+  bump(counters_.synack_built);
   return FrameAction::kTransmit;
 }
 

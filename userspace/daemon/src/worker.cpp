@@ -116,15 +116,20 @@ void Worker::refill_fill_ring() noexcept {
 
 void Worker::kick_tx() noexcept {
   // Copy mode transmits only inside sendmsg(); zero-copy drivers ask for a kick through the
-  // need-wakeup flag. One syscall per batch, never per frame.
+  // need-wakeup flag. Per batch, never per frame.
   if (!xsk_ring_prod__needs_wakeup(&port_->tx())) return;
-  bump(counters_.tx_kicks);
-  if (::sendto(port_->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0) {
-    // EAGAIN/EBUSY: the kernel is still sending (retry next round); ENOBUFS: out of skbs
+  // Copy mode sends at most 32 descriptors per call (TX_BATCH_SIZE in net/xdp/xsk.c,
+  // __xsk_generic_xmit) and answers EAGAIN while more are queued, so a batch of 64 needs two
+  // calls; bounded so a stalled device cannot keep the worker here.
+  const uint32_t max_calls = settings_.batch_size / 32 + 2;
+  for (uint32_t call = 0; call < max_calls; ++call) {
+    bump(counters_.tx_kicks);
+    if (::sendto(port_->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) return;
+    // EAGAIN: more queued (copy mode) or busy; EBUSY: another sender; ENOBUFS: out of skbs
     // (copy mode); ENETDOWN: link down. Anything else is unexpected and counted.
-    if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != ENETDOWN) {
-      bump(counters_.tx_kick_errors);
-    }
+    if (errno == EAGAIN) continue;
+    if (errno != EBUSY && errno != ENOBUFS && errno != ENETDOWN) bump(counters_.tx_kick_errors);
+    return;
   }
 }
 

@@ -15,7 +15,7 @@ namespace synwarden::daemon {
   X(rx_packets, "frames taken from the RX ring")                                            \
   X(rx_batches, "non-empty RX batches")                                                      \
   X(syn_received, "SYNs for a protected host")                                               \
-  X(synack_sent, "cookie SYN-ACKs queued for TX")                                            \
+  X(synack_built, "cookie SYN-ACKs written in place (then queued for TX)")                   \
   X(syn_rate_limited, "SYNs dropped by synack_pps_per_queue")                                \
   X(syn_build_failed, "SYNs whose SYN-ACK did not fit the frame")                           \
   X(ack_received, "ACKs (with or without payload) checked against a cookie")                \

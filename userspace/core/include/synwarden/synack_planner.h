@@ -77,6 +77,10 @@ struct AckVerdict {
   bool valid() const noexcept { return status == AckStatus::kAccepted; }
 };
 
+// The host's full decision: cookie check, then (for an ACK with a non-zero TSecr) one more
+// SipHash for ts_off and the option decode. A forward/drop decision that only needs "is this one
+// of our cookies" can call check_cookie_v4/v6 (cookie.h) directly and skip that hash; forged
+// ACKs fail after the first hash in either case.
 AckVerdict check_ack(const HostSecrets& secrets, const ClockReading& clock, const Ipv4Flow& flow,
                      const AckSegment& ack) noexcept;
 AckVerdict check_ack(const HostSecrets& secrets, const ClockReading& clock, const Ipv6Flow& flow,

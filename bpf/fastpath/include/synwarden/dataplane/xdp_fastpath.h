@@ -56,8 +56,9 @@ struct LoadOptions {
   // Pass mode inserts the flow of every forwarded ACK, so turning protection on later does
   // not break connections that were already open.
   bool learn_in_pass_mode = true;
-  // A pinned map whose key/value layout differs from this build's (an upgrade changed it) is
-  // normally an error; true unpins and recreates it (established flows are then lost).
+  // A pinned flow or host map whose key/value layout differs from this build's (an upgrade
+  // changed it) is an error; true unpins and recreates it (its contents are then lost).
+  // Counters and settings of another layout are always recreated (reported in warnings()).
   bool reset_incompatible_pins = false;
 };
 

@@ -1,0 +1,180 @@
+#include "agent.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <stdexcept>
+
+#include "bpf_source.h"
+#include "kmod_source.h"
+#include "mode_probe.h"
+#include "synwarden/channel_server.h"
+#include "synwarden/secrets.h"
+
+namespace synwarden::agent {
+namespace {
+
+// Rejected datagrams are logged at most this often per reason, with a count, so a flood of
+// garbage cannot flood the journal.
+constexpr uint64_t kRejectLogIntervalNs = 10'000'000'000;
+
+class Fd {
+ public:
+  explicit Fd(int fd, const char* what) : fd_(fd) {
+    if (fd_ < 0) throw std::runtime_error(std::string(what) + " failed: " + std::strerror(errno));
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { ::close(fd_); }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class RejectLog {
+ public:
+  void note(ChannelResult r, const SocketAddress& from) {
+    Slot& s = slots_[static_cast<size_t>(r)];
+    ++s.since_last;
+    const uint64_t now = monotonic_ns();
+    if (s.logged_ns != 0 && now - s.logged_ns < kRejectLogIntervalNs) return;
+    log_line("channel: rejected " + std::to_string(s.since_last) + " datagram(s) as " +
+             channel_result_name(r) + ", latest from " + from.to_string() + hint(r));
+    s.logged_ns = now;
+    s.since_last = 0;
+  }
+
+ private:
+  static std::string hint(ChannelResult r) {
+    switch (r) {
+      case ChannelResult::kWrongKey:
+        return " (the firewall uses another key file for this host)";
+      case ChannelResult::kStale:
+        return " (firewall and host clocks differ too much: check NTP on both)";
+      case ChannelResult::kWrongVersion:
+        return " (firewall and agent speak different protocol versions: upgrade one)";
+      case ChannelResult::kRateLimited:
+        return " (more polls than reply_rate allows)";
+      default:
+        return "";
+    }
+  }
+  struct Slot {
+    uint64_t logged_ns = 0;
+    uint64_t since_last = 0;
+  };
+  std::array<Slot, kChannelResultCount> slots_{};
+};
+
+std::unique_ptr<SecretSource> make_source(const Config& config, Mode mode) {
+  LogFn log = [](const std::string& line) { log_line(line); };
+  if (mode == Mode::kBpf) return std::make_unique<BpfSecretSource>(config, log);
+  return std::make_unique<KmodSecretSource>(config, log);
+}
+
+}  // namespace
+
+void log_line(const std::string& line) {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t{};
+  gmtime_r(&ts.tv_sec, &t);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &t);
+  std::fprintf(stderr, "%s synwarden-agent: %s\n", stamp, line.c_str());
+  std::fflush(stderr);
+}
+
+int run(const Config& config, const std::string& config_origin) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  ChannelKey key = ChannelKey::load_file(config.key_file);
+
+  const ProbeResult probe = probe_host(kVmlinuxBtf, config.kmod_file);
+  const Mode mode = resolve_mode(config.mode, probe, config.kmod_file);
+  check_config_for_mode(config, mode, config_origin);
+
+  // Signals arrive through a signalfd so they are handled in the loop, never mid-update.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) {
+    throw std::runtime_error(std::string("sigprocmask failed: ") + std::strerror(errno));
+  }
+  Fd sigfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+
+  std::unique_ptr<SecretSource> source = make_source(config, mode);
+  log_line("started (" + std::string(mode_name(config.mode)) + " chose " + mode_name(mode) +
+           " on kernel " + probe.kernel_release + "): " + source->describe());
+
+  ChannelServerOptions server_options;
+  server_options.listen = config.listen;
+  server_options.max_request_age_ms = uint64_t{config.request_max_age_s} * 1000;
+  server_options.replies_per_s = config.reply_rate;
+  server_options.reply_burst = config.reply_burst;
+  RejectLog reject_log;
+  uint64_t payload_error_logged_ns = 0;
+  auto payload = [&source, &payload_error_logged_ns]() -> std::string {
+    try {
+      return serialize_secrets(source->current());
+    } catch (const std::exception& e) {
+      const uint64_t now = monotonic_ns();
+      if (payload_error_logged_ns == 0 || now - payload_error_logged_ns >= kRejectLogIntervalNs) {
+        payload_error_logged_ns = now;
+        log_line(std::string("error: cannot build a reply, request left unanswered (the firewall "
+                             "keeps its last good secrets for its hold time): ") + e.what());
+      }
+      throw;
+    }
+  };
+  ChannelServer server(
+      server_options, std::move(key), payload,
+      [&reject_log](ChannelResult r, const SocketAddress& from) { reject_log.note(r, from); });
+  log_line("serving secrets on " + server.local_address().to_string());
+
+  Fd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
+  const itimerspec every_second{{1, 0}, {1, 0}};
+  if (timerfd_settime(timer.get(), 0, &every_second, nullptr) != 0) {
+    throw std::runtime_error(std::string("timerfd_settime failed: ") + std::strerror(errno));
+  }
+
+  std::array<pollfd, 3> fds{{{server.fd(), POLLIN, 0}, {timer.get(), POLLIN, 0},
+                             {sigfd.get(), POLLIN, 0}}};
+  for (;;) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("poll failed: ") + std::strerror(errno));
+    }
+    if (fds[2].revents != 0) {
+      signalfd_siginfo info{};
+      [[maybe_unused]] const ssize_t n = ::read(sigfd.get(), &info, sizeof info);
+      log_line(std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)) + "; " +
+               std::to_string(server.replies_sent()) + " replies sent, " +
+               std::to_string(server.counters().rejected()) + " datagrams rejected" +
+               (mode == Mode::kBpf
+                    ? (config.detach_on_exit ? "; detaching the tc program"
+                                             : "; leaving the tc program attached")
+                    : ""));
+      return 0;
+    }
+    if (fds[1].revents != 0) {
+      uint64_t expirations = 0;
+      [[maybe_unused]] const ssize_t n = ::read(timer.get(), &expirations, sizeof expirations);
+      source->maintain(monotonic_ns());
+    }
+    if (fds[0].revents != 0) server.handle_pending(monotonic_ns(), unix_time_ms());
+  }
+}
+
+}  // namespace synwarden::agent

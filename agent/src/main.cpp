@@ -1,0 +1,94 @@
+// synwarden-agent: serves a protected host's SYN-cookie secrets and clocks to the synwarden
+// firewall over the authenticated secret channel, and in BPF mode runs the tc program that lets
+// the host's kernel accept the firewall's cookies.
+//
+//   synwarden-agent run --config /etc/synwarden/agent.json
+//   synwarden-agent genkey --out /etc/synwarden/agent.key
+//   synwarden-agent probe [--config FILE]
+//   synwarden-agent stats [--config FILE]
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "agent.h"
+#include "agent_config.h"
+#include "host_program.h"
+#include "mode_probe.h"
+#include "synwarden/channel_key.h"
+
+namespace {
+
+using namespace synwarden;
+using namespace synwarden::agent;
+
+constexpr const char* kDefaultConfig = "/etc/synwarden/agent.json";
+
+int cmd_probe(const std::string& config_path, bool config_given) {
+  std::string kmod_file = Config{}.kmod_file;
+  Mode requested = Mode::kAuto;
+  if (config_given) {
+    const Config c = load_config(config_path);
+    kmod_file = c.kmod_file;
+    requested = c.mode;
+  }
+  const ProbeResult p = probe_host(kVmlinuxBtf, kmod_file);
+  std::printf("kernel %s\n", p.kernel_release.c_str());
+  std::printf("bpf:  %s\n", p.kfunc_present ? "available (bpf_sk_assign_tcp_reqsk in kernel BTF)"
+                                            : ("unavailable: " + p.kfunc_detail).c_str());
+  std::printf("kmod: %s %s\n", kmod_file.c_str(), p.kmod_present ? "present" : "absent");
+  const Mode m = resolve_mode(requested, p, kmod_file);   // throws with the advice
+  std::printf("mode %s -> %s\n", mode_name(requested), mode_name(m));
+  return 0;
+}
+
+int cmd_stats(const std::string& config_path, bool config_given) {
+  const std::string pin_dir = config_given ? load_config(config_path).pin_dir : Config{}.pin_dir;
+  const HostCounters c = read_pinned_counters(pin_dir);
+  for (size_t i = 0; i < c.size(); ++i) {
+    std::printf("%s %llu\n", host_counter_name(i), static_cast<unsigned long long>(c[i]));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"synwarden-agent: serves this host's SYN-cookie secrets to the synwarden firewall"};
+  app.require_subcommand(1);
+
+  std::string config_path = kDefaultConfig;
+  auto* run = app.add_subcommand("run", "serve secrets (and run the tc program in bpf mode)");
+  run->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+
+  std::string key_out;
+  auto* genkey = app.add_subcommand("genkey", "write a new 32-byte channel key (mode 0600)");
+  genkey->add_option("-o,--out", key_out, "key file to create (never overwritten)")->required();
+
+  std::string probe_config = kDefaultConfig;
+  auto* probe = app.add_subcommand("probe", "show which mode this host supports and why");
+  auto* probe_opt = probe->add_option("-c,--config", probe_config, "configuration file");
+
+  std::string stats_config = kDefaultConfig;
+  auto* stats = app.add_subcommand("stats", "print the tc program's counters (bpf mode)");
+  auto* stats_opt = stats->add_option("-c,--config", stats_config, "configuration file");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (run->parsed()) return synwarden::agent::run(load_config(config_path), config_path);
+    if (genkey->parsed()) {
+      ChannelKey::write_new_file(key_out);
+      std::printf("wrote a new channel key to %s (mode 0600); give the firewall the same file\n",
+                  key_out.c_str());
+      return 0;
+    }
+    if (probe->parsed()) return cmd_probe(probe_config, probe_opt->count() > 0);
+    if (stats->parsed()) return cmd_stats(stats_config, stats_opt->count() > 0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "synwarden-agent: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

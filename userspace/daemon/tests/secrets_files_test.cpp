@@ -1,0 +1,107 @@
+// Specification of the static secrets files the daemon reads until live agents exist.
+#include "secrets_files.h"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "synwarden/secrets.h"
+
+namespace synwarden::daemon {
+namespace {
+
+HostSecrets secrets_with(uint64_t k) {
+  HostSecrets s;
+  s.syncookie = {SipKey{k, k + 1}, SipKey{k + 2, k + 3}};
+  s.syncookie6 = {SipKey{k + 4, k + 5}, SipKey{k + 6, k + 7}};
+  s.ts_key = SipKey{k + 8, k + 9};
+  s.clock = HostClockSample{5'000'000'000ull, 250, 123'456'789};
+  return s;
+}
+
+uint64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+class SecretsFilesTest : public ::testing::Test {
+ protected:
+  SecretsFilesTest() {
+    char dir[] = "/tmp/synwarden-secrets-test-XXXXXX";
+    dir_ = mkdtemp(dir);
+    path_ = dir_ + "/host.json";
+    ProtectedHostConfig host;
+    host.address = *parse_ip_address("192.0.2.10");
+    host.secrets_file = path_;
+    config_.protected_hosts.push_back(host);
+  }
+  ~SecretsFilesTest() override {
+    std::remove(path_.c_str());
+    rmdir(dir_.c_str());
+  }
+  void write(const std::string& text, int64_t age_seconds = 0) {
+    std::ofstream(path_, std::ios::trunc) << text;
+    timespec times[2];
+    clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= age_seconds;
+    times[1] = times[0];
+    utimensat(AT_FDCWD, path_.c_str(), times, 0);
+  }
+
+  std::string dir_, path_;
+  DaemonConfig config_;
+};
+
+TEST_F(SecretsFilesTest, LoadsAFileAndReReadsItOnlyWhenItChanges) {
+  write(serialize_secrets(secrets_with(100)));
+  SecretsFiles files(config_.protected_hosts);
+  EXPECT_TRUE(files.refresh());
+  ASSERT_TRUE(files.keys(0).has_value());
+  EXPECT_EQ(files.keys(0)->secrets, secrets_with(100));
+  EXPECT_FALSE(files.refresh()) << "unchanged file: nothing to publish";
+  write(serialize_secrets(secrets_with(200)), 1);  // new content, different mtime
+  EXPECT_TRUE(files.refresh());
+  EXPECT_EQ(files.keys(0)->secrets, secrets_with(200));
+}
+
+TEST_F(SecretsFilesTest, KeepsTheLastGoodSecretsWhenTheFileBreaksOrDisappears) {
+  write(serialize_secrets(secrets_with(100)));
+  SecretsFiles files(config_.protected_hosts);
+  ASSERT_TRUE(files.refresh());
+  write("{\"syncookie_secret\": 5}", 2);
+  EXPECT_FALSE(files.refresh());
+  EXPECT_EQ(files.keys(0)->secrets, secrets_with(100));
+  std::remove(path_.c_str());
+  EXPECT_FALSE(files.refresh());
+  EXPECT_EQ(files.keys(0)->secrets, secrets_with(100));
+}
+
+TEST_F(SecretsFilesTest, AHostWithoutAReadableFileHasNoKeys) {
+  SecretsFiles files(config_.protected_hosts);
+  EXPECT_FALSE(files.refresh());
+  EXPECT_FALSE(files.keys(0).has_value());
+  const auto snapshot = build_snapshot(config_, files, MacAddress{}, 1);
+  ASSERT_EQ(snapshot->hosts().size(), 1u);
+  EXPECT_FALSE(snapshot->hosts()[0].keys.has_value()) << "the host's fail policy applies";
+}
+
+TEST_F(SecretsFilesTest, TheClockSampleIsTakenAsValidAtTheFilesModificationTime) {
+  write(serialize_secrets(secrets_with(100)), 30);  // written 30 s ago
+  SecretsFiles files(config_.protected_hosts);
+  ASSERT_TRUE(files.refresh());
+  const uint64_t expected = monotonic_ms() - 30'000;
+  const uint64_t local = files.keys(0)->clock.local_ms();
+  EXPECT_NEAR(static_cast<double>(local), static_cast<double>(expected), 1500.0)
+      << "so a file written once keeps extrapolating the host's clocks from when it was true";
+}
+
+}  // namespace
+}  // namespace synwarden::daemon
