@@ -102,16 +102,7 @@ TEST_F(Behaviour, SynAckRateLimitDropsBeyondTheBurstAndRefills) {
   // distinct flows instead (a SYN-ACK of a learned flow would hit the established map).
   std::uint16_t port = 50000;
   const auto synack = [&] { return v4_segment(SYN | ACK, port++); };
-  const auto send = [&](const Bytes& frame) {
-    LIBBPF_OPTS(bpf_test_run_opts, opts);
-    Bytes out(frame.size() + 64);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<__u32>(frame.size());
-    opts.data_out = out.data();
-    opts.data_size_out = static_cast<__u32>(out.size());
-    EXPECT_EQ(bpf_prog_test_run_opts(fp().program_fd(), &opts), 0);
-    return opts.retval;
-  };
+  const auto send = [&](const Bytes& frame) { return run_raw(fp().program_fd(), frame); };
   ASSERT_TRUE(fp().stats().reset().ok());
   for (int i = 0; i < 3; ++i) EXPECT_EQ(verdict_name(send(synack())), "XDP_TX") << "burst SYN-ACK " << i;
   EXPECT_EQ(verdict_name(send(synack())), "XDP_DROP") << "the fourth is over the burst";
@@ -143,14 +134,7 @@ TEST_F(Behaviour, RepeatedRunsAccumulateCountersOnePerFrame) {
   ASSERT_TRUE(fp().flows().insert(client_flow(false), FlowOrigin::admin).ok());
   ASSERT_TRUE(fp().stats().reset().ok());
   const Bytes frame = v4_segment(ACK);
-  Bytes out(frame.size());
-  LIBBPF_OPTS(bpf_test_run_opts, opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<__u32>(frame.size());
-  opts.data_out = out.data();
-  opts.data_size_out = static_cast<__u32>(out.size());
-  opts.repeat = 1000;
-  ASSERT_EQ(bpf_prog_test_run_opts(fp().program_fd(), &opts), 0);
+  EXPECT_EQ(verdict_name(run_raw(fp().program_fd(), frame, 1000)), "XDP_TX");
   auto counters = fp().stats().read();
   ASSERT_TRUE(counters.ok());
   EXPECT_EQ((*counters)[SW_R_FWD_ESTABLISHED].packets, 1000u);

@@ -73,6 +73,19 @@ RunResult run_frame(dataplane::XdpFastpath& fp, const Bytes& frame, int ifindex,
   return r;
 }
 
+std::uint32_t run_raw(int prog_fd, const Bytes& frame, std::uint32_t repeat) {
+  Bytes out(frame.size() + 256);
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<__u32>(frame.size());
+  opts.data_out = out.data();
+  opts.data_size_out = static_cast<__u32>(out.size());
+  opts.repeat = repeat;
+  const int ret = bpf_prog_test_run_opts(prog_fd, &opts);
+  EXPECT_EQ(ret, 0) << "BPF_PROG_TEST_RUN failed: " << std::strerror(-ret);
+  return opts.retval;
+}
+
 void FastpathTest::SetUpTestSuite() {
   pin_to_one_cpu();
   // Small tables: the tests never need more, and the default 1M-entry flow table would cost

@@ -44,6 +44,11 @@ std::string verdict_name(std::uint32_t verdict);
 RunResult run_frame(dataplane::XdpFastpath& fp, const Bytes& frame, int ifindex = 0,
                     std::uint32_t rx_queue = 0);
 
+// One BPF_PROG_TEST_RUN of `prog_fd` on `frame`, `repeat` times, without touching any map:
+// for programs other than a loaded XdpFastpath (an orphaned one) or runs that must keep
+// per-CPU state (the token bucket). Returns the verdict.
+std::uint32_t run_raw(int prog_fd, const Bytes& frame, std::uint32_t repeat = 1);
+
 // Pins the calling thread to one CPU, so every run in a binary uses the same per-CPU slot
 // (the SYN-ACK token bucket is per CPU).
 void pin_to_one_cpu();

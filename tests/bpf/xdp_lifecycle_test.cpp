@@ -270,14 +270,8 @@ TEST_F(Lifecycle, RestartKeepsTheOldProgramForwardingUntilReplaced) {
   UniqueFd orphan(bpf_prog_get_fd_by_id(old_id));
   ASSERT_TRUE(orphan.valid());
   const Bytes frame = ack_frame();
-  Bytes out(frame.size());
-  LIBBPF_OPTS(bpf_test_run_opts, opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<__u32>(frame.size());
-  opts.data_out = out.data();
-  opts.data_size_out = static_cast<__u32>(out.size());
-  ASSERT_EQ(bpf_prog_test_run_opts(orphan.get(), &opts), 0);
-  EXPECT_EQ(verdict_name(opts.retval), "XDP_TX") << "established flows keep being forwarded";
+  EXPECT_EQ(verdict_name(run_raw(orphan.get(), frame)), "XDP_TX")
+      << "established flows keep being forwarded";
 
   XdpFastpath restarted = must_load(small(pin_dir_));
   auto counters = restarted.stats().read();

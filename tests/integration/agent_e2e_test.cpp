@@ -328,7 +328,12 @@ TEST_F(AgentEndToEnd, HostKernelEstablishesCookieConnectionsWithTheClientsOption
   }
 
   // Every connection went through the tc program, and the host's TCP saw no SYN at all.
-  EXPECT_EQ(agent_counter("assigned"), 2u * kPerFamily);
+  // "assigned" counts segments, not connections: when the client's ACK and its first data
+  // segment are processed on two CPUs at once, both find the listener and both are handed over
+  // (the kernel then keeps one child, as with its own cookies).
+  const uint64_t assigned = agent_counter("assigned");
+  EXPECT_GE(assigned, 2u * kPerFamily);
+  EXPECT_LE(assigned, 4u * kPerFamily);
   EXPECT_EQ(agent_counter("cookie_invalid"), 0u);
   EXPECT_GE(responder_->syn_acks_sent(), 2u * kPerFamily);
   const std::string nft = shell_ok(host_->exec() + "nft list chain inet swtest pre");

@@ -15,8 +15,10 @@ addresses point at the firewall's MAC, which is how operators divert traffic (st
 router). The host answers clients directly (asymmetric), as it would behind a router.
 
 Kernel quirks handled here (see TESTING.md):
-- XDP_TX out of the firewall's veth lands on its bridge-side peer, which needs NAPI: GRO is
-  switched on there.
+- XDP_TX out of the firewall's veth lands in the XDP ring of its bridge-side peer, and veth only
+  schedules that peer's NAPI when the peer has an XDP program (veth_xdp_flush()); GRO alone
+  gives it NAPI but leaves such frames waiting for unrelated traffic. An XDP_PASS program
+  (xdp_pass.bpf.c) is attached there.
 - veth offloads would hand XDP half-finished frames: TX checksum offload is off on every port so
   frames carry real checksums, and TX VLAN offload is off so 802.1Q tags sit in the frame data
   (where XDP and AF_XDP see them) instead of in skb metadata.
@@ -31,7 +33,9 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 
 ROLES = ("client", "attacker", "firewall", "host")
@@ -57,21 +61,26 @@ def run(cmd, check=True, capture=True, timeout=60):
 class Topology:
     """Context manager: builds the namespaces on enter, removes them on exit."""
 
-    def __init__(self, vlan=None, vlan_objects=None):
-        """vlan: VLAN id of the client/host segment, or None; vlan_objects: (push.o, pop.o)
-        built from vlan_tag.bpf.c with that id (needed when vlan is set)."""
+    def __init__(self, bpf_dir, vlan=None):
+        """bpf_dir: where the build put xdp_pass.bpf.o and the VLAN taggers vlan_push.bpf.o /
+        vlan_pop.bpf.o (built for the VLAN id the tests use); vlan: the VLAN id of the client and
+        host segment, or None for untagged."""
         tag = f"{os.getpid() % 100000:05d}"
         self.tag = tag
         self.vlan = vlan
-        self.vlan_objects = vlan_objects
-        if vlan and not vlan_objects:
-            raise ValueError("a VLAN topology needs the tagger objects (vlan_objects)")
+        self.bpf_dir = bpf_dir
+        for obj in ("xdp_pass.bpf.o", "vlan_push.bpf.o", "vlan_pop.bpf.o"):
+            if not os.path.exists(os.path.join(bpf_dir, obj)):
+                raise FileNotFoundError(f"{obj} not found in {bpf_dir}: build the tests first")
         self.ns = {role: f"swit{tag}{role[:2]}" for role in ROLES}
         self.ns["switch"] = f"swit{tag}sw"
         self.workdir = tempfile.mkdtemp(prefix=f"swit{tag}-")
         self.bpffs = os.path.join(self.workdir, "bpffs")
         self._built = False
+        self._procs = []
         atexit.register(self.teardown)
+        # ctest's timeout sends SIGTERM: turn it into an exit so teardown still runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     # -- commands inside a namespace ----------------------------------------------------------
     def cmd(self, role, *args):
@@ -81,7 +90,10 @@ class Topology:
         return run(self.cmd(role, *args), check=check, timeout=timeout)
 
     def popen(self, role, *args, **kwargs):
-        return subprocess.Popen(self.cmd(role, *args), **kwargs)
+        """A background process in the namespace; killed at teardown if still running."""
+        proc = subprocess.Popen(self.cmd(role, *args), **kwargs)
+        self._procs.append(proc)
+        return proc
 
     def ip(self, role, *args, check=True):
         return run(["ip", "-n", self.ns[role], *args], check=check)
@@ -120,13 +132,15 @@ class Topology:
                     "net.ipv6.conf.default.accept_dad=0")
             self.ip("switch", "link", "set", port, "up")
             self.ip(role, "link", "set", "e0", "up")
-        # XDP_TX from the firewall's e0 is received by its peer "pfi": NAPI needed there.
-        self.sh("switch", "ethtool", "-K", "pfi", "gro", "on")
+        # XDP_TX from the firewall's e0 is received by its peer "pfi": see the module comment.
+        self.ip("switch", "link", "set", "dev", "pfi", "xdpdrv", "obj",
+                os.path.join(self.bpf_dir, "xdp_pass.bpf.o"), "sec", "xdp")
         for role in ("client", "attacker", "host"):
             self.ip(role, "addr", "add", f"{IPV4[role]}/24", "dev", "e0")
             self.ip(role, "-6", "addr", "add", f"{IPV6[role]}/64", "dev", "e0", "nodad")
         if self.vlan:
-            push, pop = self.vlan_objects
+            push = os.path.join(self.bpf_dir, "vlan_push.bpf.o")
+            pop = os.path.join(self.bpf_dir, "vlan_pop.bpf.o")
             for role in ("client", "host"):
                 self.sh(role, "tc", "qdisc", "add", "dev", "e0", "clsact")
                 self.sh(role, "tc", "filter", "add", "dev", "e0", "egress", "bpf", "da", "obj",
@@ -148,6 +162,10 @@ class Topology:
         if not self._built:
             return
         self._built = False
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         for role in (*ROLES, "switch"):
             run(["ip", "netns", "del", self.ns[role]], check=False)
         run(["umount", self.bpffs], check=False)

@@ -63,15 +63,14 @@ def part_keep_and_adopt(topo, args, checks, secrets_path):
                  {"sw_flows", "sw_hosts"} <= set(pins), str(pins))
     checks.check("the established flow survived the daemon's exit",
                  any(f["sport"] == port for f in flows), json.dumps(flows))
-    for f in frames:
-        if f.get("sport") == port or f.get("dport") == port:
-            print("host frame", f["direction"], f["flags"], f["seq"], f["payload_len"],
-                  f["src_mac"], round(f["time"] - stopped_at, 3))
+    # The host never ACKs (no agent yet), so after its first RTO the client only retransmits
+    # its first segment (new data waits behind it): every copy of it that arrives after the
+    # exit crossed the firewall on the XDP program alone.
     late = [f for f in frames if f["direction"] == "in" and f["sport"] == port
             and f["payload_len"] > 0 and f["time"] > stopped_at + 0.05]
-    checks.check("data sent after the daemon exited was still forwarded to the host (XDP alone)",
-                 len({f["seq"] for f in late}) >= 2 and all(f["src_mac"] == MACS["firewall"]
-                                                            for f in late),
+    checks.check("segments sent after the daemon exited were still forwarded to the host "
+                 "(XDP alone)",
+                 len(late) >= 2 and all(f["src_mac"] == MACS["firewall"] for f in late),
                  json.dumps([(f["seq"], f["src_mac"], round(f["time"] - stopped_at, 3))
                              for f in late]))
     checks.check("a new connection is not let through while no worker runs (fail closed)",
@@ -137,18 +136,19 @@ def part_insert_cost(args, checks):
     out = run([args.flow_insert_cost, "20000"]).stdout
     result = json.loads(out)
     print("established-map insert cost:", out.strip())
-    checks.check("20000 flow inserts all landed in the established map",
-                 result["failed"] == 0 and result["entries"] == 20000, out.strip())
+    checks.check("20000 flow inserts (+20000 bare ones) all landed in the established map",
+                 result["failed"] == 0 and result["entries"] == 40000, out.strip())
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--synwarden", required=True)
     ap.add_argument("--synflood", required=True)
+    ap.add_argument("--bpf-dir", required=True)
     ap.add_argument("--flow-insert-cost", required=True)
     args = ap.parse_args()
     checks = Checks()
-    with Topology() as topo:
+    with Topology(args.bpf_dir) as topo:
         secrets_path = os.path.join(topo.workdir, "host.secrets.json")
         D.write_secrets(secrets_path)
         listener = start_listener(topo, HOST)

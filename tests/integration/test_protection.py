@@ -45,10 +45,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--synwarden", required=True)
     ap.add_argument("--synflood", required=True)
+    ap.add_argument("--bpf-dir", required=True)
     ap.add_argument("--family", choices=("4", "6"), default="4")
     ap.add_argument("--vlan", type=int, default=0)
-    ap.add_argument("--vlan-push")
-    ap.add_argument("--vlan-pop")
     ap.add_argument("--flood-rate", type=int, default=20000)
     ap.add_argument("--flood-seconds", type=float, default=4.0)
     args = ap.parse_args()
@@ -60,8 +59,7 @@ def main():
     print(f"== synwarden protection, IPv{args.family}"
           f"{f', VLAN {args.vlan}' if args.vlan else ''}, flood {args.flood_rate} pps ==")
 
-    objects = (args.vlan_push, args.vlan_pop) if args.vlan else None
-    with Topology(vlan=args.vlan or None, vlan_objects=objects) as topo:
+    with Topology(args.bpf_dir, vlan=args.vlan or None) as topo:
         secrets_path = os.path.join(topo.workdir, "host.secrets.json")
         D.write_secrets(secrets_path)
         pin_dir = os.path.join(topo.bpffs, "synwarden")

@@ -179,6 +179,15 @@ TEST(Config, LoadConfigReportsUnreadableFilesAndJsonSyntax) {
   std::remove(path);
 }
 
+TEST(Config, TheShippedExampleConfigIsValid) {
+  const DaemonConfig c = load_config(SYNWARDEN_DAEMON_DIR "/synwarden.example.json");
+  EXPECT_EQ(c.interface, "eth1");
+  ASSERT_EQ(c.protected_hosts.size(), 2u);
+  EXPECT_EQ(c.protected_hosts[0].ports, (std::vector<uint16_t>{80, 443}));
+  EXPECT_FALSE(c.protected_hosts[0].policy.forward_udp);
+  EXPECT_EQ(c.limits.forwarded_synack_pps, 50000u);
+}
+
 TEST(Config, AddressAndMacParsersAcceptOnlyWellFormedText) {
   EXPECT_TRUE(parse_ip_address("198.51.100.7"));
   EXPECT_TRUE(parse_ip_address("2001:db8::7"));

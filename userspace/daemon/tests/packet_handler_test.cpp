@@ -4,13 +4,25 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "synwarden/codec.h"
 #include "synwarden/packet_builder.h"
 #include "synwarden/packet_bytes.h"
 #include "synwarden/synack_planner.h"
+
+// Counts heap allocations on this thread, to check that the per-frame path makes none.
+thread_local size_t g_allocations = 0;
+void* operator new(size_t size) {
+  ++g_allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace synwarden::daemon {
 namespace {
@@ -293,6 +305,30 @@ TEST_F(PacketHandlerTest, SynAckRateLimitAllowsTheBurstThenRefillsWithTime) {
   f = syn_from_client().build();
   EXPECT_EQ(run(f), FrameAction::kDrop);
   EXPECT_EQ(count(counters_.synack_built), 3u);
+}
+
+TEST_F(PacketHandlerTest, HandlingSynsAndAcksAllocatesNothing) {
+  std::vector<uint8_t> synack = syn_from_client().build();
+  std::vector<uint8_t> syn = synack;
+  synack.resize(kCapacity);
+  uint32_t len = static_cast<uint32_t>(syn.size());
+  flows_.keys.reserve(4);
+  const size_t before = g_allocations;
+  handler_->begin_batch(*snapshot_, kNowNs);
+  ASSERT_EQ(handler_->handle(synack.data(), len, kCapacity), FrameAction::kTransmit);
+  const size_t after_syn = g_allocations;
+  synack.resize(len);
+  const ParsedFrame sa = parse_verified(synack);
+  std::vector<uint8_t> ack = FrameBuilder().macs(kClientMac, kFirewallMac)
+                                 .ipv4("192.0.2.1", "192.0.2.10").ports(40000, 8080).seq(1001)
+                                 .ack(sa.seq + 1).flags(tcpflag::kAck)
+                                 .nop().nop().timestamp(778, sa.options.tsval).build();
+  len = static_cast<uint32_t>(ack.size());
+  ack.resize(kCapacity);
+  const size_t before_ack = g_allocations;
+  ASSERT_EQ(handler_->handle(ack.data(), len, kCapacity), FrameAction::kTransmit);
+  EXPECT_EQ(after_syn - before, 0u) << "SYN -> SYN-ACK allocated";
+  EXPECT_EQ(g_allocations - before_ack, 0u) << "cookie ACK allocated";
 }
 
 TEST_F(PacketHandlerTest, FailedFlowInsertIsCountedButTheAckStillReachesTheHost) {
