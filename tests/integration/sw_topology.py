@@ -5,7 +5,7 @@ veth port "e0" into the bridge:
 
     client    192.0.2.1    2001:db8::1     real Linux TCP client
     attacker  192.0.2.2    2001:db8::2     flood generator (spoofed sources)
-    firewall  (no address)                 synwarden + XDP on e0
+    firewall  (no address)                 synwarden + XDP on e0 (firewall_queues RX queues)
     host      192.0.2.10   2001:db8::10    the protected host, its own kernel
 
 Why a bridge: it is the deployment DESIGN.md describes. The firewall has one NIC on the same
@@ -61,7 +61,7 @@ def run(cmd, check=True, capture=True, timeout=60):
 class Topology:
     """Context manager: builds the namespaces on enter, removes them on exit."""
 
-    def __init__(self, bpf_dir, vlan=None):
+    def __init__(self, bpf_dir, vlan=None, firewall_queues=1):
         """bpf_dir: where the build put xdp_pass.bpf.o and the VLAN taggers vlan_push.bpf.o /
         vlan_pop.bpf.o (built for the VLAN id the tests use); vlan: the VLAN id of the client and
         host segment, or None for untagged."""
@@ -69,6 +69,7 @@ class Topology:
         self.tag = tag
         self.vlan = vlan
         self.bpf_dir = bpf_dir
+        self.firewall_queues = firewall_queues  # RX queues of the firewall's e0 (one worker each)
         for obj in ("xdp_pass.bpf.o", "vlan_push.bpf.o", "vlan_pop.bpf.o"):
             if not os.path.exists(os.path.join(bpf_dir, obj)):
                 raise FileNotFoundError(f"{obj} not found in {bpf_dir}: build the tests first")
@@ -121,8 +122,10 @@ class Topology:
         self.ip("switch", "link", "set", "br0", "up")
         for role in ROLES:
             port = f"p{role[:2]}"
-            self.ip("switch", "link", "add", port, "type", "veth", "peer", "name", "e0",
-                    "netns", self.ns[role])
+            queues = self.firewall_queues if role == "firewall" else 1
+            self.ip("switch", "link", "add", port, "numtxqueues", str(queues), "numrxqueues",
+                    str(queues), "type", "veth", "peer", "name", "e0", "numtxqueues",
+                    str(queues), "numrxqueues", str(queues), "netns", self.ns[role])
             self.ip("switch", "link", "set", port, "master", "br0")
             self.ip(role, "link", "set", "e0", "address", MACS[role])
             self.sh("switch", "ethtool", "-K", port, "tx", "off", "txvlan", "off")

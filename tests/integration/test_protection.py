@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--vlan", type=int, default=0)
     ap.add_argument("--flood-rate", type=int, default=20000)
     ap.add_argument("--flood-seconds", type=float, default=4.0)
+    ap.add_argument("--queues", type=int, default=2, help="RX queues (workers) of the firewall")
     args = ap.parse_args()
     v6 = args.family == "6"
     host_ip = IPV6["host"] if v6 else IPV4["host"]
@@ -59,7 +60,7 @@ def main():
     print(f"== synwarden protection, IPv{args.family}"
           f"{f', VLAN {args.vlan}' if args.vlan else ''}, flood {args.flood_rate} pps ==")
 
-    with Topology(args.bpf_dir, vlan=args.vlan or None) as topo:
+    with Topology(args.bpf_dir, vlan=args.vlan or None, firewall_queues=args.queues) as topo:
         secrets_path = os.path.join(topo.workdir, "host.secrets.json")
         D.write_secrets(secrets_path)
         pin_dir = os.path.join(topo.bpffs, "synwarden")
@@ -176,6 +177,11 @@ def main():
     checks.check("the workers answered the flood with SYN-ACKs",
                  sent > 0 and answered + lost >= 0.95 * sent and answered >= 0.5 * sent,
                  f"answered {answered} of {sent}")
+    per_worker = [w["counters"]["synack_built"] - b["counters"]["synack_built"]
+                  for w, b in zip(during["workers"], before["workers"])]
+    checks.check(f"each of the {args.queues} workers (one per RX queue) answered part of the flood",
+                 len(per_worker) == args.queues and all(n > 0 for n in per_worker),
+                 f"SYN-ACKs per worker: {per_worker}")
     checks.check("no flood SYN reached the host",
                  not any(f["src"].startswith(flood_src) for f in host_frames))
 
