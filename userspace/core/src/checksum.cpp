@@ -19,12 +19,6 @@ inline uint64_t add_end_around(uint64_t a, uint64_t b) noexcept {
   return r;
 }
 
-inline uint64_t load_native64(const uint8_t* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 // Host-order 16-bit one's-complement fold of a 32-bit sum of host-order words.
 inline uint16_t fold_host32(uint32_t s) noexcept {
   s = (s & 0xFFFFU) + (s >> 16);
@@ -39,16 +33,16 @@ ChecksumAccumulator checksum_add(ChecksumAccumulator acc, const uint8_t* data, s
   // Two independent carry chains per 32-byte block keep the adder busy while loads retire.
   uint64_t t = 0;
   while (len >= 32) {
-    s = add_end_around(s, load_native64(data));
-    t = add_end_around(t, load_native64(data + 8));
-    s = add_end_around(s, load_native64(data + 16));
-    t = add_end_around(t, load_native64(data + 24));
+    s = add_end_around(s, load_raw64(data));
+    t = add_end_around(t, load_raw64(data + 8));
+    s = add_end_around(s, load_raw64(data + 16));
+    t = add_end_around(t, load_raw64(data + 24));
     data += 32;
     len -= 32;
   }
   s = add_end_around(s, t);
   while (len >= 8) {
-    s = add_end_around(s, load_native64(data));
+    s = add_end_around(s, load_raw64(data));
     data += 8;
     len -= 8;
   }

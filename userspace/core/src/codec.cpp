@@ -42,12 +42,6 @@ inline uint64_t mix64(uint64_t h) noexcept {
   return h;
 }
 
-inline uint64_t load_native64(const uint8_t* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 // Stores host-order `value` big-endian at `p` and adds the stored word to a plain 64-bit sum
 // of raw words (see ChecksumAccumulator), so checksums never re-read fresh stores.
 inline void put32(uint8_t* p, uint32_t value, uint64_t& sum) noexcept {
@@ -106,8 +100,8 @@ uint32_t auto_flow_label(const ParsedFrame& syn, uint32_t seed) noexcept {
   // like the kernel's label derived from a random per-request hash. Not a cryptographic MAC:
   // the label carries no secret in synwarden's design.
   uint64_t h = mix64(seed ^ 0x9E3779B97F4A7C15ULL);
-  h = mix64(h ^ load_native64(syn.saddr) ^ (load_native64(syn.saddr + 8) << 1));
-  h = mix64(h ^ load_native64(syn.daddr) ^ (load_native64(syn.daddr + 8) << 1));
+  h = mix64(h ^ load_raw64(syn.saddr) ^ (load_raw64(syn.saddr + 8) << 1));
+  h = mix64(h ^ load_raw64(syn.daddr) ^ (load_raw64(syn.daddr + 8) << 1));
   h = mix64(h ^ (static_cast<uint64_t>(syn.sport) << 16) ^ syn.dport);
   return static_cast<uint32_t>(h >> 44) & kIpv6FlowLabelMask;
 }

@@ -36,6 +36,11 @@ inline uint32_t load_raw32(const uint8_t* p) noexcept {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
+inline uint64_t load_raw64(const uint8_t* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 inline void store_raw16(uint8_t* p, uint16_t v) noexcept { std::memcpy(p, &v, sizeof v); }
 inline void store_raw32(uint8_t* p, uint32_t v) noexcept { std::memcpy(p, &v, sizeof v); }
 
