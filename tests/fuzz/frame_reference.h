@@ -113,18 +113,16 @@ inline Verdict ref_tcp(const uint8_t* frame, RefFrame& r) noexcept {
 // Verdict (checksums not verified) and layout of `frame`, following codec.h's verdict list.
 inline RefFrame ref_parse(const uint8_t* frame, size_t len) noexcept {
   RefFrame r;
+  const auto stop = [&r](Verdict v) noexcept {
+    r.verdict = v;
+    return r;
+  };
   if (len < kEthHeaderLen) return r;
   size_t off = kEthHeaderLen;
   uint16_t type = ref_be16(frame + 12);
   while (type == 0x8100 || type == 0x88A8) {
-    if (r.vlan_count == kMaxVlanTags) {
-      r.verdict = Verdict::kTooManyVlanTags;
-      return r;
-    }
-    if (off + 4 > len) {
-      r.verdict = Verdict::kTruncatedVlan;
-      return r;
-    }
+    if (r.vlan_count == kMaxVlanTags) return stop(Verdict::kTooManyVlanTags);
+    if (off + 4 > len) return stop(Verdict::kTruncatedVlan);
     r.vlans[r.vlan_count++] = VlanTag{type, ref_be16(frame + off)};
     type = ref_be16(frame + off + 2);
     off += 4;
@@ -133,42 +131,40 @@ inline RefFrame ref_parse(const uint8_t* frame, size_t len) noexcept {
   const size_t avail = len - off;
   const uint8_t* ip = frame + off;
   if (type == 0x0800) {
-    if (avail < 20) return r.verdict = Verdict::kTruncatedIpHeader, r;
-    if ((ip[0] >> 4) != 4) return r.verdict = Verdict::kBadIpVersion, r;
+    if (avail < 20) return stop(Verdict::kTruncatedIpHeader);
+    if ((ip[0] >> 4) != 4) return stop(Verdict::kBadIpVersion);
     r.ip_header_len = size_t{ip[0] & 0x0F} * 4;
-    if (r.ip_header_len < 20) return r.verdict = Verdict::kBadIhl, r;
-    if (r.ip_header_len > avail) return r.verdict = Verdict::kTruncatedIpOptions, r;
+    if (r.ip_header_len < 20) return stop(Verdict::kBadIhl);
+    if (r.ip_header_len > avail) return stop(Verdict::kTruncatedIpOptions);
     const size_t total = ref_be16(ip + 2);
-    if (total < r.ip_header_len) return r.verdict = Verdict::kBadIpLength, r;
-    if (total > avail) return r.verdict = Verdict::kIpLengthExceedsFrame, r;
-    if (ip[9] != ipproto::kTcp) return r.verdict = Verdict::kNotTcp, r;
-    if ((ref_be16(ip + 6) & 0x3FFF) != 0) return r.verdict = Verdict::kIpFragment, r;
+    if (total < r.ip_header_len) return stop(Verdict::kBadIpLength);
+    if (total > avail) return stop(Verdict::kIpLengthExceedsFrame);
+    if (ip[9] != ipproto::kTcp) return stop(Verdict::kNotTcp);
+    if ((ref_be16(ip + 6) & 0x3FFF) != 0) return stop(Verdict::kIpFragment);
     r.l4 = off + r.ip_header_len;
     r.segment_len = total - r.ip_header_len;
   } else if (type == 0x86DD) {
     r.ipv6 = true;
-    if (avail < 40) return r.verdict = Verdict::kTruncatedIpHeader, r;
-    if ((ip[0] >> 4) != 6) return r.verdict = Verdict::kBadIpVersion, r;
+    if (avail < 40) return stop(Verdict::kTruncatedIpHeader);
+    if ((ip[0] >> 4) != 6) return stop(Verdict::kBadIpVersion);
     r.ip_header_len = 40;
     const size_t payload = ref_be16(ip + 4);
-    if (40 + payload > avail) return r.verdict = Verdict::kIpLengthExceedsFrame, r;
+    if (40 + payload > avail) return stop(Verdict::kIpLengthExceedsFrame);
     if (ip[6] != ipproto::kTcp) {
       switch (ip[6]) {
         case 0: case 43: case 44: case 50: case 51: case 60: case 135: case 139: case 140:
         case 253: case 254:
-          return r.verdict = Verdict::kIpv6ExtensionHeader, r;
+          return stop(Verdict::kIpv6ExtensionHeader);
         default:
-          return r.verdict = Verdict::kNotTcp, r;
+          return stop(Verdict::kNotTcp);
       }
     }
     r.l4 = off + 40;
     r.segment_len = payload;
   } else {
-    r.verdict = Verdict::kNotIp;
-    return r;
+    return stop(Verdict::kNotIp);
   }
-  r.verdict = ref_tcp(frame, r);
-  return r;
+  return stop(ref_tcp(frame, r));
 }
 
 }  // namespace synwarden::fuzz
