@@ -199,6 +199,19 @@ TEST(SynAckPlanner, SysctlsSwitchOptionsOffLikeTheKernel) {
   }
 }
 
+// tcp_ecn_create_request(): "(!ect || th->res1) && ecn_ok" -- a SYN that is itself ECT- or
+// CE-marked at the IP level is not an ECN setup, unless it also sets a reserved bit.
+TEST(SynAckPlanner, EcnSetupIsRefusedForAnEctMarkedSynUnlessAReservedBitIsSet) {
+  const HostSecrets s = make_secrets();
+  for (uint8_t ip_ecn = 1; ip_ecn <= 3; ++ip_ecn) {
+    SynOptions syn = full_syn();
+    syn.ip_ecn = ip_ecn;
+    EXPECT_FALSE(plan_synack(s, kClock, kFlow4, kIsn, syn).ece) << int{ip_ecn};
+    syn.tcp_res1 = true;
+    EXPECT_TRUE(plan_synack(s, kClock, kFlow4, kIsn, syn).ece) << int{ip_ecn};
+  }
+}
+
 TEST(SynAckPlanner, TsOffIsAddedOnlyWhenTcpTimestampsIsOneInBothVariants) {
   for (TsOffsetMode mode : {TsOffsetMode::kPerConnection, TsOffsetMode::kPerHost}) {
     HostSecrets s = make_secrets(mode);

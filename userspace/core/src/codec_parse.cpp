@@ -144,6 +144,8 @@ Verdict parse_tcp(const uint8_t* frame, size_t l4, size_t segment_len, ParsedFra
 
   out.options.ece_cwr = (out.tcp_flags & (tcpflag::kEce | tcpflag::kCwr)) ==
                         (tcpflag::kEce | tcpflag::kCwr);
+  out.options.ip_ecn = static_cast<uint8_t>(out.ip_dsfield & 0x3);
+  out.options.tcp_res1 = out.tcp_res1 != 0;
   out.payload_offset = static_cast<uint16_t>(l4 + header_len);
   out.payload_len = static_cast<uint16_t>(segment_len - header_len);
   if (header_len > kTcpMinHeaderLen) {

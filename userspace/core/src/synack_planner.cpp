@@ -59,8 +59,10 @@ SynAckPlan plan(const HostSecrets& s, const ClockReading& clock, const typename 
   const bool wscale_ok = tstamp_ok && syn.has_wscale && sys.tcp_window_scaling != 0;
   const uint8_t snd_wscale = wscale_ok ? std::min(syn.wscale, kMaxWscale) : uint8_t{0};
   // tcp_ecn_create_request(): a classic ECN setup SYN (ECE+CWR) is accepted when tcp_ecn is
-  // non-zero; tcp_conn_request() then drops it for cookies without timestamps.
-  const bool ecn_ok = syn.ece_cwr && sys.tcp_ecn != 0 && tstamp_ok;
+  // non-zero and the SYN itself is not ECN-capable at the IP level (or sets a reserved bit,
+  // "(!ect || th->res1)"); tcp_conn_request() then drops it for cookies without timestamps.
+  const bool ecn_setup = syn.ece_cwr && (syn.ip_ecn == 0 || syn.tcp_res1);
+  const bool ecn_ok = ecn_setup && sys.tcp_ecn != 0 && tstamp_ok;
 
   const uint16_t host_mss = Family::host_mss(s);
   SynAckPlan p;

@@ -18,6 +18,8 @@ struct SynOptions {
   uint32_t tsval = 0;
   uint32_t tsecr = 0;
   bool ece_cwr = false;        // the SYN carried both ECE and CWR (RFC 3168 ECN setup)
+  uint8_t ip_ecn = 0;          // ECN field of the SYN's IP header (low 2 bits of TOS/TCLASS)
+  bool tcp_res1 = false;       // any of the SYN's 4 reserved TCP header bits (AccECN's AE)
 };
 
 // The SYN-ACK the host's kernel would send (tcp_make_synack()). Host byte order.
