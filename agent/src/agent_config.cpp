@@ -73,8 +73,8 @@ class Reader {
 
 constexpr std::string_view kKnownKeys[] = {
     "listen",  "key_file", "mode",     "interfaces", "ports",        "key_rotation_s",
-    "key_overlap_s", "pin_dir", "kmod_file", "request_max_age_s", "reply_rate", "reply_burst",
-    "detach_on_exit"};
+    "key_overlap_s", "pin_dir", "kmod_file", "kmod_gate_file", "request_max_age_s", "reply_rate",
+    "reply_burst", "detach_on_exit"};
 
 }  // namespace
 
@@ -160,6 +160,7 @@ Config parse_config(std::string_view json_text, std::string_view origin) {
   }
   c.pin_dir = r.string("pin_dir", false, c.pin_dir);
   c.kmod_file = r.string("kmod_file", false, c.kmod_file);
+  c.kmod_gate_file = r.string("kmod_gate_file", false, c.kmod_gate_file);
   c.request_max_age_s =
       static_cast<uint32_t>(r.unsigned_in("request_max_age_s", 1, 3600, c.request_max_age_s));
   c.reply_rate = r.positive("reply_rate", c.reply_rate);

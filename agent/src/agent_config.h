@@ -11,6 +11,8 @@
 //     "key_overlap_s": 300,                    bpf mode: previous keys stay valid this long
 //     "pin_dir": "/sys/fs/bpf/synwarden/agent",
 //     "kmod_file": "/proc/synwarden_secrets",
+//     "kmod_gate_file": "/sys/module/synwarden_secrets/parameters/accept_cookies",
+//                                              kmod mode: the gate the agent holds open
 //     "request_max_age_s": 120,                accepted firewall/host wall-clock difference
 //     "reply_rate": 20, "reply_burst": 40,     replies per second the agent sends at most
 //     "detach_on_exit": true                   bpf mode: remove the tc program when stopping
@@ -46,6 +48,7 @@ struct Config {
   uint32_t key_overlap_s = 300;
   std::string pin_dir = "/sys/fs/bpf/synwarden/agent";
   std::string kmod_file = "/proc/synwarden_secrets";
+  std::string kmod_gate_file = "/sys/module/synwarden_secrets/parameters/accept_cookies";
   uint32_t request_max_age_s = 120;
   double reply_rate = 20;
   double reply_burst = 40;

@@ -1,5 +1,7 @@
 #include "host_facts.h"
 
+#include "synwarden/kmod_secrets.h"
+
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -8,31 +10,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <bit>
 #include <fstream>
-#include <sstream>
-#include <vector>
 
 namespace synwarden::agent {
 namespace {
 
-std::vector<uint64_t> read_numbers(const std::string& path, size_t expected) {
+// One small number (tcp_syncookies); the SYN-ACK shaping sysctls are read by the core.
+uint8_t small(const std::string& path, uint64_t max) {
   std::ifstream in(path);
   if (!in) throw FactsError("cannot read " + path);
-  std::vector<uint64_t> out;
   uint64_t v = 0;
-  while (in >> v) out.push_back(v);
-  if (out.size() != expected) {
-    throw FactsError(path + ": expected " + std::to_string(expected) + " number(s), found " +
-                     std::to_string(out.size()));
-  }
-  return out;
-}
-
-uint64_t read_number(const std::string& path) { return read_numbers(path, 1).front(); }
-
-uint8_t small(const std::string& path, uint64_t max) {
-  const uint64_t v = read_number(path);
+  if (!(in >> v)) throw FactsError(path + ": expected a number");
   if (v > max) throw FactsError(path + ": value " + std::to_string(v) + " is out of range");
   return static_cast<uint8_t>(v);
 }
@@ -50,14 +38,6 @@ uint16_t advertised_mss_v6(uint32_t mtu) noexcept {
   // IPV6_MAXPLEN - sizeof(struct tcphdr).
   const uint32_t mss = mtu > 60 ? mtu - 60 : 0;
   return static_cast<uint16_t>(std::clamp<uint32_t>(mss, 1280 - 60, 65535 - 20));
-}
-
-uint8_t window_scale_for(uint64_t tcp_rmem_max, uint64_t rmem_max) noexcept {
-  // Both sysctls are u32 in the kernel (the min_t(u32, ...) in tcp_select_initial_window()).
-  const uint64_t space = std::min<uint64_t>(std::max(tcp_rmem_max, rmem_max), UINT32_MAX);
-  if (space == 0) return 0;
-  const int log = static_cast<int>(std::bit_width(space)) - 1;   // ilog2
-  return static_cast<uint8_t>(std::clamp(log - 15, 0, 14));
 }
 
 uint32_t interface_mtu(const std::string& interface) {
@@ -82,16 +62,14 @@ uint32_t interface_mtu(const std::string& interface) {
 }
 
 HostFacts read_host_facts(const std::string& interface, const std::string& proc_root) {
-  const std::string ipv4 = proc_root + "/sys/net/ipv4/";
   HostFacts f;
-  f.sysctls.tcp_timestamps = small(ipv4 + "tcp_timestamps", 2);
-  f.sysctls.tcp_sack = small(ipv4 + "tcp_sack", 1);
-  f.sysctls.tcp_window_scaling = small(ipv4 + "tcp_window_scaling", 1);
-  f.sysctls.tcp_ecn = small(ipv4 + "tcp_ecn", 255);
-  f.tcp_syncookies = small(ipv4 + "tcp_syncookies", 2);
-  const auto rmem = read_numbers(ipv4 + "tcp_rmem", 3);
-  const uint64_t rmem_max = read_number(proc_root + "/sys/net/core/rmem_max");
-  f.rcv_wscale = window_scale_for(rmem[2], rmem_max);
+  try {
+    f.sysctls = read_tcp_sysctls(proc_root + "/sys");
+    f.rcv_wscale = read_rcv_wscale(proc_root + "/sys");
+  } catch (const HostSysctlError& e) {
+    throw FactsError(e.what());
+  }
+  f.tcp_syncookies = small(proc_root + "/sys/net/ipv4/tcp_syncookies", 2);
   f.mtu = interface_mtu(interface);
   f.mss = advertised_mss_v4(f.mtu);
   f.mss6 = advertised_mss_v6(f.mtu);

@@ -31,16 +31,13 @@ struct HostFacts {
 uint16_t advertised_mss_v4(uint32_t mtu) noexcept;
 uint16_t advertised_mss_v6(uint32_t mtu) noexcept;
 
-// tcp_select_initial_window() for a listener with default buffers, no window clamp and no
-// route window metric: the scale that fits the largest receive buffer the connection may grow
-// to, clamp(ilog2(max(tcp_rmem[2], rmem_max)) - 15, 0, 14).
-uint8_t window_scale_for(uint64_t tcp_rmem_max, uint64_t rmem_max) noexcept;
-
 // The MTU of `interface` in the agent's network namespace. Throws FactsError.
 uint32_t interface_mtu(const std::string& interface);
 
-// Reads everything. `interface` names the device whose MTU sets the MSS. Throws FactsError
-// naming the file or interface that could not be read or parsed.
+// Reads everything: the TCP sysctls and window scale through synwarden/kmod_secrets.h (one
+// reader for the agent and the VM tier), tcp_syncookies, the MTU. `interface` names the device
+// whose MTU sets the MSS. Throws FactsError naming the file or interface that could not be read
+// or parsed.
 HostFacts read_host_facts(const std::string& interface, const std::string& proc_root = "/proc");
 
 }  // namespace synwarden::agent

@@ -1,60 +1,47 @@
 // kmod mode (any kernel the synwarden_secrets module builds for): the kernel's own cookie keys,
-// timestamp-offset key and clocks, read from the module's root-only file
-// (/proc/synwarden_secrets, format in kmod/README.md and kmod/procfile.c):
-//
-//   synwarden_secrets 1
-//   syncookie_secret <32 hex> <32 hex>
-//   syncookie6_secret <32 hex> <32 hex>     (absent on kernels without IPv6)
-//   ts_offset per-connection|per-host
-//   net_secret <32 hex>                     (ts_secret with per-host)
-//   hz <n>
-//   jiffies <n>
-//   mono_ns <n>
-//   mono_ms <n>
-//   accept_cookies 0|1
-//   gate_opened <n>
+// timestamp-offset key and clocks, read from the module's root-only file on every reply
+// (/proc/synwarden_secrets; the reader is synwarden/kmod_secrets.h, shared with the VM tier),
+// completed by this host's settings (host_facts.h). While the source exists it holds the
+// module's acceptance gate open (kmod_gate.h).
 #pragma once
 
-#include <cstdint>
+#include <optional>
 #include <string>
-#include <string_view>
 
 #include "agent_config.h"
 #include "host_facts.h"
+#include "kmod_gate.h"
 #include "secret_source.h"
+#include "synwarden/kmod_secrets.h"
 
 namespace synwarden::agent {
 
-inline constexpr int kKmodFormatVersion = 1;
-
-struct KmodReading {
-  HostSecrets secrets;      // keys, ts_offset mode and clock sample; facts not yet applied
-  bool accept_cookies = false;
-  uint64_t gate_opened = 0;
-};
-
-// Parses the file's text. Throws FactsError naming `origin` and the offending line (never its
-// key material).
-KmodReading parse_kmod_file(std::string_view text, std::string_view origin);
-
 class KmodSecretSource final : public SecretSource {
  public:
-  // Reads the file once to check it. Throws FactsError.
+  // Reads the module's file once to check it, then turns the gate on (config.kmod_gate_file).
+  // Throws FactsError or KmodSecretsError; the gate is untouched when the file is unusable.
   KmodSecretSource(const Config& config, LogFn log);
-  ~KmodSecretSource() override = default;
+  ~KmodSecretSource() override = default;   // the gate is restored
 
+  // A fresh read of the module's file (keys, clock sample) with the host settings of the last
+  // upkeep. Throws KmodSecretsError.
   HostSecrets current() override;
+  // Re-reads the host settings and keeps the gate on.
   void maintain(uint64_t now_ns) override;
   std::string describe() const override;
 
  private:
-  KmodReading read() const;
+  void warn_about_syncookies() const;
 
   Config config_;
   LogFn log_;
   HostFacts facts_;
-  bool accept_cookies_ = true;
+  // Random keys standing in for those this kernel lacks, fixed for the agent's lifetime so the
+  // firewall sees the same secrets on every poll (synwarden/kmod_secrets.h).
+  KmodStandIns stand_ins_;
   std::string ts_variant_;
+  bool has_ipv6_ = true;
+  std::optional<KmodGate> gate_;
 };
 
 }  // namespace synwarden::agent

@@ -33,6 +33,7 @@ TEST(AgentConfig, MinimalFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.key_overlap_s, 300u);
   EXPECT_EQ(c.pin_dir, "/sys/fs/bpf/synwarden/agent");
   EXPECT_EQ(c.kmod_file, "/proc/synwarden_secrets");
+  EXPECT_EQ(c.kmod_gate_file, "/sys/module/synwarden_secrets/parameters/accept_cookies");
   EXPECT_EQ(c.request_max_age_s, 120u);
   EXPECT_TRUE(c.detach_on_exit);
 }
@@ -42,6 +43,7 @@ TEST(AgentConfig, FullFileIsRead) {
       R"({"listen": "[2001:db8::10]:7443", "key_file": "/k", "mode": "bpf",
           "interfaces": ["eth0", "eth1"], "ports": [80, 443], "key_rotation_s": 0,
           "key_overlap_s": 600, "pin_dir": "/sys/fs/bpf/x", "kmod_file": "/proc/y",
+          "kmod_gate_file": "/sys/z",
           "request_max_age_s": 30, "reply_rate": 5, "reply_burst": 10,
           "detach_on_exit": false})",
       "agent.json");
@@ -51,6 +53,8 @@ TEST(AgentConfig, FullFileIsRead) {
   EXPECT_EQ(c.key_overlap_s, 600u);
   EXPECT_EQ(c.reply_rate, 5);
   EXPECT_FALSE(c.detach_on_exit);
+  EXPECT_EQ(c.kmod_file, "/proc/y");
+  EXPECT_EQ(c.kmod_gate_file, "/sys/z");
 }
 
 TEST(AgentConfig, MistakesNameTheKeyAndTheFix) {

@@ -27,13 +27,8 @@ TEST(HostFacts, AdvertisedMssFollowsTheKernelsRouteDefaults) {
   EXPECT_EQ(advertised_mss_v6(1280), 1220);
 }
 
-TEST(HostFacts, WindowScaleFitsTheLargestReceiveBuffer) {
-  EXPECT_EQ(window_scale_for(6291456, 212992), 7);     // Debian defaults
-  EXPECT_EQ(window_scale_for(33554432, 212992), 10);
-  EXPECT_EQ(window_scale_for(4194304, 16777216), 9);   // rmem_max larger: it wins
-  EXPECT_EQ(window_scale_for(65535, 0), 0);
-  EXPECT_EQ(window_scale_for(uint64_t{1} << 40, 0), 14);   // clamped to TCP_MAX_WSCALE
-}
+// The window scale itself (tcp_rcv_wscale()) is tested with the core reader in
+// kmod_secrets_test.cpp.
 
 class FakeProc : public ::testing::Test {
  protected:

@@ -2,7 +2,10 @@
 # Verdict of one guest section from the console log written by run-vm.sh.
 #   lifecycle: every "SWVM lifecycle" line PASS, at least <min> of them
 #   accept:    "accept: N passed, 0 failed" with N >= <min>
+#   agent:     "agent: N passed, M failed" plus the "SWVM agent" lines: >= <min> passes, no failure
 #   xdp:       at least <min> "xdp: PASS" lines and no "xdp: FAIL"/"SWVM xdp FAIL"
+#   xdp_tests: "SWVM xdp_tests PASS", gtest's "[  PASSED  ] N tests." with N >= <min>, no
+#              "[  FAILED  ]" line
 # Usage: check-log.sh <console.log> <section> <min>
 set -euo pipefail
 log=${1:?console log}; section=${2:?section}; min=${3:?minimum}
@@ -20,8 +23,26 @@ case "$section" in
     pass=$(sed -E 's/.*accept: ([0-9]+) passed.*/\1/' <<<"$summary")
     fail=$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$summary")
     ;;
+  agent)
+    grep -E '^SWVM agent |^  agent[:|] ' "$log" || true
+    summary=$(grep -E '^  agent: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+    [[ -n "$summary" ]] || { echo "check-log: FAILED: no agent summary in $log" >&2; exit 1; }
+    pass=$(( $(sed -E 's/.*agent: ([0-9]+) passed.*/\1/' <<<"$summary") +
+             $(grep -c '^SWVM agent PASS' "$log" || true) ))
+    fail=$(( $(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$summary") +
+             $(grep -c '^SWVM agent FAIL' "$log" || true) ))
+    ;;
+  xdp_tests)
+    grep -E '^  xdp_tests\| |^SWVM xdp_tests' "$log" || true
+    passed=$(grep -E '^  xdp_tests\| \[  PASSED  \] [0-9]+ test' "$log" | tail -n 1 || true)
+    pass=0
+    [[ -n "$passed" ]] && pass=$(sed -E 's/.*\[  PASSED  \] ([0-9]+) test.*/\1/' <<<"$passed")
+    grep -q '^SWVM xdp_tests PASS' "$log" || pass=0
+    fail=$(( $(grep -c '^  xdp_tests| \[  FAILED  \]' "$log" || true) +
+             $(grep -c '^SWVM xdp_tests FAIL' "$log" || true) ))
+    ;;
   xdp)
-    grep -E '^  (xdp|libbpf)|^SWVM xdp' "$log" || true
+    grep -E '^  (xdp:|libbpf)|^SWVM xdp ' "$log" || true
     pass=$(grep -c '^  xdp: PASS' "$log" || true)
     fail=$(grep -cE '^  xdp: FAIL|^SWVM xdp FAIL' "$log" || true)
     ;;

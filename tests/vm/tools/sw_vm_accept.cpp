@@ -30,7 +30,7 @@
 
 #include "accept_forwarder.h"
 #include "guest_net.h"
-#include "kmod_secrets_file.h"
+#include "synwarden/kmod_secrets.h"
 
 namespace sw = synwarden;
 namespace vt = synwarden::vmtest;
@@ -266,7 +266,7 @@ void run_case(const Endpoint& ep, bool gate_on, int ctl, const vt::AcceptForward
   const std::string name = std::string(ep.label) + (gate_on ? " gate on" : " gate off");
   set_gate(gate_on);
   vt::UniqueFd listener = listen_on(ep);
-  const uint64_t opened_before = vt::read_kmod_secrets().gate_opened;
+  const uint64_t opened_before = sw::read_kmod_secrets().gate_opened;
   const uint64_t answered_before = fw.syns_answered();
   send_line(ctl, std::string(&ep == &kEndpoints[1] ? "1" : "0") + (gate_on ? " 1" : " 0"));
 
@@ -278,7 +278,7 @@ void run_case(const Endpoint& ep, bool gate_on, int ctl, const vt::AcceptForward
     server_err = exchange(conn.get(), 0x22, 0x11, false);
   }
   const std::string client = read_line(ctl);
-  const uint64_t opened = vt::read_kmod_secrets().gate_opened - opened_before;
+  const uint64_t opened = sw::read_kmod_secrets().gate_opened - opened_before;
   check(fw.syns_answered() > answered_before,
         name + ": the forwarder answered the client's SYN with an engine cookie SYN-ACK");
   if (gate_on) {
@@ -337,9 +337,10 @@ int main() {
     vt::UniqueFd client_fd = receive_tap_fd(ctl, client_mac);
     vt::TapDevice client_tap("swc0", std::move(client_fd), client_mac);
 
-    const vt::KmodSecrets k = vt::read_kmod_secrets();
+    const sw::KmodSecrets k = sw::read_kmod_secrets();
     const sw::HostSecrets secrets =
-        vt::to_host_secrets(k, vt::read_tcp_sysctls(), 1460, 1440, vt::read_rcv_wscale());
+        sw::to_host_secrets(k, sw::read_tcp_sysctls(), 1460, 1440, sw::read_rcv_wscale(),
+                            sw::KmodStandIns::random());
     // As the firewall would: the sample is valid at the local time it was taken.
     const sw::HostClock clock(secrets.clock, secrets.clock.mono_ms);
     vt::AcceptForwarder fw(client_tap, host_tap, client_mac, host_tap.mac(), secrets, clock);

@@ -6,13 +6,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "kmod_secrets_file.h"
+#include "synwarden/kmod_secrets.h"
 #include "synwarden/secrets.h"
 
-namespace vt = synwarden::vmtest;
+namespace sw = synwarden;
 
 int main(int argc, char** argv) {
-  std::string path = vt::kKmodSecretsPath;
+  std::string path = sw::kKmodSecretsPath;
   unsigned long mss = 1460, mss6 = 1440;
   try {
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -29,13 +29,14 @@ int main(int argc, char** argv) {
     }
     if (mss < 88 || mss > 65495 || mss6 < 88 || mss6 > 65475)
       throw std::invalid_argument("--mss/--mss6 out of range");
-    const vt::KmodSecrets k = vt::read_kmod_secrets(path);
-    const synwarden::HostSecrets s =
-        vt::to_host_secrets(k, vt::read_tcp_sysctls(), static_cast<uint16_t>(mss),
-                            static_cast<uint16_t>(mss6), vt::read_rcv_wscale());
+    const sw::KmodSecrets k = sw::read_kmod_secrets(path);
+    const sw::HostSecrets s =
+        sw::to_host_secrets(k, sw::read_tcp_sysctls(), static_cast<uint16_t>(mss),
+                            static_cast<uint16_t>(mss6), sw::read_rcv_wscale(),
+                            sw::KmodStandIns::random());
     // Round-trip through the engine's own parser: what we print is what the firewall accepts.
-    const std::string json = synwarden::serialize_secrets(s);
-    synwarden::parse_secrets(json, "sw_vm_secrets_json output");
+    const std::string json = sw::serialize_secrets(s);
+    sw::parse_secrets(json, "sw_vm_secrets_json output");
     std::cout << json << "\n";
     return 0;
   } catch (const std::exception& e) {
