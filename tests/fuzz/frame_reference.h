@@ -52,6 +52,7 @@ struct RefFrame {
   uint8_t vlan_count = 0;
   VlanTag vlans[kMaxVlanTags] = {};
   size_t l3 = 0;
+  uint8_t ip_dsfield = 0;  // TOS / traffic class byte
   size_t ip_header_len = 0;
   size_t l4 = 0;
   size_t segment_len = 0;  // TCP header + payload
@@ -102,10 +103,12 @@ inline bool ref_tcp_options(const uint8_t* tcp, size_t header_len, RefFrame& r) 
 inline Verdict ref_tcp(const uint8_t* frame, RefFrame& r) noexcept {
   if (r.segment_len < kTcpMinHeaderLen) return Verdict::kTruncatedTcp;
   const uint8_t* tcp = frame + r.l4;
-  r.tcp_header_len = size_t{tcp[12] >> 4} * 4;
+  r.tcp_header_len = static_cast<size_t>(tcp[12] >> 4) * 4;
   if (r.tcp_header_len < kTcpMinHeaderLen) return Verdict::kBadTcpDoff;
   if (r.tcp_header_len > r.segment_len) return Verdict::kTruncatedTcpOptions;
   r.options.ece_cwr = (tcp[13] & 0xC0) == 0xC0;
+  r.options.tcp_res1 = (tcp[12] & 0x0F) != 0;
+  r.options.ip_ecn = static_cast<uint8_t>(r.ip_dsfield & 0x03);
   if (!ref_tcp_options(tcp, r.tcp_header_len, r)) return Verdict::kBadTcpOption;
   return Verdict::kOk;
 }
@@ -133,7 +136,8 @@ inline RefFrame ref_parse(const uint8_t* frame, size_t len) noexcept {
   if (type == 0x0800) {
     if (avail < 20) return stop(Verdict::kTruncatedIpHeader);
     if ((ip[0] >> 4) != 4) return stop(Verdict::kBadIpVersion);
-    r.ip_header_len = size_t{ip[0] & 0x0F} * 4;
+    r.ip_header_len = static_cast<size_t>(ip[0] & 0x0F) * 4;
+    r.ip_dsfield = ip[1];
     if (r.ip_header_len < 20) return stop(Verdict::kBadIhl);
     if (r.ip_header_len > avail) return stop(Verdict::kTruncatedIpOptions);
     const size_t total = ref_be16(ip + 2);
@@ -148,6 +152,7 @@ inline RefFrame ref_parse(const uint8_t* frame, size_t len) noexcept {
     if (avail < 40) return stop(Verdict::kTruncatedIpHeader);
     if ((ip[0] >> 4) != 6) return stop(Verdict::kBadIpVersion);
     r.ip_header_len = 40;
+    r.ip_dsfield = static_cast<uint8_t>(((ip[0] & 0x0F) << 4) | (ip[1] >> 4));
     const size_t payload = ref_be16(ip + 4);
     if (40 + payload > avail) return stop(Verdict::kIpLengthExceedsFrame);
     if (ip[6] != ipproto::kTcp) {

@@ -80,7 +80,8 @@ struct CookieCase {
   uint16_t client_port = 0, host_port = 0;             // raw network order
   uint32_t client_isn = 0;
   bool syn_has_mss = false, syn_has_wscale = false, syn_sack = false, syn_has_ts = false,
-       syn_ece_cwr = false;
+       syn_ece_cwr = false, syn_tcp_res1 = false;
+  uint8_t syn_ip_ecn = 0;  // 0..3
   uint16_t syn_mss = 0;
   uint8_t syn_wscale = 0;
   uint32_t syn_tsval = 0, syn_tsecr = 0;
@@ -102,6 +103,8 @@ struct CookieCase {
     io(rcv_space), io(cookie_count), io(tcp_ms);
     io(client_addr), io(host_addr), io(client_port), io(host_port), io(client_isn);
     io(syn_has_mss), io(syn_has_wscale), io(syn_sack), io(syn_has_ts), io(syn_ece_cwr);
+    io(syn_tcp_res1);
+    io.range(syn_ip_ecn, uint8_t{0}, uint8_t{3});
     io(syn_mss), io(syn_wscale), io(syn_tsval), io(syn_tsecr);
     io(ack_delta), io(seq_delta), io(tsecr_delta), io(ack_has_ts);
     io.range(check_age, uint8_t{0}, uint8_t{3});

@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t max_age = uint64_t{c.max_age_ticks} * tick;
   ChannelReplayWindow window(max_age, c.capacity);
   TokenBucket bucket(c.rate_per_s, c.burst);
-  const double burst = std::max(1.0, double{c.burst});
+  const double burst = std::max(1.0, static_cast<double>(c.burst));
 
   // Wall clock well away from 0 so skews in both directions stay positive.
   uint64_t now = 1'800'000'000'000;

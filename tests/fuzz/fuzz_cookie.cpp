@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "fuzz_cases.h"
 #include "fuzz_support.h"
@@ -112,7 +113,8 @@ Expected oracle_plan(const CookieCase& c) {
   const bool ts = c.syn_has_ts && c.tcp_timestamps != 0;
   const bool sack = ts && c.syn_sack && c.tcp_sack != 0;
   const bool ws = ts && c.syn_has_wscale && c.tcp_window_scaling != 0;
-  const bool ecn = ts && c.syn_ece_cwr && c.tcp_ecn != 0;
+  // tcp_ecn_create_request(): ECE+CWR, and the SYN itself not ECT unless a reserved bit is set.
+  const bool ecn = ts && c.syn_ece_cwr && (c.syn_ip_ecn == 0 || c.syn_tcp_res1) && c.tcp_ecn != 0;
   Expected e;
   SynAckPlan& p = e.plan;
   e.snd_wscale = ws ? std::min<uint8_t>(c.syn_wscale, 14) : 0;
@@ -208,12 +210,19 @@ SynOptions syn_of(const CookieCase& c) {
   o.tsval = c.syn_tsval;
   o.tsecr = c.syn_tsecr;
   o.ece_cwr = c.syn_ece_cwr;
+  o.ip_ecn = c.syn_ip_ecn;
+  o.tcp_res1 = c.syn_tcp_res1;
   return o;
 }
 
+// The status always; the cookie's MSS once the cookie itself checked out; the connection's
+// options only for an accepted ACK (a refusal's other fields describe nothing).
 bool same(const AckVerdict& a, const AckVerdict& b) {
-  return a.status == b.status && a.mss_index == b.mss_index && a.mss == b.mss &&
-         a.tstamp_ok == b.tstamp_ok && a.wscale_ok == b.wscale_ok &&
+  if (a.status != b.status) return false;
+  if (a.status != AckStatus::kAccepted && a.status != AckStatus::kOptionDisabled) return true;
+  if (a.mss_index != b.mss_index || a.mss != b.mss) return false;
+  if (a.status != AckStatus::kAccepted) return true;
+  return a.tstamp_ok == b.tstamp_ok && a.wscale_ok == b.wscale_ok &&
          a.snd_wscale == b.snd_wscale && a.sack_ok == b.sack_ok && a.ecn_ok == b.ecn_ok &&
          a.ts_off == b.ts_off;
 }

@@ -133,7 +133,9 @@ void check_matches_reference(const uint8_t* data, size_t size, const ParsedFrame
   FUZZ_CHECK(o.sack_permitted == e.sack_permitted, "SACK_PERM");
   FUZZ_CHECK(o.has_timestamp == e.has_timestamp && o.tsval == e.tsval && o.tsecr == e.tsecr,
              "timestamp");
-  FUZZ_CHECK(o.ece_cwr == e.ece_cwr, "ECE+CWR");
+  FUZZ_CHECK(o.ece_cwr == e.ece_cwr && o.ip_ecn == e.ip_ecn && o.tcp_res1 == e.tcp_res1,
+             "ECN inputs: ECE+CWR %d/%d, IP ECN %u/%u, reserved bits %d/%d", o.ece_cwr,
+             e.ece_cwr, o.ip_ecn, e.ip_ecn, o.tcp_res1, e.tcp_res1);
   FUZZ_CHECK(p.sack_blocks == r.sack_blocks && p.sack_offset == r.sack_offset, "SACK blocks");
 }
 
@@ -171,8 +173,8 @@ uint8_t expected_dsfield(const ParsedFrame& syn, const SynAckFrameParams& params
 }
 
 // Builds the SYN-ACK for `syn` (a kOk parse of `frame`) into a buffer of `capacity` bytes and
-// checks it; returns false if it legitimately did not fit.
-bool check_synack(const std::vector<uint8_t>& frame, const ParsedFrame& syn,
+// checks it (or that the builder refused, if it cannot fit).
+void check_synack(const std::vector<uint8_t>& frame, const ParsedFrame& syn,
                   const HostCase& host, const SynAckPlan& plan, size_t capacity) {
   std::vector<uint8_t> buf(std::max(capacity, frame.size()));
   std::copy(frame.begin(), frame.end(), buf.begin());
@@ -189,7 +191,7 @@ bool check_synack(const std::vector<uint8_t>& frame, const ParsedFrame& syn,
   const size_t len = build_synack_in_place(buf.data(), capacity, syn, plan, params);
   if (needed > capacity) {
     FUZZ_CHECK(len == 0, "[%s] SYN-ACK of %zu bytes built into %zu", host.name, needed, capacity);
-    return false;
+    return;
   }
   const size_t expect_len =
       params.pad_to_min_frame && needed < kEthMinFrameLen && capacity >= kEthMinFrameLen
@@ -249,7 +251,6 @@ bool check_synack(const std::vector<uint8_t>& frame, const ParsedFrame& syn,
   FUZZ_CHECK(o.has_timestamp == plan.has_timestamp && o.tsval == plan.tsval &&
                  o.tsecr == plan.tsecr,
              "TS option");
-  return true;
 }
 
 template <typename Flow>

@@ -6,6 +6,7 @@
 //     exception type (a nlohmann::json type_error escaping would kill the secret poller thread).
 //  2. A document that loads serialises to a canonical document that loads back equal, and
 //     serialising that again gives the same text (serialize_secrets() is a fixed point).
+//     has_uninitialised_keys() is true exactly when one of the five keys is all zero.
 //  3. The same bytes read as a structured HostSecrets (every field raw, out-of-range values
 //     included): serialize_secrets() then parse_secrets() succeeds exactly when every field is in
 //     its documented range, and then gives back an equal HostSecrets.
@@ -20,7 +21,14 @@
 namespace synwarden::fuzz {
 namespace {
 
+bool any_zero_key(const HostSecrets& s) {
+  return s.syncookie[0].is_zero() || s.syncookie[1].is_zero() || s.syncookie6[0].is_zero() ||
+         s.syncookie6[1].is_zero() || s.ts_key.is_zero();
+}
+
 void check_round_trip(const HostSecrets& s, const char* what) {
+  FUZZ_CHECK(s.has_uninitialised_keys() == any_zero_key(s), "%s: has_uninitialised_keys() wrong",
+             what);
   const std::string text = serialize_secrets(s);
   HostSecrets back;
   try {

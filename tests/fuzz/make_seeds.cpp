@@ -154,6 +154,12 @@ void cookie_seeds() {
   c.syn_ece_cwr = true;
   c.check_age = 2;  // checked one minute later
   write(t, "v4-per-host-ecn-next-minute", encode(c));
+  c = linux_host(false);
+  c.syn_ece_cwr = true;
+  c.syn_ip_ecn = 2;  // an ECT(0) SYN: the kernel refuses ECN setup...
+  write(t, "v4-ecn-setup-on-ect-syn", encode(c));
+  c.syn_tcp_res1 = true;  // ...unless a reserved bit (AccECN's AE) is set
+  write(t, "v4-ecn-setup-ect-reserved-bit", encode(c));
   c = linux_host(true);
   c.tcp_timestamps = 0;
   c.syn_has_mss = false;
@@ -185,7 +191,18 @@ void secrets_seeds() {
                   SipKey{0x825a9e348352eecdULL, 0x53c089cd775bac3eULL}};
   s.ts_key = SipKey{0x9413e526d1724943ULL, 0x099ced6a2967116eULL};
   s.clock = HostClockSample{4298647296, 250, 15025000};
-  write_text(t, "per-connection", serialize_secrets(s));
+  const std::string per_connection = serialize_secrets(s);
+  write_text(t, "per-connection", per_connection);
+  // Valid up to one mistyped value, so the loader gets as far as its type checks.
+  const auto with = [&per_connection](const std::string& from, const std::string& to) {
+    std::string doc = per_connection;
+    doc.replace(doc.find(from), from.size(), to);
+    return doc;
+  };
+  write_text(t, "sysctl-as-bool", with("\"tcp_sack\":1", "\"tcp_sack\":true"));
+  write_text(t, "negative-hz", with("\"hz\":250", "\"hz\":-250"));
+  // syncookie_secret[0] as the host kernel has it before its first cookie: all zero.
+  write_text(t, "zero-key", with("97484d86c5f9370e6a6cd1d2ba102561", std::string(32, '0')));
   s.ts_offset = TsOffsetMode::kPerHost;
   s.sysctls = TcpSysctls{2, 0, 0, 5};
   s.mss = 536;
@@ -288,14 +305,18 @@ void channel_seeds() {
   GuardCase g;
   const auto steps = [&g](std::initializer_list<GuardStep> list) {
     Bytes b = encode(g);
-    for (GuardStep s : list) {
-      const Bytes e = encode(s);
+    for (const GuardStep& step : list) {
+      const Bytes e = encode(step);
       b.insert(b.end(), e.begin(), e.end());
     }
     return b;
   };
   write(t, "fresh-then-replayed", steps({{1, 1, 0}, {2, 1, -1}, {1, 1, -1}, {3, 0, 5}}));
   write(t, "stale-both-ways", steps({{1, 1, 11}, {2, 1, -11}, {3, 1, 10}}));
+  // A captured request replayed after the agent's wall clock stepped back (NTP): it was
+  // admitted, expired, and must stay refused.
+  write(t, "replay-after-clock-step-back",
+        steps({{1, 0, 0}, {2, 100, 0}, {1, 0x80 | 99, -1}, {1, 0, 0}}));
   g.capacity = 2;
   write(t, "capacity-eviction", steps({{1, 0, 0}, {2, 0, 1}, {3, 0, 2}, {1, 0, 0}, {4, 0, -1}}));
   g.capacity = 16;
