@@ -9,6 +9,12 @@
 int main(int argc, char** argv) {
   CLI::App app{"synwardenctl: inspect and control the synwarden SYN-flood firewall"};
   app.require_subcommand(1);
+  synwarden::ctl::add_status_command(app);
+  synwarden::ctl::add_hosts_commands(app);
+  synwarden::ctl::add_protect_command(app);
+  synwarden::ctl::add_stats_command(app);
+  synwarden::ctl::add_top_command(app);
+  synwarden::ctl::add_reload_command(app);
   synwarden::ctl::add_cookie_commands(app);
   try {
     app.parse(argc, argv);

@@ -23,6 +23,7 @@ void ChannelReplayWindow::expire(uint64_t now_unix_ms) {
   // memory, never correctness (they are refused as stale by time anyway).
   const uint64_t oldest_ok = now_unix_ms > max_age_ms_ ? now_unix_ms - max_age_ms_ : 0;
   while (!order_.empty() && order_.front().sent_unix_ms < oldest_ok) {
+    floor_unix_ms_ = std::max(floor_unix_ms_, order_.front().sent_unix_ms);  // clock may step back
     seen_.erase(order_.front().nonce);
     order_.pop_front();
   }

@@ -123,7 +123,7 @@ HostSecrets parse_secrets(std::string_view json_text, std::string_view origin) {
   json doc;
   try {
     doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range.406 for 1e400
     throw SecretsError("secrets " + std::string(origin) + ": not valid JSON (" + e.what() + ")");
   }
   if (!doc.is_object()) {

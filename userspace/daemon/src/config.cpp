@@ -4,12 +4,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "control_config_file.h"
 #include "json_reader.h"
 
 namespace synwarden::daemon {
@@ -19,6 +18,13 @@ std::string IpAddress::to_string() const {
   const int af = family == Family::kIpv4 ? AF_INET : AF_INET6;
   if (inet_ntop(af, bytes.data(), text, sizeof text) == nullptr) return "?";
   return text;
+}
+
+bool IpAddress::is_loopback() const noexcept {
+  if (family == Family::kIpv4) return bytes[0] == 127;
+  static constexpr std::array<uint8_t, 16> kV6Loopback = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                          0, 0, 0, 0, 0, 0, 0, 1};
+  return bytes == kV6Loopback;
 }
 
 std::optional<IpAddress> parse_ip_address(const std::string& text) {
@@ -153,7 +159,28 @@ Limits parse_limits(const nlohmann::json& value, const std::string& path) {
   return limits;
 }
 
-ProtectedHostConfig parse_host(const nlohmann::json& value, const std::string& path) {
+// Why an address cannot be a protected host's (nullptr if it can): the XDP program forwards by
+// destination address, so only a unicast address another machine can send to makes sense.
+const char* unusable_host_address(const IpAddress& ip) {
+  const auto& b = ip.bytes;
+  if (ip.family == IpAddress::Family::kIpv4) {
+    if (b[0] == 0) return "is in 0.0.0.0/8 (\"this network\"), not a host address";
+    if (b[0] == 127) return "is a loopback address";
+    if (b[0] >= 224 && b[0] <= 239) return "is a multicast address";
+    if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255) return "is the broadcast address";
+    return nullptr;
+  }
+  if (std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; })) {
+    return "is the unspecified address ::";
+  }
+  if (ip.is_loopback()) return "is the loopback address ::1";
+  if (b[0] == 0xff) return "is a multicast address";
+  return nullptr;
+}
+
+}  // namespace
+
+ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std::string& path) {
   JsonObjectReader r(value, path);
   ProtectedHostConfig host;
   const std::string address = r.string_at("address");
@@ -162,6 +189,10 @@ ProtectedHostConfig parse_host(const nlohmann::json& value, const std::string& p
     throw_config_error(r.path_of("address"),
                        "expected an IPv4 or IPv6 address, got \"" + address + "\"");
   }
+  if (const char* why = unusable_host_address(*ip)) {
+    throw_config_error(r.path_of("address"), address + " " + why +
+                                                 ": a protected host needs a unicast address");
+  }
   host.address = *ip;
   const std::string mac = r.string_at("mac");
   const auto parsed_mac = parse_mac_address(mac);
@@ -169,9 +200,37 @@ ProtectedHostConfig parse_host(const nlohmann::json& value, const std::string& p
     throw_config_error(r.path_of("mac"),
                        "expected a MAC address like 02:00:5e:00:53:01, got \"" + mac + "\"");
   }
+  if ((*parsed_mac)[0] & 0x01) {
+    throw_config_error(r.path_of("mac"), mac + " is a multicast/broadcast MAC: forwarded frames "
+                                               "need the host NIC's unicast MAC");
+  }
+  if (*parsed_mac == MacAddress{}) {
+    throw_config_error(r.path_of("mac"), "00:00:00:00:00:00 is not a NIC's MAC address");
+  }
   host.mac = *parsed_mac;
-  host.secrets_file = r.string_at("secrets_file");
-  if (host.secrets_file.empty()) throw_config_error(r.path_of("secrets_file"), "must not be empty");
+  // Exactly one source of secrets: a static file, or the host's agent (agent_endpoint.h).
+  const auto* agent = r.find("agent");
+  const bool has_file = r.find("secrets_file") != nullptr;
+  if (agent == nullptr && !has_file) {
+    throw_config_error(r.path_of("secrets_file"),
+                       "is required, or \"agent\" for live secrets from the host's "
+                       "synwarden-agent");
+  }
+  if (agent != nullptr && has_file) {
+    throw_config_error(path, "gives both \"secrets_file\" and \"agent\": a host's secrets "
+                             "come from exactly one of them");
+  }
+  if (agent != nullptr) host.agent = parse_agent_endpoint(*agent, r.path_of("agent"));
+  else host.secrets_file = r.string_at("secrets_file");
+  if (!host.agent && host.secrets_file.empty()) {
+    throw_config_error(r.path_of("secrets_file"), "must not be empty");
+  }
+  if (!host.agent && !host.secrets_file.is_absolute()) {
+    // The daemon runs with / as its working directory under systemd: a relative path would
+    // silently point somewhere else than the operator meant.
+    throw_config_error(r.path_of("secrets_file"),
+                       "must be an absolute path, got \"" + host.secrets_file.string() + "\"");
+  }
   if (const auto* ports = r.find("ports")) {
     for (const uint32_t port : parse_uint_list(*ports, r.path_of("ports"), 65535, "port")) {
       if (port == 0) throw_config_error(r.path_of("ports"), "port 0 is not a TCP port");
@@ -181,8 +240,60 @@ ProtectedHostConfig parse_host(const nlohmann::json& value, const std::string& p
   }
   host.protection = r.bool_or("protection", host.protection);
   if (const auto* policy = r.find("policy")) host.policy = parse_policy(*policy, r.path_of("policy"));
+  if (host.agent && host.agent->fail_open) {
+    const FailPolicy fail = *host.agent->fail_open ? FailPolicy::kFailOpen : FailPolicy::kFailClosed;
+    const auto* policy = r.find("policy");
+    if (policy != nullptr && policy->contains("fail") && host.policy.fail != fail) {
+      throw_config_error(r.path_of("agent") + ".fail",
+                         "contradicts " + r.path_of("policy") + ".fail: set the fail policy once");
+    }
+    host.policy.fail = fail;
+  }
   r.reject_unknown_keys();
   return host;
+}
+
+nlohmann::json protected_host_to_json(const ProtectedHostConfig& host) {
+  nlohmann::json out = nlohmann::json::object();
+  out["address"] = host.address.to_string();
+  out["mac"] = format_mac(host.mac);
+  if (host.agent) out["agent"] = agent_endpoint_to_json(*host.agent);
+  else out["secrets_file"] = host.secrets_file.string();
+  if (!host.ports.empty()) out["ports"] = host.ports;
+  out["protection"] = host.protection;
+  out["policy"] = {{"fail", host.policy.fail == FailPolicy::kFailOpen ? "open" : "closed"},
+                   {"forward_icmp", host.policy.forward_icmp},
+                   {"forward_udp", host.policy.forward_udp},
+                   {"forward_other", host.policy.forward_other},
+                   {"forward_tcp_fragments", host.policy.forward_tcp_fragments}};
+  return out;
+}
+
+namespace {
+
+ApiConfig parse_api(const nlohmann::json& value, const std::string& path) {
+  JsonObjectReader r(value, path);
+  ApiConfig api;
+  if (const auto* address = r.find("address")) {
+    const std::string text = json_string(*address, r.path_of("address"));
+    const auto ip = parse_ip_address(text);
+    if (!ip) {
+      throw_config_error(r.path_of("address"),
+                         "expected a numeric IPv4 or IPv6 address, got \"" + text + "\"");
+    }
+    if (!ip->is_loopback()) {
+      throw_config_error(r.path_of("address"),
+                         text + " is not a loopback address: the API has no authentication, so "
+                                "it only listens on 127.0.0.0/8 or ::1");
+    }
+    api.address = *ip;
+  }
+  api.port = static_cast<uint16_t>(r.uint_or("port", api.port, 1, 65535));
+  api.max_body_bytes =
+      static_cast<uint32_t>(r.uint_or("max_body_bytes", api.max_body_bytes, 1024, 16u << 20));
+  api.persist_changes = r.bool_or("persist_changes", api.persist_changes);
+  r.reject_unknown_keys();
+  return api;
 }
 
 }  // namespace
@@ -220,6 +331,7 @@ DaemonConfig parse_config(const nlohmann::json& document) {
   config.secrets_reload_interval_ms = static_cast<uint32_t>(
       r.uint_or("secrets_reload_interval_ms", config.secrets_reload_interval_ms, 100, 3'600'000));
   if (const auto* limits = r.find("limits")) config.limits = parse_limits(*limits, "limits");
+  if (const auto* api = r.find("api")) config.api = parse_api(*api, "api");
 
   const auto& hosts = json_array(r.require("protected_hosts"), "protected_hosts");
   if (hosts.empty()) throw_config_error("protected_hosts", "must list at least one host");
@@ -228,7 +340,7 @@ DaemonConfig parse_config(const nlohmann::json& document) {
   }
   for (size_t i = 0; i < hosts.size(); ++i) {
     const std::string path = "protected_hosts[" + std::to_string(i) + "]";
-    ProtectedHostConfig host = parse_host(hosts[i], path);
+    ProtectedHostConfig host = parse_protected_host(hosts[i], path);
     for (const auto& other : config.protected_hosts) {
       if (other.address == host.address) {
         throw_config_error(path + ".address", "host " + host.address.to_string() +
@@ -242,24 +354,7 @@ DaemonConfig parse_config(const nlohmann::json& document) {
 }
 
 DaemonConfig load_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw ConfigError("cannot read config file " + path.string() +
-                      ": check that it exists and is readable by this user");
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError("config file " + path.string() + " is not valid JSON: " + e.what());
-  }
-  try {
-    return parse_config(document);
-  } catch (const ConfigError& e) {
-    throw ConfigError(path.string() + ": " + e.what());
-  }
+  return read_config_file(path).config;
 }
 
 }  // namespace synwarden::daemon

@@ -1,7 +1,8 @@
 // The daemon's JSON configuration (/etc/synwarden/synwarden.json): what the operator writes, as
 // typed values. Parsing is strict: every key is known, every value is checked, and an error
-// names the key path ("protected_hosts[1].mac") and what was expected there. Issue 7 moves these
-// types into synwarden_core and adds reload; they stay in their own files until then.
+// names the key path ("protected_hosts[1].mac") and what was expected there. The control plane
+// (control_plane.h) re-parses the whole file on reload and every API change through the same
+// parser, so nothing reaches the running daemon without passing these checks.
 #pragma once
 
 #include <array>
@@ -14,6 +15,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "agent_endpoint.h"
 #include "synwarden/packet_headers.h"
 
 namespace synwarden::daemon {
@@ -31,6 +33,7 @@ struct IpAddress {
   std::array<uint8_t, 16> bytes = {};
 
   std::string to_string() const;
+  bool is_loopback() const noexcept;  // 127.0.0.0/8 or ::1
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
@@ -55,15 +58,42 @@ struct HostPolicy {
   bool forward_udp = true;
   bool forward_other = false;          // other IP protocols (GRE, ESP, SCTP, ...)
   bool forward_tcp_fragments = false;  // fragmented TCP: an evasion technique, real TCP sets DF
+
+  friend bool operator==(const HostPolicy&, const HostPolicy&) = default;
 };
 
 struct ProtectedHostConfig {
   IpAddress address;
   MacAddress mac = {};                 // the host's NIC MAC on the firewall's L2 segment
   std::filesystem::path secrets_file;  // JSON secrets (core secrets loader), re-read periodically
+  // Exactly one of secrets_file and agent is set: static secrets, or live ones polled from the
+  // host's synwarden-agent (agent_secrets.h).
+  std::optional<AgentEndpoint> agent;
   std::vector<uint16_t> ports;         // TCP ports answered with cookies; empty = every port
   bool protection = true;              // false: pass mode (forward and learn flows)
   HostPolicy policy;
+
+  friend bool operator==(const ProtectedHostConfig&, const ProtectedHostConfig&) = default;
+};
+
+// The local HTTP API (api_server.h). It has no authentication, so it only ever listens on a
+// loopback address: whoever can reach it is already on the firewall box.
+inline constexpr uint16_t kDefaultApiPort = 9477;
+struct ApiConfig {
+  IpAddress address = loopback_v4();
+  uint16_t port = kDefaultApiPort;
+  uint32_t max_body_bytes = 64 * 1024;  // larger request bodies are refused with 413
+  // true: changes made through the API are written back to the config file (atomically), so
+  // they survive a restart; false: they are runtime-only and the next reload forgets them.
+  bool persist_changes = true;
+
+  static IpAddress loopback_v4() {
+    IpAddress a;
+    a.bytes[0] = 127;
+    a.bytes[3] = 1;
+    return a;
+  }
+  friend bool operator==(const ApiConfig&, const ApiConfig&) = default;
 };
 
 // AF_XDP attach preference. kAuto walks the ladder zero-copy -> driver copy -> generic.
@@ -79,6 +109,8 @@ struct Limits {
   uint64_t forwarded_synack_pps = 0;  // SYN-ACKs to hosts' own connections (XDP), 0 = unlimited
   uint32_t flow_table_size = 1u << 20;  // established-map entries (LRU), ~110 bytes each
   uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
+
+  friend bool operator==(const Limits&, const Limits&) = default;
 };
 
 struct DaemonConfig {
@@ -94,11 +126,17 @@ struct DaemonConfig {
   XskMode xsk_mode = XskMode::kAuto;
   uint32_t secrets_reload_interval_ms = 1000;
   Limits limits;
+  ApiConfig api;
   std::vector<ProtectedHostConfig> protected_hosts;
 };
 
 // Parses an already-read JSON document. Throws ConfigError.
 DaemonConfig parse_config(const nlohmann::json& document);
+// Parses one element of "protected_hosts" (what POST /hosts receives); `path` prefixes errors.
+ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std::string& path);
+// The config-file form of a host (what GET /hosts returns and the API writes back): every key,
+// defaults included, so the output can be posted again unchanged.
+nlohmann::json protected_host_to_json(const ProtectedHostConfig& host);
 // Reads and parses `path`. Throws ConfigError (unreadable file, JSON syntax, or a bad value).
 DaemonConfig load_config(const std::filesystem::path& path);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "established_map.h"
 #include "log.h"
+#include "metrics_sample.h"
 #include "stats_report.h"
 
 namespace synwarden::daemon {
@@ -38,28 +40,6 @@ uint64_t monotonic_ms() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
-dataplane::IpAddress to_dataplane(const IpAddress& a) {
-  if (a.family == IpAddress::Family::kIpv4) {
-    in_addr v4{};
-    std::memcpy(&v4, a.bytes.data(), 4);
-    return dataplane::IpAddress::v4(v4);
-  }
-  in6_addr v6{};
-  std::memcpy(&v6, a.bytes.data(), 16);
-  return dataplane::IpAddress::v6(v6);
-}
-
-dataplane::HostEntry to_dataplane(const ProtectedHostConfig& h) {
-  dataplane::HostEntry e;
-  e.mac = h.mac;
-  e.protect = h.protection;
-  e.policy.forward_icmp = h.policy.forward_icmp;
-  e.policy.forward_udp = h.policy.forward_udp;
-  e.policy.forward_other = h.policy.forward_other;
-  e.policy.forward_tcp_fragments = h.policy.forward_tcp_fragments;
-  return e;
 }
 
 template <typename T>
@@ -119,8 +99,10 @@ std::vector<int> resolve_cpus(const DaemonConfig& config, const std::vector<uint
   return cpus;
 }
 
-Daemon::Daemon(DaemonConfig config)
-    : config_(std::move(config)), secrets_(config_.protected_hosts) {}
+Daemon::Daemon(std::filesystem::path config_path, LoadedConfig loaded)
+    : config_path_(std::move(config_path)), startup_(loaded.config) {
+  initial_.emplace(std::move(loaded));
+}
 
 Daemon::~Daemon() {
   try {
@@ -145,83 +127,83 @@ void Daemon::start() {
   if (signal_fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  start_unix_ms_ = unix_now_ms();
+  start_mono_ms_ = monotonic_now_ms();
 
-  nic_ = query_interface(config_.interface);
-  queues_ = resolve_queues(config_, nic_);
-  cpus_ = resolve_cpus(config_, queues_);
+  nic_ = query_interface(startup_.interface);
+  queues_ = resolve_queues(startup_, nic_);
+  cpus_ = resolve_cpus(startup_, queues_);
   log_info("interface " + nic_.name + " (ifindex " + std::to_string(nic_.ifindex) + ", MAC " +
            format_mac(nic_.mac) + ", " + std::to_string(nic_.rx_queues) + " RX queues from " +
            nic_.queue_source + "); serving " + std::to_string(queues_.size()) + " queue(s)");
 
-  secrets_.refresh();
-  store_ = std::make_unique<SnapshotStore<Snapshot>>(
-      build_snapshot(config_, secrets_, nic_.mac, snapshot_version_), queues_.size());
+  // Bound before anything touches the dataplane: a port in use fails the start cleanly.
+  api_server_ = std::make_unique<ApiServer>(
+      startup_.api, [this](const ApiRequest& request) { return dispatch(request); });
   load_dataplane();
+  start_control_plane();
   start_workers();
+  start_api();
 }
 
 void Daemon::load_dataplane() {
-  const std::string pin_dir = config_.bpffs_pin_dir.empty()
-                                  ? dataplane::default_pin_dir(config_.interface)
-                                  : config_.bpffs_pin_dir.string();
-  checked(dataplane::ensure_bpffs_dir(pin_dir), "preparing the bpffs pin directory " + pin_dir);
+  pin_dir_ = startup_.bpffs_pin_dir.empty() ? dataplane::default_pin_dir(startup_.interface)
+                                             : startup_.bpffs_pin_dir.string();
+  checked(dataplane::ensure_bpffs_dir(pin_dir_), "preparing the bpffs pin directory " + pin_dir_);
   dataplane::LoadOptions options;
-  options.pin_dir = pin_dir;
-  options.host_table_size = config_.limits.host_table_size;
-  options.flow_table_size = config_.limits.flow_table_size;
+  options.pin_dir = pin_dir_;
+  options.host_table_size = startup_.limits.host_table_size;
+  options.flow_table_size = startup_.limits.flow_table_size;
   const uint32_t highest = *std::max_element(queues_.begin(), queues_.end());
   options.max_queues = std::max<uint32_t>({64, nic_.rx_queues, highest + 1});
-  options.xsk_fail_open = config_.fail_open_without_workers;
+  options.xsk_fail_open = startup_.fail_open_without_workers;
   fastpath_.emplace(checked(dataplane::XdpFastpath::load(options), "loading the XDP program"));
   for (const auto& w : fastpath_->warnings()) log_warning("dataplane: " + w);
   if (!fastpath_->adopted_maps().empty()) {
+    // A previous run (stopped, crashed or killed) left its maps pinned; its program may still
+    // be attached and forwarding established flows, which the new program takes over atomically.
     std::string names;
     for (const auto& m : fastpath_->adopted_maps()) names += (names.empty() ? "" : ", ") + m;
-    log_info("adopted pinned maps from a previous run in " + pin_dir + ": " + names);
+    log_info("adopted pinned maps from a previous run in " + pin_dir_ + ": " + names);
   }
+  port_ = std::make_unique<FastpathPort>(*fastpath_, nic_.mac);
+}
 
-  dataplane::Settings settings;
-  settings.firewall_mac = nic_.mac;
-  settings.synack_rate_pps = config_.limits.forwarded_synack_pps;
-  checked(fastpath_->settings().write(settings), "writing the XDP program's settings");
-
-  // The hosts map is pinned: drop addresses an earlier configuration protected, then write ours.
-  const auto existing = checked(fastpath_->hosts().list(), "listing pinned protected hosts");
-  for (const auto& [address, entry] : existing) {
-    const bool configured = std::any_of(
-        config_.protected_hosts.begin(), config_.protected_hosts.end(),
-        [&](const ProtectedHostConfig& h) { return to_dataplane(h.address) == address; });
-    if (!configured) {
-      checked(fastpath_->hosts().erase(address), "removing stale host " + address.to_string());
-      log_info("host " + address.to_string() + " is no longer configured: removed from XDP");
-    }
-  }
-  for (const auto& h : config_.protected_hosts) {
-    checked(fastpath_->hosts().upsert(to_dataplane(h.address), to_dataplane(h)),
-            "writing protected host " + h.address.to_string());
-  }
+void Daemon::start_control_plane() {
+  host_counters_ = std::make_unique<HostCounters>(queues_.size(), startup_.limits.host_table_size);
+  control_ = std::make_unique<ControlPlane>(config_path_, std::move(*initial_), *port_,
+                                            *host_counters_, nic_.mac);
+  initial_.reset();
+  store_ = std::make_unique<SnapshotStore<Snapshot>>(control_->first_snapshot(), queues_.size());
+  control_->set_publisher([this](std::unique_ptr<const Snapshot> next) {
+    store_->publish(std::move(next));
+  });
+  // The hosts map is pinned: drop addresses an earlier configuration protected, then write ours
+  // (unchanged entries are rewritten with the same value: no gap for established flows).
+  control_->sync_dataplane();
 }
 
 void Daemon::start_workers() {
   XskGeometry geometry;
-  geometry.frame_count = config_.limits.frames_per_queue;
-  geometry.frame_size = config_.limits.frame_size;
-  geometry.ring_size = config_.limits.ring_size;
-  std::vector<BoundQueue> bound = attach_and_bind(*fastpath_, nic_, queues_, config_.xsk_mode,
-                                                  geometry, !config_.keep_dataplane_on_exit);
+  geometry.frame_count = startup_.limits.frames_per_queue;
+  geometry.frame_size = startup_.limits.frame_size;
+  geometry.ring_size = startup_.limits.ring_size;
+  std::vector<BoundQueue> bound = attach_and_bind(*fastpath_, nic_, queues_, startup_.xsk_mode,
+                                                  geometry, !startup_.keep_dataplane_on_exit);
   established_ = std::make_unique<EstablishedMap>(fastpath_->flows());
 
   HandlerSettings handler;
   handler.synack.src_mac = nic_.mac;
   handler.synack.flow_label_seed = static_cast<uint32_t>(monotonic_ms() * 2654435761u);
-  handler.synack_pps = config_.limits.synack_pps_per_queue;
-  handler.synack_burst = config_.limits.batch_size;
+  handler.synack_pps = startup_.limits.synack_pps_per_queue;
+  handler.synack_burst = startup_.limits.batch_size;
   for (size_t i = 0; i < bound.size(); ++i) {
     WorkerSettings ws;
     ws.index = static_cast<uint32_t>(i);
     ws.cpu = cpus_[i];
-    ws.batch_size = config_.limits.batch_size;
+    ws.batch_size = startup_.limits.batch_size;
     ws.handler = handler;
+    ws.handler.host_counters = &host_counters_->area(i);
     rungs_.push_back(bound[i].rung);
     workers_.push_back(std::make_unique<Worker>(ws, std::move(bound[i].area),
                                                 std::move(bound[i].port), store_->reader(i),
@@ -235,32 +217,57 @@ void Daemon::start_workers() {
             "registering the AF_XDP socket of queue " + std::to_string(w->queue()));
   }
   log_info("running: " + std::to_string(workers_.size()) + " worker(s), " +
-           std::to_string(config_.protected_hosts.size()) + " protected host(s)");
+           std::to_string(control_->config().protected_hosts.size()) + " protected host(s)");
 }
 
-void Daemon::reload_secrets() {
-  if (!secrets_.refresh()) return;
-  store_->publish(build_snapshot(config_, secrets_, nic_.mac, ++snapshot_version_));
-  log_info("published host snapshot " + std::to_string(snapshot_version_));
+void Daemon::start_api() {
+  RuntimeInfo runtime;
+  runtime.nic = &nic_;
+  for (size_t i = 0; i < workers_.size(); ++i) runtime.workers.push_back({workers_[i].get(), rungs_[i]});
+  runtime.fastpath = &*fastpath_;
+  runtime.pin_dir = pin_dir_;
+  runtime.start_unix_ms = start_unix_ms_;
+  runtime.start_mono_ms = start_mono_ms_;
+  api_backend_ = std::make_unique<DaemonControlApi>(*control_, *host_counters_, std::move(runtime));
+  router_ = std::make_unique<ApiRouter>(*api_backend_);
+  api_server_->start();
+  log_info("API listening on http://" +
+           (startup_.api.address.family == IpAddress::Family::kIpv6
+                ? "[" + startup_.api.address.to_string() + "]"
+                : startup_.api.address.to_string()) +
+           ":" + std::to_string(api_server_->port()));
+}
+
+ApiResponse Daemon::dispatch(const ApiRequest& request) {
+  // Runs on an API thread: the work itself happens on the control thread.
+  ApiResponse response = ApiResponse::json_error(500, "the request produced no response");
+  const bool ran = queue_.call([&] { response = router_->handle(request); },
+                               std::chrono::seconds(10));
+  if (!ran) {
+    return ApiResponse::json_error(503, "the daemon is shutting down or its control thread is "
+                                        "busy; nothing was changed, retry");
+  }
+  return response;
 }
 
 void Daemon::print_stats(const char* event) {
   std::vector<WorkerView> views;
   for (size_t i = 0; i < workers_.size(); ++i) views.push_back({workers_[i].get(), rungs_[i]});
   const std::string line = stats_report(event, views, fastpath_ ? &*fastpath_ : nullptr,
-                                        snapshot_version_);
+                                        control_ ? control_->snapshot_version() : 0);
   std::fprintf(stdout, "%s\n", line.c_str());
   std::fflush(stdout);
 }
 
 void Daemon::control_loop() {
-  const uint64_t interval = config_.secrets_reload_interval_ms;
-  uint64_t next_reload = monotonic_ms() + interval;
+  uint64_t next_reload = monotonic_ms() + control_->config().secrets_reload_interval_ms;
   for (;;) {
     const uint64_t now = monotonic_ms();
     const int timeout = next_reload > now ? static_cast<int>(next_reload - now) : 0;
-    pollfd pfd{signal_fd_, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, timeout);
+    // The third fd: the agents' poller delivered secrets (new keys, a fail-policy switch).
+    pollfd pfds[3] = {{signal_fd_, POLLIN, 0}, {queue_.fd(), POLLIN, 0},
+                      {control_->secrets_fd(), POLLIN, 0}};
+    const int ready = ::poll(pfds, 3, timeout);
     if (ready < 0 && errno != EINTR) {
       throw std::system_error(errno, std::generic_category(), "poll on the signalfd");
     }
@@ -271,10 +278,11 @@ void Daemon::control_loop() {
           print_stats("stats");
           break;
         case SIGHUP:
-          // Re-reading the JSON config is issue 7 (control plane); the secrets files are
-          // re-read now rather than at the next interval.
-          log_info("SIGHUP: re-reading secrets files (config reload is not implemented yet)");
-          reload_secrets();
+          try {
+            control_->reload("SIGHUP");
+          } catch (const ApiError&) {
+            // Logged by the control plane; the running configuration stays.
+          }
           break;
         default:
           log_info(std::string("received ") + strsignal(static_cast<int>(info.ssi_signo)) +
@@ -282,9 +290,11 @@ void Daemon::control_loop() {
           return;
       }
     }
+    queue_.run_pending();
+    if (pfds[2].revents != 0) control_->refresh_secrets();
     if (monotonic_ms() >= next_reload) {
-      reload_secrets();
-      next_reload = monotonic_ms() + interval;
+      control_->refresh_secrets();
+      next_reload = monotonic_ms() + control_->config().secrets_reload_interval_ms;
     }
     store_->reclaim();
   }
@@ -293,6 +303,9 @@ void Daemon::control_loop() {
 void Daemon::shutdown() {
   if (stopped_) return;
   stopped_ = true;
+  // 0. No more API work: queued requests are answered 503, the server stops and joins.
+  queue_.close();
+  if (api_server_) api_server_->stop();
   // 1. Stop steering to sockets that are about to close (the program then follows
   //    fail_open_without_workers for SYNs and unknown ACKs).
   if (fastpath_) {
@@ -311,7 +324,7 @@ void Daemon::shutdown() {
   workers_.clear();  // closes the sockets and frees the UMEMs
   // 3. The dataplane: left attached and pinned, or removed.
   if (!fastpath_) return;
-  if (config_.keep_dataplane_on_exit) {
+  if (startup_.keep_dataplane_on_exit) {
     log_info("XDP program stays attached and its maps pinned (keep_dataplane_on_exit): "
              "established flows keep being forwarded");
   } else {

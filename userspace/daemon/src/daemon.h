@@ -1,17 +1,26 @@
-// The synwarden daemon: start-up (interface, secrets, XDP program, AF_XDP sockets, workers), the
-// control thread (signals, periodic secrets reload, snapshot publication, reports) and the
-// ordered shutdown. Workers only ever read what this thread publishes.
+// The synwarden daemon: start-up (interface, XDP program, config/secrets, AF_XDP sockets, workers,
+// local API), the control thread (signals, API requests via ControlQueue, config reloads,
+// periodic secrets reload, snapshot publication, reports) and the ordered shutdown. Workers only
+// ever read what this thread publishes; API threads only hand it work.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "api_router.h"
+#include "api_server.h"
 #include "attach_ladder.h"
 #include "config.h"
+#include "control_config_file.h"
+#include "control_daemon_api.h"
+#include "control_dataplane.h"
+#include "control_plane.h"
+#include "control_queue.h"
+#include "metrics_host_counters.h"
 #include "net_interface.h"
-#include "secrets_files.h"
 #include "snapshot_store.h"
 #include "synwarden/dataplane/xdp_fastpath.h"
 #include "worker.h"
@@ -30,7 +39,8 @@ std::vector<int> resolve_cpus(const DaemonConfig& config, const std::vector<uint
 
 class Daemon {
  public:
-  explicit Daemon(DaemonConfig config);
+  // `loaded` is `config_path` as read and validated; reloads re-read `config_path`.
+  Daemon(std::filesystem::path config_path, LoadedConfig loaded);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -43,23 +53,38 @@ class Daemon {
  private:
   void start();
   void load_dataplane();
+  void start_control_plane();
   void start_workers();
+  void start_api();
+  ApiResponse dispatch(const ApiRequest& request);
   void control_loop();
-  void reload_secrets();
   void print_stats(const char* event);
   void shutdown();
 
-  DaemonConfig config_;
+  std::filesystem::path config_path_;
+  std::optional<LoadedConfig> initial_;  // handed to the ControlPlane at start
+  // The config the daemon started with: what restart-only keys (interface, queues, limits, ...)
+  // keep meaning until a restart. Live keys are read from control_->config().
+  DaemonConfig startup_;
   NetInterface nic_;
   std::vector<uint32_t> queues_;
   std::vector<int> cpus_;
-  SecretsFiles secrets_;
-  uint64_t snapshot_version_ = 1;
-  std::unique_ptr<SnapshotStore<Snapshot>> store_;
+  uint64_t start_unix_ms_ = 0;
+  uint64_t start_mono_ms_ = 0;
+  std::string pin_dir_;
+  // Declared before everything that can hold a pointer into them; destroyed after.
+  ControlQueue queue_;
+  std::unique_ptr<HostCounters> host_counters_;
   std::optional<dataplane::XdpFastpath> fastpath_;
+  std::unique_ptr<FastpathPort> port_;
+  std::unique_ptr<ControlPlane> control_;
+  std::unique_ptr<SnapshotStore<Snapshot>> store_;
   std::unique_ptr<FlowSink> established_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<XskRung> rungs_;
+  std::unique_ptr<DaemonControlApi> api_backend_;
+  std::unique_ptr<ApiRouter> router_;
+  std::unique_ptr<ApiServer> api_server_;  // destroyed first: no request outlives the rest
   int stop_fd_ = -1;
   int signal_fd_ = -1;
   bool stopped_ = false;

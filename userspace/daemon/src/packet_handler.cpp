@@ -37,6 +37,12 @@ bool syn_checksums_ok(const uint8_t* frame, const ParsedFrame& p) noexcept {
   return tcp_checksum_ok_v6(p.saddr, p.daddr, tcp, tcp_len);
 }
 
+AckVerdict check_ack_with(const HostSecrets& secrets, const ClockReading& clock,
+                          const ParsedFrame& p, const AckSegment& segment) noexcept {
+  return p.family == IpFamily::kIpv4 ? check_ack(secrets, clock, ipv4_flow(p), segment)
+                                     : check_ack(secrets, clock, ipv6_flow(p), segment);
+}
+
 }  // namespace
 
 sw_flow_key flow_key_of(const ParsedFrame& p) noexcept {
@@ -55,7 +61,8 @@ sw_flow_key flow_key_of(const ParsedFrame& p) noexcept {
 
 PacketHandler::PacketHandler(const HandlerSettings& settings, WorkerCounters& counters,
                              FlowSink& flows)
-    : settings_(settings), counters_(counters), flows_(flows) {
+    : settings_(settings), counters_(counters), flows_(flows),
+      host_counters_(settings.host_counters) {
   if (settings_.synack_pps != 0) {
     cost_ns_ = 1'000'000'000ull / settings_.synack_pps;
     if (cost_ns_ == 0) cost_ns_ = 1;
@@ -64,8 +71,10 @@ PacketHandler::PacketHandler(const HandlerSettings& settings, WorkerCounters& co
   }
 }
 
-void PacketHandler::begin_batch(const Snapshot& snapshot, uint64_t now_ns) noexcept {
+void PacketHandler::begin_batch(const Snapshot& snapshot, uint64_t now_ns,
+                                bool shed_syns) noexcept {
   snapshot_ = &snapshot;
+  shed_syns_ = shed_syns;
   settings_.synack.src_mac = snapshot.firewall_mac();
   now_ms_ = now_ns / 1'000'000;
   reading_host_ = nullptr;
@@ -110,24 +119,28 @@ FrameAction PacketHandler::handle(uint8_t* frame, uint32_t& len, uint32_t capaci
   }
   if (!host->protection) {
     bump(counters_.forwarded_pass_mode);
+    count(*host, HostCounter::kForwarded);
     return forward(*host, frame, len);
   }
   const uint8_t flags = p.tcp_flags;
   if (flags & (tcpflag::kRst | tcpflag::kFin)) {
     // DESIGN: RST/FIN of an unknown flow is dropped (the XDP program does the same).
     bump(counters_.dropped_rst_fin);
+    count(*host, HostCounter::kDropped);
     return FrameAction::kDrop;
   }
   if (flags & tcpflag::kSyn) {
     if (flags & tcpflag::kAck) {
       // SYN-ACKs for the host's own connections are the XDP program's (rate-limited) job.
       bump(counters_.dropped_bad_flags);
+      count(*host, HostCounter::kDropped);
       return FrameAction::kDrop;
     }
     return on_syn(*host, frame, len, capacity, p);
   }
   if (!(flags & tcpflag::kAck)) {
     bump(counters_.dropped_bad_flags);
+    count(*host, HostCounter::kDropped);
     return FrameAction::kDrop;
   }
   return on_ack(*host, frame, len, p);
@@ -142,26 +155,41 @@ FrameAction PacketHandler::without_keys(const HostEntry& host, uint8_t* frame,
                                         uint32_t len) noexcept {
   if (host.policy == FailPolicy::kFailOpen) {
     bump(counters_.forwarded_fail_open);
+    count(host, HostCounter::kForwarded);
     return forward(host, frame, len);
   }
   bump(counters_.dropped_fail_closed);
+  count(host, HostCounter::kDropped);
   return FrameAction::kDrop;
 }
 
 FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_t& len,
                                   uint32_t capacity, const ParsedFrame& p) noexcept {
   bump(counters_.syn_received);
+  count(host, HostCounter::kSynReceived);
   if (!host.port_protected(from_be16(p.dport))) {
     bump(counters_.forwarded_unprotected_port);
+    count(host, HostCounter::kForwarded);
     return forward(host, frame, len);
   }
   if (!host.keys) return without_keys(host, frame, len);
   if (!syn_checksums_ok(frame, p)) {
     bump(counters_.dropped_bad_checksum);
+    count(host, HostCounter::kDropped);
+    return FrameAction::kDrop;
+  }
+  if (shed_syns_) {
+    // The RX ring is filling faster than SYN-ACKs can be sent. Answering costs a transmit,
+    // dropping costs nothing, so the backlog drains and the ring keeps room for ACKs: a lost
+    // final ACK is never retransmitted, and a server-speaks-first client would wait forever,
+    // while a dropped SYN is retransmitted by the client within a second.
+    bump(counters_.syn_shed_backlog);
+    count(host, HostCounter::kRateLimited);
     return FrameAction::kDrop;
   }
   if (!take_synack_token()) {
     bump(counters_.syn_rate_limited);
+    count(host, HostCounter::kRateLimited);
     return FrameAction::kDrop;
   }
   const HostSecrets& secrets = host.keys->secrets;
@@ -172,49 +200,72 @@ FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_
   const size_t out = build_synack_in_place(frame, capacity, p, plan, settings_.synack);
   if (out == 0) {
     bump(counters_.syn_build_failed);
+    count(host, HostCounter::kDropped);
     return FrameAction::kDrop;
   }
   len = static_cast<uint32_t>(out);
   bump(counters_.synack_built);
+  count(host, HostCounter::kSynAck);
   return FrameAction::kTransmit;
 }
 
 FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_t len,
                                   const ParsedFrame& p) noexcept {
   bump(counters_.ack_received);
+  count(host, HostCounter::kAckReceived);
   if (!host.port_protected(from_be16(p.dport))) {
     bump(counters_.forwarded_unprotected_port);
+    count(host, HostCounter::kForwarded);
     return forward(host, frame, len);
   }
-  if (!host.keys) return without_keys(host, frame, len);
+  if (!host.keys) {
+    // Fail open: the host's own kernel does the handshakes now. Learn the flow as XDP pass mode
+    // does, so its later segments bypass the workers and survive the keys coming back (here they
+    // would then fail the cookie check).
+    if (host.policy == FailPolicy::kFailOpen && !flows_.insert(flow_key_of(p))) {
+      bump(counters_.flow_insert_failed);
+    }
+    return without_keys(host, frame, len);
+  }
   AckSegment segment;
   segment.seq = p.seq;
   segment.ack = p.ack;
   segment.has_timestamp = p.options.has_timestamp;
   segment.tsval = p.options.tsval;
   segment.tsecr = p.options.tsecr;
-  const HostSecrets& secrets = host.keys->secrets;
-  const ClockReading& clock = reading_for(host);
-  const AckVerdict verdict = p.family == IpFamily::kIpv4
-                                 ? check_ack(secrets, clock, ipv4_flow(p), segment)
-                                 : check_ack(secrets, clock, ipv6_flow(p), segment);
+  AckVerdict verdict = check_ack_with(host.keys->secrets, reading_for(host), p, segment);
+  if (verdict.status != AckStatus::kAccepted && host.previous_keys &&
+      now_ms_ < host.previous_until_ms) {
+    // A cookie minted just before the host's keys changed (agent key rotation, host reboot):
+    // still valid on the host for up to two minutes. Rare enough not to cache the reading.
+    const AckVerdict previous = check_ack_with(
+        host.previous_keys->secrets, host.previous_keys->clock.at(now_ms_), p, segment);
+    if (previous.status == AckStatus::kAccepted) {
+      verdict = previous;
+      bump(counters_.ack_valid_previous_keys);
+    }
+  }
   switch (verdict.status) {
     case AckStatus::kAccepted:
       break;
     case AckStatus::kCookieOutOfWindow:
       bump(counters_.ack_cookie_expired);
+      count(host, HostCounter::kAckInvalid);
       return FrameAction::kDrop;
     case AckStatus::kCookieBadHash:
       bump(counters_.ack_bad_cookie);
+      count(host, HostCounter::kAckInvalid);
       return FrameAction::kDrop;
     case AckStatus::kOptionDisabled:
       bump(counters_.ack_option_disabled);
+      count(host, HostCounter::kAckInvalid);
       return FrameAction::kDrop;
   }
   // Insert before the frame is queued: the client's next segments then meet the map in XDP
   // instead of coming here, where a segment with a later seq would fail the cookie check.
   if (!flows_.insert(flow_key_of(p))) bump(counters_.flow_insert_failed);
   bump(counters_.ack_valid);
+  count(host, HostCounter::kAckValid);
   return forward(host, frame, len);
 }
 

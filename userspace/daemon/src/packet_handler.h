@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "metrics_host_counters.h"
 #include "snapshot.h"
 #include "synwarden/codec.h"
 #include "synwarden_shared.h"
@@ -35,6 +36,8 @@ struct HandlerSettings {
   SynAckFrameParams synack;           // src_mac is replaced by the snapshot's firewall MAC
   uint64_t synack_pps = 0;            // per worker; 0 = unlimited
   uint32_t synack_burst = 64;         // SYN-ACKs the bucket may send at once
+  // This worker's per-host counters (slots from the snapshot); null: not counted per host.
+  HostCounterArea* host_counters = nullptr;
 };
 
 class PacketHandler {
@@ -42,8 +45,9 @@ class PacketHandler {
   PacketHandler(const HandlerSettings& settings, WorkerCounters& counters, FlowSink& flows);
 
   // Once per batch: the snapshot every frame of the batch is judged with, and the firewall's
-  // CLOCK_MONOTONIC in ns (the host clocks are extrapolated from it).
-  void begin_batch(const Snapshot& snapshot, uint64_t now_ns) noexcept;
+  // CLOCK_MONOTONIC in ns (the host clocks are extrapolated from it). `shed_syns`: the worker is
+  // behind (its RX ring is filling up); drop this batch's SYNs unanswered (see worker.cpp).
+  void begin_batch(const Snapshot& snapshot, uint64_t now_ns, bool shed_syns = false) noexcept;
 
   // Decides on the frame of `len` bytes at `frame`, rewriting it in place when it is to be
   // transmitted (then `len` is its new length). `capacity` is the buffer size from `frame`.
@@ -58,12 +62,17 @@ class PacketHandler {
   FrameAction without_keys(const HostEntry& host, uint8_t* frame, uint32_t len) noexcept;
   const ClockReading& reading_for(const HostEntry& host) noexcept;
   bool take_synack_token() noexcept;
+  void count(const HostEntry& host, HostCounter c) noexcept {
+    if (host_counters_ != nullptr) host_counters_->bump(host.counter_slot, c);
+  }
 
   HandlerSettings settings_;
   WorkerCounters& counters_;
   FlowSink& flows_;
+  HostCounterArea* host_counters_;
   const Snapshot* snapshot_ = nullptr;
   uint64_t now_ms_ = 0;
+  bool shed_syns_ = false;
   // Clock reading of the last host seen in this batch: a flood targets one host, so the
   // extrapolation (a few divisions) runs about once per batch instead of once per frame.
   const HostEntry* reading_host_ = nullptr;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,42 @@ SecretsFiles::SecretsFiles(const std::vector<ProtectedHostConfig>& hosts) {
     state.path = host.secrets_file;
     state_.push_back(std::move(state));
   }
+}
+
+void SecretsFiles::reconfigure(const std::vector<ProtectedHostConfig>& hosts) {
+  std::vector<FileState> next;
+  next.reserve(hosts.size());
+  for (const auto& host : hosts) {
+    const std::string name = host.address.to_string();
+    const auto same = std::find_if(state_.begin(), state_.end(), [&](const FileState& s) {
+      return s.host == name && s.path == host.secrets_file;
+    });
+    if (same != state_.end()) {
+      next.push_back(std::move(*same));
+      continue;
+    }
+    FileState state;
+    state.host = name;
+    state.path = host.secrets_file;
+    next.push_back(std::move(state));
+  }
+  state_ = std::move(next);
+}
+
+SecretsFreshness SecretsFiles::freshness(size_t host, uint64_t now_ms) const {
+  const FileState& file = state_.at(host);
+  SecretsFreshness f;
+  f.source = "file";
+  f.location = file.path.string();
+  f.last_error = file.last_error;
+  if (!file.keys) {
+    f.state = "no_secrets";
+  } else {
+    f.state = file.last_error.empty() ? "fresh" : "holding";
+    const uint64_t at = file.keys->clock.local_ms();
+    f.last_update_age_ms = now_ms > at ? now_ms - at : 0;
+  }
+  return f;
 }
 
 bool SecretsFiles::refresh() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config.h"
+#include "control_freshness.h"
 #include "snapshot.h"
 
 namespace synwarden::daemon {
@@ -25,8 +26,15 @@ class SecretsFiles {
   // change. Returns true if any host's keys changed. Control thread only.
   bool refresh();
 
+  // Follows a new host list (reload, API change). A host whose address and file are unchanged
+  // keeps its loaded keys and file identity, so it never passes through a moment without
+  // secrets; every other host starts empty until the next refresh(). Control thread only.
+  void reconfigure(const std::vector<ProtectedHostConfig>& hosts);
+
   // The host's current keys (index into the config's protected_hosts), nullopt if none yet.
   const std::optional<HostKeys>& keys(size_t host) const { return state_.at(host).keys; }
+  // How current the host's secrets are at firewall time `now_ms` (CLOCK_MONOTONIC).
+  SecretsFreshness freshness(size_t host, uint64_t now_ms) const;
 
  private:
   struct FileState {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config.h"
+#include "metrics_host_counters.h"
 #include "synwarden/clock.h"
 #include "synwarden/codec.h"
 #include "synwarden/secrets.h"
@@ -31,6 +32,12 @@ struct HostEntry {
   FailPolicy policy = FailPolicy::kFailOpen;
   std::vector<uint16_t> ports;       // sorted; empty = every port
   std::optional<HostKeys> keys;      // nullopt: no usable secrets yet (policy applies)
+  // The keys in use before the cookie keys last changed (key rotation, host reboot): ACKs that
+  // fail the current keys are checked with these until previous_until_ms (firewall
+  // CLOCK_MONOTONIC), because cookies minted just before the change are still valid on the host.
+  std::optional<HostKeys> previous_keys;
+  uint64_t previous_until_ms = 0;
+  uint32_t counter_slot = kNoCounterSlot;  // this host's block in each worker's HostCounterArea
 
   bool port_protected(uint16_t port_host_order) const noexcept;
 };

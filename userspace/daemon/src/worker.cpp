@@ -164,6 +164,16 @@ void Worker::idle() noexcept {
   bump(counters_.idle_polls);
 }
 
+bool Worker::behind() noexcept {
+  // Frames still waiting after this batch: the kernel's producer index (one load of a line the
+  // kernel writes anyway, once per batch) less what this batch took. Over half the ring means
+  // SYN-ACKs are being built slower than SYNs arrive; the ring would overflow and the kernel
+  // would drop whatever came next, the clients' final ACKs included.
+  xsk_ring_cons& rx = port_->rx();
+  const uint32_t produced = __atomic_load_n(rx.producer, __ATOMIC_ACQUIRE);
+  return produced - rx.cached_cons > port_->geometry().ring_size / 2;
+}
+
 void Worker::run() noexcept {
   uint32_t empty_rounds = 0;
   xsk_ring_cons& rx = port_->rx();
@@ -188,7 +198,7 @@ void Worker::run() noexcept {
     empty_rounds = 0;
     bump(counters_.rx_batches);
     bump(counters_.rx_packets, received);
-    handler_.begin_batch(*snapshot, monotonic_ns());
+    handler_.begin_batch(*snapshot, monotonic_ns(), behind());
 
     uint32_t to_send = 0;
     for (uint32_t i = 0; i < received; ++i) {

@@ -57,6 +57,8 @@ class Worker {
   void transmit(uint32_t count) noexcept;
   void kick_tx() noexcept;
   void idle() noexcept;
+  // True while the RX ring holds more than half its size after the current batch.
+  bool behind() noexcept;
   void release_frame(uint64_t addr) noexcept;
   uint64_t chunk_of(uint64_t addr) const noexcept { return addr & ~chunk_mask_; }
 

@@ -40,7 +40,9 @@ namespace synwarden::daemon {
   X(fill_kicks, "recvfrom()/poll() wake-ups of the fill ring (need-wakeup)")                \
   X(completions, "TX frames the kernel completed and gave back")                            \
   X(frame_double_free, "frame addresses returned twice (a bug; frame dropped)")             \
-  X(idle_polls, "poll() calls while the RX ring was empty")
+  X(idle_polls, "poll() calls while the RX ring was empty")                                  \
+  X(ack_valid_previous_keys, "valid ACKs that matched only the host's previous keys (key change)") \
+  X(syn_shed_backlog, "SYNs dropped unanswered while the RX ring was over half full (ACKs first)")
 
 struct alignas(64) WorkerCounters {
 #define SW_DECLARE_COUNTER(name, help) std::atomic<uint64_t> name{0};

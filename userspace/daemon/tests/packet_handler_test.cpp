@@ -21,8 +21,10 @@ void* operator new(size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+// noinline: once GCC inlines these into a new-expression it pairs the replaced operator new
+// with free() and reports a mismatch (-Wmismatched-new-delete) that is not one here.
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace synwarden::daemon {
 namespace {

@@ -1,0 +1,176 @@
+"""Legitimate clients of the end-to-end test and the demo, run in the client namespace. Each
+subcommand prints one JSON line {"kind", "ok", "total", "failures": [...]}; a connection counts
+as ok only if it returned exactly the data the server (sw_servers.py) must send.
+
+    curl    --dst ADDR --count N [--parallel P]   HTTP GETs with curl, one connection each
+    banner  --dst ADDR --count N [--concurrency C] server-speaks-first exchanges
+    streams --dst ADDR --count N --seconds S       long-lived echo streams (a chunk every 100 ms)
+
+Connecting may take SYN retransmissions (1 s, 3 s, 7 s, 15 s, 31 s after the first): a flood the
+firewall cannot answer in full makes it drop SYNs, and clients retry as Linux clients do (curl's
+own default connect timeout is 300 s). Once connected, a reply must come within 10 s: a banner
+client whose final ACK was lost would wait for a banner that never comes, and fails.
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sw_servers import BANNER, BANNER_PORT, ECHO_PORT, HTTP_PORT, http_body, pong
+
+CONNECT_TIMEOUT = 60  # seconds: the first SYN and five retransmissions
+REPLY_TIMEOUT = 10
+
+
+def url_host(address):
+    return f"[{address}]" if ":" in address else address
+
+
+def run_curl(args):
+    """One curl process for all transfers (config file), sequential or --parallel."""
+    failures, ok = [], 0
+    with tempfile.TemporaryDirectory(prefix="sw-curl-") as out:
+        config = os.path.join(out, "urls.conf")
+        with open(config, "w") as f:
+            for n in range(args.first, args.first + args.count):
+                f.write(f'url = "http://{url_host(args.dst)}:{HTTP_PORT}/obj/{n}"\n'
+                        f'output = "{out}/{n}"\n')
+        cmd = ["curl", "-sS", "--connect-timeout", str(CONNECT_TIMEOUT),
+               "--max-time", str(CONNECT_TIMEOUT + REPLY_TIMEOUT), "-K", config,
+               "-w", "%{url_effective} %{http_code} %{exitcode} %{num_connects}\\n"]
+        if args.parallel > 1:
+            cmd += ["--parallel", "--parallel-immediate", "--parallel-max", str(args.parallel)]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        seen = set()
+        for line in result.stdout.splitlines():
+            url, code, exitcode, connects = line.split()
+            n = int(url.rsplit("/", 1)[1])
+            seen.add(n)
+            try:
+                with open(f"{out}/{n}", "rb") as body:
+                    correct = body.read() == http_body(n)
+            except OSError:
+                correct = False
+            if code == "200" and exitcode == "0" and connects == "1" and correct:
+                ok += 1
+            else:
+                failures.append(f"/obj/{n}: http {code}, curl exit {exitcode}, "
+                                f"connects {connects}, body {'ok' if correct else 'wrong'}")
+        missing = args.count - len(seen)
+        if missing:
+            failures.append(f"{missing} transfer(s) without a result line; curl said: "
+                            f"{result.stderr.strip()[-300:]}")
+    return {"kind": "curl-parallel" if args.parallel > 1 else "curl-sequential", "ok": ok,
+            "total": args.count, "failures": failures[:20]}
+
+
+def family_of(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def read_line(sock):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(200)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def one_banner(dst, n):
+    token = f"{os.getpid()}-{n}"
+    with socket.socket(family_of(dst), socket.SOCK_STREAM) as s:
+        try:
+            s.settimeout(CONNECT_TIMEOUT)
+            s.connect((dst, BANNER_PORT))
+            s.settimeout(REPLY_TIMEOUT)
+            banner = read_line(s)
+            if banner != BANNER:
+                return f"#{n}: banner {banner!r}"
+            s.sendall(f"PING {token}\r\n".encode())
+            answer = read_line(s)
+            return None if answer == pong(token) else f"#{n}: answer {answer!r}"
+        except OSError as e:
+            return f"#{n}: {type(e).__name__}: {e}"
+
+
+def run_banner(args):
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        results = list(pool.map(lambda n: one_banner(args.dst, n), range(args.count)))
+    failures = [r for r in results if r]
+    return {"kind": "banner", "ok": args.count - len(failures), "total": args.count,
+            "failures": failures[:20]}
+
+
+def one_stream(dst, n, seconds, out):
+    """Sends a numbered 512-byte chunk every 100 ms and checks each echo, for `seconds`."""
+    try:
+        with socket.socket(family_of(dst), socket.SOCK_STREAM) as s:
+            s.settimeout(CONNECT_TIMEOUT)
+            s.connect((dst, ECHO_PORT))
+            s.settimeout(REPLY_TIMEOUT)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            end = time.monotonic() + seconds
+            i = 0
+            while time.monotonic() < end:
+                chunk = (f"stream {n} chunk {i} ".encode() * 40)[:512]
+                s.sendall(chunk)
+                echoed = b""
+                while len(echoed) < len(chunk):
+                    data = s.recv(len(chunk) - len(echoed))
+                    if not data:
+                        raise ConnectionError("closed by the peer")
+                    echoed += data
+                if echoed != chunk:
+                    raise ValueError(f"chunk {i} echoed wrong")
+                i += 1
+                time.sleep(0.1)
+            out[n] = (True, i, "")
+    except (OSError, ValueError) as e:
+        out[n] = (False, 0, f"stream {n}: {type(e).__name__}: {e}")
+
+
+def run_streams(args):
+    out = {}
+    threads = [threading.Thread(target=one_stream, args=(args.dst, n, args.seconds, out))
+               for n in range(args.count)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)  # spread the handshakes a little
+    print(json.dumps({"kind": "streams-started"}), flush=True)
+    for t in threads:
+        t.join()
+    ok = [v for v in out.values() if v[0]]
+    return {"kind": "streams", "ok": len(ok), "total": args.count,
+            "min_chunks": min((v[1] for v in ok), default=0),
+            "failures": [v[2] for v in out.values() if not v[0]][:20]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="command", required=True)
+    curl = sub.add_parser("curl")
+    curl.add_argument("--parallel", type=int, default=1)
+    curl.add_argument("--first", type=int, default=0, help="number of the first object")
+    banner = sub.add_parser("banner")
+    banner.add_argument("--concurrency", type=int, default=10)
+    streams = sub.add_parser("streams")
+    streams.add_argument("--seconds", type=float, required=True)
+    for p in (curl, banner, streams):
+        p.add_argument("--dst", required=True)
+        p.add_argument("--count", type=int, required=True)
+    args = ap.parse_args()
+    run = {"curl": run_curl, "banner": run_banner, "streams": run_streams}[args.command]
+    print(json.dumps(run(args)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

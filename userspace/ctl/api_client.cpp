@@ -1,0 +1,86 @@
+#include "api_client.h"
+
+#include <httplib.h>
+
+namespace synwarden::ctl {
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+}  // namespace
+
+struct ApiClient::Impl {
+  explicit Impl(const std::string& url) : client(url) {
+    client.set_connection_timeout(2, 0);
+    // A /metrics or /stats answer walks the flow table; reloads read files: allow some time.
+    client.set_read_timeout(30, 0);
+    client.set_write_timeout(5, 0);
+  }
+  httplib::Client client;
+
+  std::string finish(const std::string& request, const std::string& url, httplib::Result r) {
+    if (!r) {
+      throw ApiCallError(request + " on " + url + ": cannot get an answer (" +
+                             httplib::to_string(r.error()) +
+                             ") - is synwarden running, and is --api its api.address/api.port?",
+                         0);
+    }
+    if (r->status < 200 || r->status > 299) {
+      std::string why = r->body;
+      try {
+        const auto body = nlohmann::json::parse(r->body);
+        if (body.is_object() && body.contains("error")) why = body["error"].get<std::string>();
+      } catch (const std::exception&) {
+        // Not JSON: show the body as it is.
+      }
+      throw ApiCallError(request + " on " + url + ": " + std::to_string(r->status) + " " + why,
+                         r->status);
+    }
+    return r->body;
+  }
+};
+
+ApiClient::ApiClient(std::string url) : url_(std::move(url)) {
+  while (!url_.empty() && url_.back() == '/') url_.pop_back();
+  impl_ = std::make_unique<Impl>(url_);
+  if (!impl_->client.is_valid()) {
+    throw ApiCallError("--api " + url_ + " is not a usable URL (expected http://HOST:PORT)", 0);
+  }
+}
+
+ApiClient::~ApiClient() = default;
+
+namespace {
+
+nlohmann::json parse_json(const std::string& request, const std::string& body) {
+  try {
+    return nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiCallError(request + ": the answer is not JSON: " + e.what(), 0);
+  }
+}
+
+}  // namespace
+
+nlohmann::json ApiClient::get(const std::string& path) {
+  const std::string request = "GET " + path;
+  return parse_json(request, impl_->finish(request, url_, impl_->client.Get(path)));
+}
+
+std::string ApiClient::get_text(const std::string& path) {
+  return impl_->finish("GET " + path, url_, impl_->client.Get(path));
+}
+
+nlohmann::json ApiClient::post(const std::string& path, const nlohmann::json& body) {
+  const std::string request = "POST " + path;
+  return parse_json(request,
+                    impl_->finish(request, url_, impl_->client.Post(path, body.dump(), kJson)));
+}
+
+nlohmann::json ApiClient::del(const std::string& path) {
+  const std::string request = "DELETE " + path;
+  return parse_json(request, impl_->finish(request, url_, impl_->client.Delete(path, "{}", kJson)));
+}
+
+}  // namespace synwarden::ctl

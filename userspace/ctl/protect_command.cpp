@@ -1,0 +1,39 @@
+// `synwardenctl protect on|off IP`: switch a host between SYN-cookie protection and pass mode
+// (POST /hosts/{ip}/protect). Established connections keep flowing either way: the XDP program
+// forwards flows it knows, and pass mode learns every flow it forwards.
+#include <cstdio>
+#include <string>
+
+#include "api_options.h"
+#include "commands.h"
+
+namespace synwarden::ctl {
+
+void add_protect_command(CLI::App& app) {
+  auto options = std::make_shared<ApiOptions>();
+  auto state = std::make_shared<std::string>();
+  auto address = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("protect", "Turn SYN-cookie protection of a host on or off");
+  cmd->add_option("state", *state, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+  cmd->add_option("address", *address, "The host's address")->required();
+  add_api_options(cmd, *options);
+  cmd->callback([options, state, address] {
+    ApiClient api(options->url);
+    const nlohmann::json answer =
+        api.post("/hosts/" + *address + "/protect", {{"protection", *state == "on"}});
+    if (options->json) return print_json(answer);
+    std::printf("protection %s for %s%s\n", *state == "on" ? "on" : "off",
+                answer.value("address", address->c_str()).c_str(),
+                answer.value("changed", true) ? "" : " (already so)");
+    if (answer.value("changed", true)) {
+      if (answer.value("persisted", false)) {
+        std::printf("saved to the config file\n");
+      } else {
+        std::printf("NOT saved to the config file: %s\n",
+                    answer.value("persist_note", "").c_str());
+      }
+    }
+  });
+}
+
+}  // namespace synwarden::ctl

@@ -1,0 +1,164 @@
+#include "api_router.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace synwarden::daemon {
+
+namespace {
+
+ApiResponse json_response(int status, const nlohmann::json& body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = body.dump() + "\n";
+  return r;
+}
+
+ApiResponse method_not_allowed(const std::string& method, const std::string& path,
+                               const std::string& allow) {
+  ApiResponse r = ApiResponse::json_error(405, method + " is not supported on " + path +
+                                                    " (allowed: " + allow + ")");
+  r.allow = allow;
+  return r;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start < path.size()) {
+    while (start < path.size() && path[start] == '/') ++start;
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end;
+  }
+  return parts;
+}
+
+IpAddress path_address(std::string_view text) {
+  const auto ip = parse_ip_address(std::string(text));
+  if (!ip) {
+    throw ApiError(400, "\"" + std::string(text) + "\" in the path is not an IPv4 or IPv6 address");
+  }
+  return *ip;
+}
+
+nlohmann::json parse_body(const ApiRequest& request) {
+  if (request.body.empty()) {
+    throw ApiError(400, "the request needs a JSON body");
+  }
+  try {
+    return nlohmann::json::parse(request.body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what());
+  }
+}
+
+bool is_json_content_type(const std::string& value) {
+  std::string lower = value.substr(0, value.find(';'));
+  lower.erase(std::remove_if(lower.begin(), lower.end(), [](unsigned char c) { return std::isspace(c); }),
+              lower.end());
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "application/json";
+}
+
+}  // namespace
+
+ApiResponse ApiResponse::json_error(int status, const std::string& message) {
+  return json_response(status, {{"error", message}});
+}
+
+bool is_loopback_host_header(const std::string& host) {
+  std::string name = host;
+  if (!name.empty() && name.front() == '[') {
+    const auto close = name.find(']');
+    if (close == std::string::npos) return false;
+    name = name.substr(1, close - 1);
+  } else if (const auto colon = name.find(':'); colon != std::string::npos) {
+    name = name.substr(0, colon);
+  }
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (name == "localhost") return true;
+  const auto ip = parse_ip_address(name);
+  return ip && ip->is_loopback();
+}
+
+ApiResponse ApiRouter::handle(const ApiRequest& request) noexcept {
+  try {
+    return route(request);
+  } catch (const ApiError& e) {
+    return ApiResponse::json_error(e.status(), e.what());
+  } catch (const std::exception& e) {
+    return ApiResponse::json_error(500, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return ApiResponse::json_error(500, "internal error");
+  }
+}
+
+ApiResponse ApiRouter::route(const ApiRequest& request) {
+  if (!request.host.empty() && !is_loopback_host_header(request.host)) {
+    throw ApiError(403, "Host \"" + request.host + "\" is not a loopback name: the API only "
+                        "answers requests addressed to 127.0.0.1, ::1 or localhost");
+  }
+  const std::string& m = request.method;
+  const bool mutating = m == "POST" || m == "DELETE" || m == "PUT" || m == "PATCH";
+  if (mutating && !is_json_content_type(request.content_type)) {
+    throw ApiError(415, m + " requests need \"Content-Type: application/json\" (got \"" +
+                            request.content_type + "\")");
+  }
+  const auto parts = split_path(request.path);
+  const auto is = [&](std::initializer_list<std::string_view> want) {
+    return parts.size() == want.size() && std::equal(want.begin(), want.end(), parts.begin());
+  };
+
+  if (is({"status"})) {
+    if (m != "GET") return method_not_allowed(m, request.path, "GET");
+    return json_response(200, api_.status());
+  }
+  if (is({"stats"})) {
+    if (m != "GET") return method_not_allowed(m, request.path, "GET");
+    return json_response(200, api_.stats());
+  }
+  if (is({"metrics"})) {
+    if (m != "GET") return method_not_allowed(m, request.path, "GET");
+    ApiResponse r;
+    r.body = api_.metrics();
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+  if (is({"reload"})) {
+    if (m != "POST") return method_not_allowed(m, request.path, "POST");
+    return json_response(200, api_.reload());
+  }
+  if (is({"hosts"})) {
+    if (m == "GET") return json_response(200, api_.list_hosts());
+    if (m == "POST") return json_response(201, api_.add_host(parse_body(request)));
+    return method_not_allowed(m, request.path, "GET, POST");
+  }
+  if (parts.size() == 2 && parts[0] == "hosts") {
+    if (m != "GET" && m != "DELETE") return method_not_allowed(m, request.path, "GET, DELETE");
+    const IpAddress address = path_address(parts[1]);
+    if (m == "GET") return json_response(200, api_.get_host(address));
+    return json_response(200, api_.remove_host(address));
+  }
+  if (parts.size() == 3 && parts[0] == "hosts" && parts[2] == "protect") {
+    if (m != "POST") return method_not_allowed(m, request.path, "POST");
+    const IpAddress address = path_address(parts[1]);
+    const nlohmann::json body = parse_body(request);
+    const auto it = body.is_object() ? body.find("protection") : body.end();
+    if (!body.is_object() || it == body.end() || !it->is_boolean() || body.size() != 1) {
+      throw ApiError(400, "expected {\"protection\": true} or {\"protection\": false}");
+    }
+    return json_response(200, api_.set_protection(address, it->get<bool>()));
+  }
+  throw ApiError(404, "no such resource: " + request.path +
+                          " (see GET /status, /hosts, /stats, /metrics; POST /reload)");
+}
+
+}  // namespace synwarden::daemon

@@ -1,0 +1,40 @@
+// Maps API requests to ControlApi calls and their results (or refusals) to responses:
+//
+//   GET    /status                  daemon, interface, workers, per-host secrets freshness
+//   GET    /hosts                   protected hosts, in the config file's form
+//   POST   /hosts                   add a host (body: one protected_hosts[] object)       201
+//   GET    /hosts/{ip}              one host
+//   DELETE /hosts/{ip}              remove a host
+//   POST   /hosts/{ip}/protect      body {"protection": true|false}
+//   GET    /stats                   counters as JSON (per host, per worker, XDP reasons)
+//   GET    /metrics                 Prometheus text exposition
+//   POST   /reload                  re-read the config file (422 if it is invalid)
+//
+// Every error is a JSON object {"error": "..."} with a 4xx/5xx status, and a refused request
+// changes nothing. Because the API has no authentication and listens on loopback, two checks
+// keep web pages in the operator's browser out: the Host header must name a loopback address
+// (DNS rebinding), and POST/DELETE must carry Content-Type: application/json, which a
+// cross-origin page cannot send without a CORS preflight that this API never approves.
+#pragma once
+
+#include "api_types.h"
+#include "control_api.h"
+
+namespace synwarden::daemon {
+
+class ApiRouter {
+ public:
+  explicit ApiRouter(ControlApi& api) : api_(api) {}
+
+  // Never throws: every failure becomes an error response.
+  ApiResponse handle(const ApiRequest& request) noexcept;
+
+ private:
+  ApiResponse route(const ApiRequest& request);
+  ControlApi& api_;
+};
+
+// True if a Host header value names a loopback address or "localhost" (with optional port).
+bool is_loopback_host_header(const std::string& host);
+
+}  // namespace synwarden::daemon

@@ -1,0 +1,41 @@
+// The local HTTP API's request and response, independent of the HTTP library: the router
+// (api_router.h) maps one to the other and is tested without sockets; the server (api_server.h)
+// only converts cpp-httplib's types to these.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace synwarden::daemon {
+
+struct ApiRequest {
+  std::string method;        // "GET", "POST", "DELETE", ...
+  std::string path;          // decoded path without the query ("/hosts/192.0.2.10/protect")
+  std::string body;
+  std::string content_type;  // Content-Type header, "" if absent
+  std::string host;          // Host header, "" if absent
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::string allow;  // Allow header of a 405
+
+  static ApiResponse json_error(int status, const std::string& message);
+};
+
+// Thrown by the control plane for a request it refuses; `status` is the HTTP status to answer
+// (400 bad input, 404 unknown host, 409 conflicts with the current state, 422 invalid config
+// file on reload, 500 the change failed and was rolled back, 503 shutting down).
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
+}  // namespace synwarden::daemon

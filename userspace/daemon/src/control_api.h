@@ -1,0 +1,28 @@
+// What the HTTP API can ask of the daemon. The router (api_router.h) calls it on the control
+// thread; DaemonControlApi (control_daemon_api.h) is the daemon's implementation, tests use fakes.
+// Methods throw ApiError for requests they refuse (status + message); anything else is a 500.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "config.h"
+
+namespace synwarden::daemon {
+
+class ControlApi {
+ public:
+  virtual ~ControlApi() = default;
+  virtual nlohmann::json status() = 0;
+  virtual nlohmann::json list_hosts() = 0;
+  virtual nlohmann::json get_host(const IpAddress& address) = 0;
+  virtual nlohmann::json add_host(const nlohmann::json& spec) = 0;  // 201 on success
+  virtual nlohmann::json remove_host(const IpAddress& address) = 0;
+  virtual nlohmann::json set_protection(const IpAddress& address, bool on) = 0;
+  virtual nlohmann::json stats() = 0;
+  virtual std::string metrics() = 0;  // Prometheus text exposition format 0.0.4
+  virtual nlohmann::json reload() = 0;
+};
+
+}  // namespace synwarden::daemon

@@ -1,0 +1,123 @@
+#include "control_config_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace synwarden::daemon {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& step, const std::filesystem::path& path, int error) {
+  throw std::runtime_error(step + " " + path.string() + ": " + std::strerror(error));
+}
+
+// Closes the fd on every path out of write_file_atomically().
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError("cannot read config file " + path.string() +
+                      ": check that it exists and is readable by this user");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+DaemonConfig parse_config_document(const nlohmann::ordered_json& document) {
+  return parse_config(nlohmann::json(document));
+}
+
+LoadedConfig read_config_file(const std::filesystem::path& path) {
+  LoadedConfig loaded;
+  loaded.text = read_text_file(path);
+  try {
+    loaded.document = nlohmann::ordered_json::parse(loaded.text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ConfigError("config file " + path.string() + " is not valid JSON: " + e.what());
+  }
+  try {
+    loaded.config = parse_config_document(loaded.document);
+  } catch (const ConfigError& e) {
+    throw ConfigError(path.string() + ": " + e.what());
+  }
+  return loaded;
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
+  std::error_code ec;
+  // Write next to the real file: renaming over a symlink would replace the link itself.
+  const std::filesystem::path target = std::filesystem::weakly_canonical(path, ec);
+  if (ec) fail("resolving", path, ec.value());
+  const std::filesystem::path temp = target.string() + ".tmp";
+
+  struct stat old {};
+  const bool existed = ::stat(target.c_str(), &old) == 0;
+  if (!existed && errno != ENOENT) fail("stat", target, errno);
+  // A new file gets 0640: the config names key files and is no one else's business.
+  const mode_t mode = existed ? (old.st_mode & 07777) : 0640;
+
+  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.get() < 0) fail("creating", temp, errno);
+  // fchmod after open: the umask must not widen or narrow the operator's chosen mode.
+  if (::fchmod(fd.get(), mode) != 0) fail("setting the mode of", temp, errno);
+  if (existed && ::fchown(fd.get(), old.st_uid, old.st_gid) != 0 && errno != EPERM) {
+    fail("setting the owner of", temp, errno);
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::unlink(temp.c_str());
+      fail("writing", temp, error);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    fail("fsync of", temp, error);
+  }
+  if (::close(fd.release()) != 0) fail("closing", temp, errno);
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    fail("renaming " + temp.string() + " over", target, error);
+  }
+  // The rename is durable only once the directory entry is.
+  const std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) fail("opening directory", dir, errno);
+  if (::fsync(dir_fd.get()) != 0) fail("fsync of directory", dir, errno);
+}
+
+}  // namespace synwarden::daemon

@@ -1,0 +1,57 @@
+#include "control_daemon_api.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics_prometheus.h"
+#include "metrics_sample.h"
+
+namespace synwarden::daemon {
+
+StatsSample DaemonControlApi::sample() {
+  return collect_stats(control_, counters_, runtime_.workers, runtime_.fastpath,
+                       runtime_.start_unix_ms, runtime_.start_mono_ms);
+}
+
+nlohmann::json DaemonControlApi::stats() { return stats_to_json(sample()); }
+
+std::string DaemonControlApi::metrics() { return render_prometheus(sample()); }
+
+nlohmann::json DaemonControlApi::status() {
+  const uint64_t now = monotonic_now_ms();
+  nlohmann::json out;
+  out["pid"] = ::getpid();
+  out["started_unix_ms"] = runtime_.start_unix_ms;
+  out["uptime_ms"] = now - runtime_.start_mono_ms;
+  if (runtime_.nic != nullptr) {
+    out["interface"] = {{"name", runtime_.nic->name},
+                        {"ifindex", runtime_.nic->ifindex},
+                        {"mac", format_mac(runtime_.nic->mac)},
+                        {"rx_queues", runtime_.nic->rx_queues}};
+  }
+  nlohmann::json workers = nlohmann::json::array();
+  for (const auto& view : runtime_.workers) {
+    workers.push_back({{"queue", view.worker->queue()},
+                       {"cpu", view.worker->cpu()},
+                       {"mode", xsk_rung_name(view.rung)}});
+  }
+  out["workers"] = std::move(workers);
+  if (runtime_.fastpath != nullptr) {
+    out["dataplane"] = {{"program_id", runtime_.fastpath->program_id()},
+                        {"pin_dir", runtime_.pin_dir},
+                        {"adopted_maps", runtime_.fastpath->adopted_maps()}};
+  }
+  out["snapshot_version"] = control_.snapshot_version();
+  out["config"] = control_.config_status();
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const auto& view : control_.host_views(now)) {
+    hosts.push_back({{"address", view.config->address.to_string()},
+                     {"protection", view.config->protection},
+                     {"secrets", freshness_to_json(view.secrets)}});
+  }
+  out["hosts"] = std::move(hosts);
+  return out;
+}
+
+}  // namespace synwarden::daemon

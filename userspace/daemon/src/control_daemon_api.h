@@ -1,0 +1,55 @@
+// The daemon's implementation of ControlApi: host operations and reload go to the ControlPlane,
+// status and counters are read from the running workers and the XDP program. Runs on the control
+// thread only (the API server dispatches through ControlQueue).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control_api.h"
+#include "control_plane.h"
+#include "metrics_host_counters.h"
+#include "metrics_sample.h"
+#include "net_interface.h"
+#include "stats_report.h"
+#include "synwarden/dataplane/xdp_fastpath.h"
+
+namespace synwarden::daemon {
+
+// What the daemon set up at start, for GET /status. Pointers stay valid while the API runs (the
+// daemon stops the API before tearing any of it down).
+struct RuntimeInfo {
+  const NetInterface* nic = nullptr;
+  std::vector<WorkerView> workers;
+  dataplane::XdpFastpath* fastpath = nullptr;
+  std::string pin_dir;
+  uint64_t start_unix_ms = 0;
+  uint64_t start_mono_ms = 0;
+};
+
+class DaemonControlApi : public ControlApi {
+ public:
+  DaemonControlApi(ControlPlane& control, const HostCounters& counters, RuntimeInfo runtime)
+      : control_(control), counters_(counters), runtime_(std::move(runtime)) {}
+
+  nlohmann::json status() override;
+  nlohmann::json list_hosts() override { return control_.hosts_json(); }
+  nlohmann::json get_host(const IpAddress& a) override { return control_.host_json(a); }
+  nlohmann::json add_host(const nlohmann::json& spec) override { return control_.add_host(spec); }
+  nlohmann::json remove_host(const IpAddress& a) override { return control_.remove_host(a); }
+  nlohmann::json set_protection(const IpAddress& a, bool on) override {
+    return control_.set_protection(a, on);
+  }
+  nlohmann::json stats() override;
+  std::string metrics() override;
+  nlohmann::json reload() override { return control_.reload("api"); }
+
+ private:
+  StatsSample sample();
+  ControlPlane& control_;
+  const HostCounters& counters_;
+  RuntimeInfo runtime_;
+};
+
+}  // namespace synwarden::daemon

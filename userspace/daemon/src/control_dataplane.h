@@ -1,0 +1,43 @@
+// What the control plane changes in the XDP program when the configuration changes: the hosts
+// map (protected addresses, their MAC, protection flag and policy) and the settings map. An
+// interface so the control plane's ordering and rollback are tested without BPF; FastpathPort is
+// the real one over dataplane::XdpFastpath.
+#pragma once
+
+#include <vector>
+
+#include "config.h"
+#include "synwarden/dataplane/xdp_fastpath.h"
+
+namespace synwarden::daemon {
+
+class DataplanePort {
+ public:
+  virtual ~DataplanePort() = default;
+  // All throw std::runtime_error saying what failed on which host.
+  virtual void upsert_host(const ProtectedHostConfig& host) = 0;
+  virtual void erase_host(const IpAddress& address) = 0;  // an absent address is not an error
+  virtual std::vector<IpAddress> list_hosts() = 0;
+  virtual void write_settings(const DaemonConfig& config) = 0;
+};
+
+dataplane::IpAddress to_dataplane(const IpAddress& address);
+IpAddress from_dataplane(const dataplane::IpAddress& address);
+dataplane::HostEntry to_dataplane(const ProtectedHostConfig& host);
+
+class FastpathPort : public DataplanePort {
+ public:
+  FastpathPort(dataplane::XdpFastpath& fastpath, const MacAddress& firewall_mac)
+      : fastpath_(fastpath), firewall_mac_(firewall_mac) {}
+
+  void upsert_host(const ProtectedHostConfig& host) override;
+  void erase_host(const IpAddress& address) override;
+  std::vector<IpAddress> list_hosts() override;
+  void write_settings(const DaemonConfig& config) override;
+
+ private:
+  dataplane::XdpFastpath& fastpath_;
+  MacAddress firewall_mac_;
+};
+
+}  // namespace synwarden::daemon

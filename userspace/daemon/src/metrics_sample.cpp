@@ -1,0 +1,162 @@
+#include "metrics_sample.h"
+
+#include <time.h>
+
+#include <nlohmann/json.hpp>
+
+#include "control_plane.h"
+
+namespace synwarden::daemon {
+
+namespace {
+
+std::vector<uint64_t> read_worker_counters(const WorkerCounters& c) {
+  std::vector<uint64_t> values;
+  values.reserve(kWorkerCounterCount);
+#define SW_WORKER_COUNTER_READ(name, help) values.push_back(c.name.load(std::memory_order_relaxed));
+  SW_WORKER_COUNTERS(SW_WORKER_COUNTER_READ)
+#undef SW_WORKER_COUNTER_READ
+  return values;
+}
+
+uint64_t clock_ms(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+}  // namespace
+
+uint64_t monotonic_now_ms() { return clock_ms(CLOCK_MONOTONIC); }
+uint64_t unix_now_ms() { return clock_ms(CLOCK_REALTIME); }
+
+StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_counters,
+                          const std::vector<WorkerView>& workers,
+                          dataplane::XdpFastpath* fastpath, uint64_t start_unix_ms,
+                          uint64_t start_mono_ms) {
+  StatsSample s;
+  s.taken_at_ms = monotonic_now_ms();
+  s.start_unix_ms = start_unix_ms;
+  s.uptime_ms = s.taken_at_ms - start_mono_ms;
+  s.snapshot_version = control.snapshot_version();
+  s.reloads_ok = control.reloads_ok();
+  s.reloads_failed = control.reloads_failed();
+  s.last_reload_ok = control.last_reload_ok();
+  for (const auto& view : control.host_views(s.taken_at_ms)) {
+    HostSample h;
+    h.address = view.config->address.to_string();
+    h.protection = view.config->protection;
+    h.secrets = view.secrets;
+    h.counters = host_counters.read(view.counter_slot);
+    s.hosts.push_back(std::move(h));
+  }
+  for (const auto& agent : control.agent_counters()) {
+    AgentSample a;
+    a.host = agent.host.to_string();
+    a.agent = agent.agent;
+    a.state = secrets_state_name(agent.state);
+    a.requests_sent = agent.poller.requests_sent;
+    a.replies_accepted = agent.poller.replies_accepted;
+    a.timeouts = agent.poller.timeouts;
+    a.payload_rejected = agent.poller.payload_rejected;
+    a.send_errors = agent.poller.send_errors;
+    for (size_t r = 0; r < kChannelResultCount; ++r) {
+      a.replies.emplace_back(channel_result_name(static_cast<ChannelResult>(r)), agent.replies[r]);
+    }
+    s.agents.push_back(std::move(a));
+  }
+  for (const WorkerView& view : workers) {
+    WorkerSample w;
+    w.queue = view.worker->queue();
+    w.cpu = view.worker->cpu();
+    w.mode = xsk_rung_name(view.rung);
+    w.counters = read_worker_counters(view.worker->counters());
+    xdp_statistics xs{};
+    if (view.worker->port().statistics(xs)) w.xsk = xs;
+    s.workers.push_back(std::move(w));
+  }
+  if (fastpath != nullptr) {
+    if (auto counters = fastpath->stats().read(); counters.ok()) {
+      s.xdp = *counters;
+    } else {
+      s.xdp_error = counters.error().message;
+    }
+    if (auto flows = fastpath->flows().count(); flows.ok()) s.established_flows = *flows;
+  }
+  return s;
+}
+
+nlohmann::json freshness_to_json(const SecretsFreshness& f) {
+  return {{"source", f.source},
+          {"location", f.location},
+          {"state", f.state},
+          {"last_update_age_ms",
+           f.last_update_age_ms ? nlohmann::json(*f.last_update_age_ms) : nlohmann::json(nullptr)},
+          {"last_error", f.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.last_error)}};
+}
+
+nlohmann::json stats_to_json(const StatsSample& s) {
+  nlohmann::json out;
+  out["taken_at_ms"] = s.taken_at_ms;
+  out["uptime_ms"] = s.uptime_ms;
+  out["snapshot_version"] = s.snapshot_version;
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const auto& h : s.hosts) {
+    nlohmann::json counters = nlohmann::json::object();
+    for (size_t c = 0; c < kHostCounterCount; ++c) {
+      counters[host_counter_label(static_cast<HostCounter>(c))] = h.counters[c];
+    }
+    hosts.push_back({{"address", h.address},
+                     {"protection", h.protection},
+                     {"secrets_state", h.secrets.state},
+                     {"counters", std::move(counters)}});
+  }
+  out["hosts"] = std::move(hosts);
+  nlohmann::json agents = nlohmann::json::array();
+  for (const auto& a : s.agents) {
+    nlohmann::json replies = nlohmann::json::object();
+    for (const auto& [result, n] : a.replies) replies[result] = n;
+    agents.push_back({{"host", a.host}, {"agent", a.agent}, {"state", a.state},
+                      {"requests_sent", a.requests_sent}, {"replies_accepted", a.replies_accepted},
+                      {"timeouts", a.timeouts}, {"payload_rejected", a.payload_rejected},
+                      {"send_errors", a.send_errors}, {"replies", std::move(replies)}});
+  }
+  out["agents"] = std::move(agents);
+  nlohmann::json workers = nlohmann::json::array();
+  for (const auto& w : s.workers) {
+    nlohmann::json counters = nlohmann::json::object();
+    for (size_t i = 0; i < w.counters.size() && i < kWorkerCounterCount; ++i) {
+      counters[kWorkerCounterInfo[i].name] = w.counters[i];
+    }
+    nlohmann::json xsk = nullptr;
+    if (w.xsk) {
+      xsk = {{"rx_dropped", w.xsk->rx_dropped},
+             {"rx_invalid_descs", w.xsk->rx_invalid_descs},
+             {"tx_invalid_descs", w.xsk->tx_invalid_descs},
+             {"rx_ring_full", w.xsk->rx_ring_full},
+             {"rx_fill_ring_empty_descs", w.xsk->rx_fill_ring_empty_descs},
+             {"tx_ring_empty_descs", w.xsk->tx_ring_empty_descs}};
+    }
+    workers.push_back({{"queue", w.queue}, {"cpu", w.cpu}, {"mode", w.mode},
+                       {"counters", std::move(counters)}, {"xsk", std::move(xsk)}});
+  }
+  out["workers"] = std::move(workers);
+  if (s.xdp) {
+    nlohmann::json packets = nlohmann::json::object();
+    nlohmann::json bytes = nlohmann::json::object();
+    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {  // 0 is "none": no decision
+      const auto reason = static_cast<sw_reason>(r);
+      const std::string name(dataplane::StatsTable::reason_name(reason));
+      packets[name] = (*s.xdp)[reason].packets;
+      bytes[name] = (*s.xdp)[reason].bytes;
+    }
+    out["xdp"] = {{"packets", std::move(packets)}, {"bytes", std::move(bytes)}};
+  } else {
+    out["xdp"] = {{"error", s.xdp_error.empty() ? "XDP program not loaded" : s.xdp_error}};
+  }
+  out["established_flows"] =
+      s.established_flows ? nlohmann::json(*s.established_flows) : nlohmann::json(nullptr);
+  return out;
+}
+
+}  // namespace synwarden::daemon

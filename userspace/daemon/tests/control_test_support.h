@@ -1,0 +1,85 @@
+// Test doubles shared by the control-plane tests: a dataplane that records what it is told (and
+// can be told to fail), a temporary directory with a config file and secrets files.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "control_dataplane.h"
+#include "snapshot.h"
+#include "synwarden/secrets.h"
+
+namespace synwarden::daemon::testing {
+
+// Every call, in order, as text: "upsert 192.0.2.10 protect=1", "erase 192.0.2.11",
+// "settings 0", and "publish v3 192.0.2.10,192.0.2.11" from the snapshot publisher.
+class RecordingDataplane : public DataplanePort {
+ public:
+  void upsert_host(const ProtectedHostConfig& h) override {
+    if (h.address.to_string() == fail_upsert_of) throw std::runtime_error("injected map failure");
+    log.push_back("upsert " + h.address.to_string() + " protect=" + (h.protection ? "1" : "0"));
+    map_hosts.push_back(h.address);
+  }
+  void erase_host(const IpAddress& a) override {
+    log.push_back("erase " + a.to_string());
+    std::erase(map_hosts, a);
+  }
+  std::vector<IpAddress> list_hosts() override { return map_hosts; }
+  void write_settings(const DaemonConfig& c) override {
+    log.push_back("settings " + std::to_string(c.limits.forwarded_synack_pps));
+  }
+
+  std::vector<std::string> log;
+  std::vector<IpAddress> map_hosts;
+  std::string fail_upsert_of;  // address whose upsert throws
+};
+
+inline HostSecrets secrets_for_test(uint64_t k) {
+  HostSecrets s;
+  s.syncookie = {SipKey{k, k + 1}, SipKey{k + 2, k + 3}};
+  s.syncookie6 = {SipKey{k + 4, k + 5}, SipKey{k + 6, k + 7}};
+  s.ts_key = SipKey{k + 8, k + 9};
+  s.clock = HostClockSample{5'000'000'000ull, 250, 123'456'789};
+  return s;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char dir[] = "/tmp/synwarden-control-test-XXXXXX";
+    path_ = mkdtemp(dir);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path file(const std::string& name) const { return path_ / name; }
+
+  void write(const std::string& name, const std::string& text, mode_t mode = 0640) const {
+    const auto p = file(name);
+    std::ofstream(p, std::ios::trunc) << text;
+    ::chmod(p.c_str(), mode);
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(file(name));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  mode_t mode(const std::string& name) const {
+    struct stat st {};
+    ::stat(file(name).c_str(), &st);
+    return st.st_mode & 07777;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace synwarden::daemon::testing
