@@ -149,10 +149,13 @@ def main():
     checks.check("those segments were forwarded by XDP (fwd_established), not the workers",
                  xdp_delta("fwd_established") >= SEGMENTS and delta("ack_valid") >= 1,
                  f"fwd_established +{xdp_delta('fwd_established')}, ack_valid +{delta('ack_valid')}")
-    print("NOTE (expected until the agent issue lands): the protected host's kernel answered the "
-          f"forwarded ACK/data with RST ({rsts} RST(s) counted and dropped on the host): it never "
-          "saw the SYN and does not know the firewall's secrets, so it cannot accept the cookie.")
-    checks.check("the host's kernel answered with RST (not yet accepting, as expected)", rsts >= 1,
+    # This test gives the firewall made-up secrets (no agent), so the host's kernel cannot
+    # accept the cookie and resets: that proves the ACK and the data really reached it.
+    # Acceptance by the host's kernel is test_e2e.py's (agent in bpf mode) and the VM tier's.
+    print(f"the protected host's kernel answered the forwarded ACK/data with {rsts} RST(s) "
+          "(counted and dropped on the host): the firewall's secrets here are not the host's")
+    checks.check("the host's kernel received the forwarded ACK and data (it answered with RST)",
+                 rsts >= 1,
                  f"{rsts} RSTs")
 
     # 4. Wrong-cookie ACKs are dropped and counted.
@@ -171,12 +174,15 @@ def main():
     flood_src = "2001:db8:f100" if v6 else "198.51.100."
     sent = flood_result["sent"]
     answered = delta("synack_built")
+    # A worker whose RX ring is over half full sheds SYNs unanswered (ACKs first); those are
+    # counted, not lost.
+    shed = delta("syn_shed_backlog")
     print(f"flood: {sent} SYNs sent in {flood_result['seconds']} s ({flood_result['pps']} pps); "
-          f"workers answered {answered}; XDP steered {xdp_delta('xsk_syn')}; "
+          f"workers answered {answered}, shed {shed}; XDP steered {xdp_delta('xsk_syn')}; "
           f"socket drops {lost}")
-    checks.check("the workers answered the flood with SYN-ACKs",
-                 sent > 0 and answered + lost >= 0.95 * sent and answered >= 0.5 * sent,
-                 f"answered {answered} of {sent}")
+    checks.check("the workers answered the flood with SYN-ACKs; every other SYN is counted",
+                 sent > 0 and answered + shed + lost >= 0.95 * sent and answered >= 0.5 * sent,
+                 f"answered {answered}, shed {shed}, socket drops {lost} of {sent}")
     per_worker = [w["counters"]["synack_built"] - b["counters"]["synack_built"]
                   for w, b in zip(during["workers"], before["workers"])]
     checks.check(f"each of the {args.queues} workers (one per RX queue) answered part of the flood",
