@@ -14,28 +14,16 @@
 #include "kmod_gate.h"
 #include "kmod_source.h"
 
+#include "kmod_file_sample.h"
+
 namespace synwarden::agent {
 namespace {
 
+using test_samples::replace;
+
 namespace fs = std::filesystem;
 
-const std::string kFile =
-    "synwarden_secrets 1\n"
-    "syncookie_secret 000102030405060708090a0b0c0d0e0f 101112131415161718191a1b1c1d1e1f\n"
-    "syncookie6_secret 202122232425262728292a2b2c2d2e2f 303132333435363738393a3b3c3d3e3f\n"
-    "ts_offset per-connection\n"
-    "net_secret 404142434445464748494a4b4c4d4e4f\n"
-    "hz 250\n"
-    "jiffies 4295012345\n"
-    "mono_ns 181234567890\n"
-    "mono_ms 181234\n"
-    "accept_cookies 0\n"
-    "gate_opened 0\n";
-
-std::string replace(std::string text, const std::string& from, const std::string& to) {
-  text.replace(text.find(from), from.size(), to);
-  return text;
-}
+const std::string kFile = test_samples::kmod_file_sample(false, 0);
 
 class KmodMode : public ::testing::Test {
  protected:

@@ -11,24 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "kmod_file_sample.h"
+
 namespace synwarden {
 namespace {
+
+using test_samples::replace;
 
 namespace fs = std::filesystem;
 
 // What kmod/procfile.c prints (Debian 12's 6.1 kernel: per-connection, IPv6 built in).
-const std::string kFile =
-    "synwarden_secrets 1\n"
-    "syncookie_secret 000102030405060708090a0b0c0d0e0f 101112131415161718191a1b1c1d1e1f\n"
-    "syncookie6_secret 202122232425262728292a2b2c2d2e2f 303132333435363738393a3b3c3d3e3f\n"
-    "ts_offset per-connection\n"
-    "net_secret 404142434445464748494a4b4c4d4e4f\n"
-    "hz 250\n"
-    "jiffies 4295012345\n"
-    "mono_ns 181234567890\n"
-    "mono_ms 181234\n"
-    "accept_cookies 1\n"
-    "gate_opened 17\n";
+const std::string kFile = test_samples::kmod_file_sample(true, 17);
 
 const std::vector<std::string> kKeyHex{
     "000102030405060708090a0b0c0d0e0f", "101112131415161718191a1b1c1d1e1f",
@@ -40,13 +33,6 @@ SipKey key_from(uint8_t first) {
   std::array<uint8_t, 16> b{};
   for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(first + i);
   return SipKey::from_bytes(b);
-}
-
-std::string replace(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  if (at == std::string::npos) throw std::logic_error("test text has no '" + from + "'");
-  text.replace(at, from.size(), to);
-  return text;
 }
 
 std::string without_line(const std::string& text, const std::string& prefix) {
