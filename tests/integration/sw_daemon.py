@@ -55,7 +55,10 @@ def write_secrets(path):
         "mss": 1460, "mss6": 1440, "rcv_wscale": 7,
         "jiffies": _jiffies(), "hz": _hz(), "mono_ms": int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1000),
     }
-    with open(path, "w") as f:
+    # The daemon refuses a secrets file others could read (it holds the host's cookie keys).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
         json.dump(doc, f)
     return doc
 

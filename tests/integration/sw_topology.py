@@ -120,6 +120,13 @@ class Topology:
             self.ip(role, "link", "set", "lo", "up")
         self.ip("switch", "link", "add", "br0", "type", "bridge")
         self.ip("switch", "link", "set", "br0", "up")
+        # A switch forwards frames without judging their IP headers; the kernel bridge's
+        # br_netfilter (on by default in every namespace where it is built in) validates IPv4/IPv6
+        # headers first and would silently drop malformed frames before the firewall saw them.
+        # Without br_netfilter (a module not loaded) the keys do not exist and nothing filters.
+        self.sh("switch", "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0",
+                "net.bridge.bridge-nf-call-ip6tables=0", "net.bridge.bridge-nf-call-arptables=0",
+                check=False)
         for role in ROLES:
             port = f"p{role[:2]}"
             queues = self.firewall_queues if role == "firewall" else 1

@@ -1,5 +1,7 @@
 #include "synwarden/channel_key.h"
 
+#include "synwarden/private_file.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -85,52 +87,24 @@ ChannelKey ChannelKey::generate() {
 }
 
 ChannelKey ChannelKey::load_file(const std::string& path) {
-  // O_NOFOLLOW: the checks below must be about the file we read, not a symlink's target that
-  // someone could swap in.
-  FdCloser fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) {
-    const int err = errno;
-    if (err == ELOOP) {
-      throw ChannelKeyError("channel key file " + path +
-                            " is a symbolic link; point the configuration at the real file");
+  std::string bytes;
+  try {
+    // One byte more than a key, so that a longer file is reported with its size.
+    bytes = read_private_file(path, "channel key file", kChannelKeyBytes + 1);
+  } catch (const PrivateFileError& e) {
+    std::string why = e.what();
+    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+      why += " (create one with `synwarden-agent genkey --out " + path + "`)";
     }
-    throw ChannelKeyError("cannot open channel key file " + path + ": " + errno_text(err) +
-                          " (create one with `synwarden-agent genkey --out " + path + "`)");
+    throw ChannelKeyError(why);
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    throw ChannelKeyError("cannot stat channel key file " + path + ": " + errno_text(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    throw ChannelKeyError("channel key file " + path + " is not a regular file");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    throw ChannelKeyError("refusing channel key file " + path + ": mode " + mode +
-                          " lets group or others access it; anyone who reads the key can forge "
-                          "this host's secrets. Run `chmod 600 " + path + "`");
-  }
-  if (st.st_uid != ::geteuid()) {
-    throw ChannelKeyError("refusing channel key file " + path + ": owned by uid " +
-                          std::to_string(st.st_uid) + ", not by the user running this program (uid " +
-                          std::to_string(::geteuid()) + "); `chown` it to that user");
-  }
-  if (st.st_size != static_cast<off_t>(kChannelKeyBytes)) {
-    throw ChannelKeyError("channel key file " + path + " has " + std::to_string(st.st_size) +
+  if (bytes.size() != kChannelKeyBytes) {
+    throw ChannelKeyError("channel key file " + path + " has " + std::to_string(bytes.size()) +
                           " bytes; a key is exactly 32 raw random bytes (`synwarden-agent genkey`)");
   }
   ChannelKey key;
-  size_t got = 0;
-  while (got < kChannelKeyBytes) {
-    const ssize_t n = ::read(fd.get(), key.key_ + got, kChannelKeyBytes - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      throw ChannelKeyError("cannot read channel key file " + path + ": " +
-                            (n < 0 ? errno_text(errno) : std::string("file shrank while reading")));
-    }
-    got += static_cast<size_t>(n);
-  }
+  std::memcpy(key.key_, bytes.data(), kChannelKeyBytes);
+  sodium_memzero(bytes.data(), bytes.size());
   key.derive_id();
   return key;
 }

@@ -1,5 +1,7 @@
 #include "synwarden/secrets.h"
 
+#include "synwarden/private_file.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -190,6 +192,17 @@ HostSecrets load_secrets_file(const std::filesystem::path& path) {
     throw SecretsError("secrets " + path.string() + ": read failed");
   }
   return parse_secrets(text.str(), path.string());
+}
+
+HostSecrets load_private_secrets_file(const std::filesystem::path& path) {
+  constexpr size_t kMaxSecretsFileBytes = 64 * 1024;  // a document is well under 1 KiB
+  std::string text;
+  try {
+    text = read_private_file(path.string(), "secrets file", kMaxSecretsFileBytes);
+  } catch (const PrivateFileError& e) {
+    throw SecretsError(e.what());
+  }
+  return parse_secrets(text, path.string());
 }
 
 std::string serialize_secrets(const HostSecrets& s) {

@@ -26,19 +26,27 @@ void log_transition(SecretsState to, const std::string& message) {
 
 }  // namespace
 
+ChannelKey load_agent_key(const ProtectedHostConfig& host, size_t index) {
+  try {
+    return ChannelKey::load_file(host.agent->key_file.string());
+  } catch (const ChannelKeyError& e) {
+    throw std::runtime_error("config key 'protected_hosts[" + std::to_string(index) +
+                             "].agent.key_file': " + e.what());
+  }
+}
+
+void check_agent_keys(const std::vector<ProtectedHostConfig>& hosts) {
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (hosts[i].agent) (void)load_agent_key(hosts[i], i);
+  }
+}
+
 AgentSecrets::AgentSecrets(const std::vector<ProtectedHostConfig>& hosts, HostSecretsBook& book) {
   for (size_t i = 0; i < hosts.size(); ++i) {
     const ProtectedHostConfig& host = hosts[i];
     if (!host.agent) continue;
-    const std::string key_path = "protected_hosts[" + std::to_string(i) + "].agent";
     const AgentEndpoint& agent = *host.agent;
-    ChannelKey key = [&] {
-      try {
-        return ChannelKey::load_file(agent.key_file.string());
-      } catch (const ChannelKeyError& e) {
-        throw std::runtime_error("config key '" + key_path + ".key_file': " + e.what());
-      }
-    }();
+    ChannelKey key = load_agent_key(host, i);
     SecretPollerOptions options;
     options.host = host.address.to_string();
     options.agent = agent.address;
@@ -67,7 +75,8 @@ AgentSecrets::AgentSecrets(const std::vector<ProtectedHostConfig>& hosts, HostSe
           std::move(options), std::move(key), std::move(on_secrets), std::move(on_state)));
       pollers_.push_back({address, &poller});
     } catch (const ChannelSocketError& e) {
-      throw std::runtime_error("config key '" + key_path + ".address': " + e.what());
+      throw std::runtime_error("config key 'protected_hosts[" + std::to_string(i) +
+                               "].agent.address': " + e.what());
     }
   }
 }

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "host_secrets_book.h"
+#include "synwarden/channel_key.h"
 #include "synwarden/channel_poller.h"
 
 namespace synwarden::daemon {
@@ -26,6 +27,13 @@ struct AgentChannelCounters {
   SecretPollerStats poller;                            // requests, replies, timeouts, ...
   std::array<uint64_t, kChannelResultCount> replies{};  // by ChannelResult (channel_result_name)
 };
+
+// The channel key of protected_hosts[index] (which has an agent). Throws std::runtime_error
+// naming the config key, the file and the fix.
+ChannelKey load_agent_key(const ProtectedHostConfig& host, size_t index);
+
+// Loads every agent's channel key once, to refuse a start before anything is touched.
+void check_agent_keys(const std::vector<ProtectedHostConfig>& hosts);
 
 class AgentSecrets {
  public:

@@ -62,12 +62,7 @@ std::unique_ptr<const Snapshot> ControlPlane::build_snapshot() {
   const uint64_t now_ms = monotonic_now_ms();
   for (size_t i = 0; i < config_.protected_hosts.size(); ++i) {
     const ProtectedHostConfig& h = config_.protected_hosts[i];
-    HostEntry entry;
-    entry.address = h.address;
-    entry.mac = h.mac;
-    entry.protection = h.protection;
-    entry.policy = h.policy.fail;
-    entry.ports = h.ports;
+    HostEntry entry = HostEntry::from_config(h);
     secrets_.fill_worker_keys(i, entry, now_ms);
     entry.counter_slot = slots_.at(h.address.to_string());
     hosts.push_back(std::move(entry));

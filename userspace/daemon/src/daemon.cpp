@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "agent_secrets.h"
 #include "established_map.h"
 #include "log.h"
 #include "metrics_sample.h"
@@ -137,7 +138,9 @@ void Daemon::start() {
            format_mac(nic_.mac) + ", " + std::to_string(nic_.rx_queues) + " RX queues from " +
            nic_.queue_source + "); serving " + std::to_string(queues_.size()) + " queue(s)");
 
-  // Bound before anything touches the dataplane: a port in use fails the start cleanly.
+  // Checked before anything touches the dataplane: an unusable key file (or a port in use,
+  // below) fails the start cleanly, without leaving maps pinned or a program attached.
+  check_agent_keys(initial_->config.protected_hosts);
   api_server_ = std::make_unique<ApiServer>(
       startup_.api, [this](const ApiRequest& request) { return dispatch(request); });
   load_dataplane();

@@ -96,16 +96,20 @@ bool SecretsFiles::refresh_one(FileState& file) {
   }
   const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
                            st.st_mtim.tv_nsec;
+  const int64_t ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 +
+                           st.st_ctim.tv_nsec;
   if (file.seen && file.inode == st.st_ino && file.size == st.st_size &&
-      file.mtime_ns == mtime_ns) {
+      file.mtime_ns == mtime_ns && file.ctime_ns == ctime_ns) {
     return false;
   }
   file.seen = true;
   file.inode = st.st_ino;
   file.size = st.st_size;
   file.mtime_ns = mtime_ns;
+  file.ctime_ns = ctime_ns;
   try {
-    HostSecrets secrets = load_secrets_file(file.path);
+    // The host's cookie keys: a file others can read would let them forge cookies.
+    HostSecrets secrets = load_private_secrets_file(file.path);
     if (secrets.has_uninitialised_keys()) {
       log_warning("host " + file.host + ": secrets file " + file.path.string() +
                   " has all-zero keys: the host's kernel has not initialised them yet, so "
@@ -136,12 +140,7 @@ std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
   hosts.reserve(config.protected_hosts.size());
   for (size_t i = 0; i < config.protected_hosts.size(); ++i) {
     const ProtectedHostConfig& h = config.protected_hosts[i];
-    HostEntry entry;
-    entry.address = h.address;
-    entry.mac = h.mac;
-    entry.protection = h.protection;
-    entry.policy = h.policy.fail;
-    entry.ports = h.ports;
+    HostEntry entry = HostEntry::from_config(h);
     entry.keys = secrets.keys(i);
     hosts.push_back(std::move(entry));
   }

@@ -21,7 +21,8 @@ class SecretsFiles {
  public:
   explicit SecretsFiles(const std::vector<ProtectedHostConfig>& hosts);
 
-  // Re-reads every file whose identity (inode, size, mtime) changed since the last look.
+  // Re-reads every file whose identity (inode, size, mtime, ctime: a chmod that fixes a refused
+  // file counts) changed since the last look.
   // A file that fails to read or parse keeps the host's last good keys and is logged once per
   // change. Returns true if any host's keys changed. Control thread only.
   bool refresh();
@@ -45,6 +46,7 @@ class SecretsFiles {
     uint64_t inode = 0;
     int64_t size = -1;
     int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
     std::string last_error;
   };
   bool refresh_one(FileState& file);

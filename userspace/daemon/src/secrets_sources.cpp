@@ -116,11 +116,7 @@ std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
   hosts.reserve(config.protected_hosts.size());
   for (size_t i = 0; i < config.protected_hosts.size(); ++i) {
     const ProtectedHostConfig& h = config.protected_hosts[i];
-    HostEntry entry;
-    entry.mac = h.mac;
-    entry.protection = h.protection;
-    entry.policy = h.policy.fail;
-    entry.ports = h.ports;
+    HostEntry entry = HostEntry::from_config(h);
     sources.fill_worker_keys(i, entry, now_ms);
     hosts.push_back(std::move(entry));
   }

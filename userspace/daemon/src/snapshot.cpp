@@ -15,6 +15,16 @@ int compare_key(IpAddress::Family fa, const uint8_t* a, IpAddress::Family fb, co
 
 }  // namespace
 
+HostEntry HostEntry::from_config(const ProtectedHostConfig& host) {
+  HostEntry entry;
+  entry.address = host.address;
+  entry.mac = host.mac;
+  entry.protection = host.protection;
+  entry.policy = host.policy.fail;
+  entry.ports = host.ports;
+  return entry;
+}
+
 bool HostEntry::port_protected(uint16_t port_host_order) const noexcept {
   return ports.empty() || std::binary_search(ports.begin(), ports.end(), port_host_order);
 }

@@ -40,6 +40,10 @@ struct HostEntry {
   uint32_t counter_slot = kNoCounterSlot;  // this host's block in each worker's HostCounterArea
 
   bool port_protected(uint16_t port_host_order) const noexcept;
+
+  // The entry's configured part (address, MAC, protection, fail policy, ports); keys and the
+  // counter slot are the caller's to fill.
+  static HostEntry from_config(const ProtectedHostConfig& host);
 };
 
 class Snapshot {

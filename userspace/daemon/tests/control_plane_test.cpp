@@ -27,8 +27,8 @@ const MacAddress kFirewallMac{0x02, 0x53, 0x57, 0, 0, 0x03};
 class ControlPlaneTest : public ::testing::Test {
  protected:
   ControlPlaneTest() {
-    dir_.write("a.json", serialize_secrets(testing::secrets_for_test(100)));
-    dir_.write("b.json", serialize_secrets(testing::secrets_for_test(200)));
+    dir_.write("a.json", serialize_secrets(testing::secrets_for_test(100)), 0600);
+    dir_.write("b.json", serialize_secrets(testing::secrets_for_test(200)), 0600);
     config_ = {{"interface", "eth1"},
                {"limits", {{"host_table_size", 4}, {"forwarded_synack_pps", 1000}}},
                {"protected_hosts",
@@ -230,7 +230,7 @@ TEST_F(ControlPlaneTest, AReloadKeepsUnchangedHostsKeysWithoutAGap) {
   const HostEntry* before = in_snapshot("192.0.2.10");
   ASSERT_TRUE(before->keys.has_value());
   const uint32_t slot = before->counter_slot;
-  dir_.write("a.json", "not json any more");  // the host's file breaks meanwhile
+  dir_.write("a.json", "not json any more", 0600);  // the host's file breaks meanwhile
   json next = config_;
   next["protected_hosts"].push_back(host_json("198.51.100.7", "b.json"));
   write_config(next);

@@ -47,8 +47,9 @@ class SecretsFilesTest : public ::testing::Test {
     std::remove(path_.c_str());
     rmdir(dir_.c_str());
   }
-  void write(const std::string& text, int64_t age_seconds = 0) {
+  void write(const std::string& text, int64_t age_seconds = 0, mode_t mode = 0600) {
     std::ofstream(path_, std::ios::trunc) << text;
+    chmod(path_.c_str(), mode);
     timespec times[2];
     clock_gettime(CLOCK_REALTIME, &times[0]);
     times[0].tv_sec -= age_seconds;
@@ -91,6 +92,31 @@ TEST_F(SecretsFilesTest, AHostWithoutAReadableFileHasNoKeys) {
   const auto snapshot = build_snapshot(config_, files, MacAddress{}, 1);
   ASSERT_EQ(snapshot->hosts().size(), 1u);
   EXPECT_FALSE(snapshot->hosts()[0].keys.has_value()) << "the host's fail policy applies";
+}
+
+TEST_F(SecretsFilesTest, AFileOthersCanReadIsRefusedUntilItsModeIsFixed) {
+  write(serialize_secrets(secrets_with(100)), 0, 0644);
+  SecretsFiles files(config_.protected_hosts);
+  EXPECT_FALSE(files.refresh());
+  EXPECT_FALSE(files.keys(0).has_value()) << "a readable copy of the host's keys is not used";
+  EXPECT_NE(files.freshness(0, monotonic_ms()).last_error.find("chmod 600 " + path_), std::string::npos)
+      << files.freshness(0, monotonic_ms()).last_error;
+  ASSERT_EQ(chmod(path_.c_str(), 0600), 0);  // the content and mtime stay as they were
+  EXPECT_TRUE(files.refresh()) << "the fix is noticed without touching the file's content";
+  EXPECT_EQ(files.keys(0)->secrets, secrets_with(100));
+}
+
+TEST_F(SecretsFilesTest, ASymlinkToASecretsFileIsRefused) {
+  write(serialize_secrets(secrets_with(100)));
+  const std::string real = dir_ + "/real.json";
+  ASSERT_EQ(rename(path_.c_str(), real.c_str()), 0);
+  ASSERT_EQ(symlink(real.c_str(), path_.c_str()), 0);
+  SecretsFiles files(config_.protected_hosts);
+  EXPECT_FALSE(files.refresh());
+  EXPECT_FALSE(files.keys(0).has_value());
+  EXPECT_NE(files.freshness(0, monotonic_ms()).last_error.find("symbolic link"), std::string::npos)
+      << files.freshness(0, monotonic_ms()).last_error;
+  std::remove(real.c_str());
 }
 
 TEST_F(SecretsFilesTest, TheClockSampleIsTakenAsValidAtTheFilesModificationTime) {

@@ -83,6 +83,7 @@ class SecretsSourcesTest : public ::testing::Test {
     ChannelKey::write_new_file(key_file_.string());
     file_ = dir_ / "host6.json";
     std::ofstream(file_) << serialize_secrets(secrets_with(900));
+    fs::permissions(file_, fs::perms::owner_read | fs::perms::owner_write);
     agent_.emplace(key_file_.string());
   }
   ~SecretsSourcesTest() override {

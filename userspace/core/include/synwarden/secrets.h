@@ -79,6 +79,11 @@ HostSecrets parse_secrets(std::string_view json_text, std::string_view origin);
 // Reads and parses a file. Throws SecretsError (also for I/O failures).
 HostSecrets load_secrets_file(const std::filesystem::path& path);
 
+// The same for a file the daemon trusts with a host's keys: it must also be private to this
+// user (synwarden/private_file.h: regular, not a symlink, owned by us, mode 0600 or 0400).
+// Throws SecretsError naming the problem and the fix.
+HostSecrets load_private_secrets_file(const std::filesystem::path& path);
+
 // The JSON document for `secrets`, in the shape parse_secrets() accepts (lower-case hex;
 // "rcv_space" only when it differs from the default). Compact, without a trailing newline.
 std::string serialize_secrets(const HostSecrets& secrets);
