@@ -127,25 +127,28 @@ std::string read_line(int sock) {
   throw std::runtime_error("control socket closed");
 }
 
-// One connection attempt from the client namespace. Reply: "ok <tcp_info>" or "err <reason>".
-std::string client_connect(const Endpoint& ep, bool expect_established) {
-  vt::UniqueFd fd(::socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  set_timeouts(fd.get(), 8);
-  sockaddr_storage ss{};
-  socklen_t sl = 0;
+// The test service's address (ep.host, kPort) in `ss`; returns its length.
+socklen_t service_address(const Endpoint& ep, sockaddr_storage& ss) {
   if (ep.family == AF_INET) {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     a->sin_family = AF_INET;
     a->sin_port = htons(kPort);
     ::inet_pton(AF_INET, ep.host, &a->sin_addr);
-    sl = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(kPort);
-    ::inet_pton(AF_INET6, ep.host, &a->sin6_addr);
-    sl = sizeof *a;
+    return sizeof *a;
   }
+  auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons(kPort);
+  ::inet_pton(AF_INET6, ep.host, &a->sin6_addr);
+  return sizeof *a;
+}
+
+// One connection attempt from the client namespace. Reply: "ok <tcp_info>" or "err <reason>".
+std::string client_connect(const Endpoint& ep, bool expect_established) {
+  vt::UniqueFd fd(::socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  set_timeouts(fd.get(), 8);
+  sockaddr_storage ss{};
+  const socklen_t sl = service_address(ep, ss);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), sl) < 0) {
     // The host's reset of the cookie ACK can reach the socket before connect() returns.
     if (errno == ECONNRESET && !expect_established) return "ok reset";
@@ -234,20 +237,7 @@ vt::UniqueFd listen_on(const Endpoint& ep) {
   const int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_storage ss{};
-  socklen_t sl = 0;
-  if (ep.family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(kPort);
-    ::inet_pton(AF_INET, ep.host, &a->sin_addr);
-    sl = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(kPort);
-    ::inet_pton(AF_INET6, ep.host, &a->sin6_addr);
-    sl = sizeof *a;
-  }
+  const socklen_t sl = service_address(ep, ss);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), sl) < 0 || ::listen(fd.get(), 16) < 0)
     throw std::runtime_error(std::string("listen on ") + ep.host + ": " + std::strerror(errno));
   return fd;
