@@ -1,6 +1,7 @@
 """Pieces shared by the control-plane integration tests (test_control_*.py): synwardenctl and
 the HTTP API run inside the firewall namespace (the API listens on that namespace's loopback),
 the streaming connections of sw_stream.py, the SYN flood, and a Prometheus text checker."""
+import argparse
 import json
 import os
 import re
@@ -12,6 +13,18 @@ from sw_harness import PYTHON, HERE
 from sw_topology import MACS, run
 
 API = "http://127.0.0.1:9477"  # the daemon's and synwardenctl's default
+
+
+def parse_args():
+    """The command line both control-plane tests take (tests/integration/CMakeLists.txt)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--synwarden", required=True)
+    ap.add_argument("--synwardenctl", required=True)
+    ap.add_argument("--synflood", required=True)
+    ap.add_argument("--bpf-dir", required=True)
+    ap.add_argument("--flood-rate", type=int, default=20000)
+    ap.add_argument("--queues", type=int, default=2)
+    return ap.parse_args()
 
 
 def ctl(topo, binary, *args, check=True):

@@ -7,6 +7,7 @@ channel's wire format (for forging datagrams) and the secret material a run must
 Standard library plus Debian's python3-scapy (test frames are built with it) and libsodium
 through ctypes (the channel's XChaCha20-Poly1305; libsodium is a dependency of the product).
 """
+import argparse
 import base64
 import ctypes
 import ctypes.util
@@ -26,6 +27,32 @@ from sw_e2e import AGENT_PORT, API_PORT, PORTS, Scenario, wait_for
 from sw_harness import PYTHON
 from sw_servers import BANNER, BANNER_PORT, pong
 from sw_topology import IPV4, IPV6, MACS, run
+
+
+def argument_parser():
+    """The options every hardening test takes (tests/integration/CMakeLists.txt); a test adds
+    its own and calls parse_args()."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--synwarden", required=True)
+    ap.add_argument("--agent", required=True)
+    ap.add_argument("--synflood", required=True)
+    ap.add_argument("--bpf-dir", required=True)
+    return ap
+
+
+def stop_and_collect_logs(scenario, show=True):
+    """Kills what is left of the scenario's daemon; returns (daemon log, agent log), printed
+    unless show is False. Called in the tests' `finally`, so a failure still shows both."""
+    daemon_log = ""
+    if scenario.daemon:
+        scenario.daemon.kill()
+        daemon_log = scenario.daemon.log()
+        if show:
+            print("daemon log:\n" + daemon_log)
+    agent_log = scenario.agent_log()
+    if show:
+        print("agent log:\n" + agent_log)
+    return daemon_log, agent_log
 
 
 class HardeningScenario(Scenario):

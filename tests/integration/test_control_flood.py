@@ -16,7 +16,6 @@ Afterwards: every connection is still up, every byte came back in order, no conn
 for long, the API's changes were saved in the config file (mode kept), /metrics is valid
 Prometheus text with the per-host counters, and `synwardenctl top` showed the flood per host.
 """
-import argparse
 import json
 import os
 import signal
@@ -38,14 +37,7 @@ MAX_STALL_S = 2.0
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--synwardenctl", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
-    ap.add_argument("--flood-rate", type=int, default=20000)
-    ap.add_argument("--queues", type=int, default=2)
-    args = ap.parse_args()
+    args = C.parse_args()
     checks = Checks()
     ctl = lambda *a, **k: C.ctl(topo, args.synwardenctl, *a, **k)
     ctl_json = lambda *a: C.ctl_json(topo, args.synwardenctl, *a)

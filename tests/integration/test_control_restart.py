@@ -14,7 +14,6 @@ cleanup runs - and, after a pause, started again from the same saved config:
   - afterwards every connection is still up, every byte came back in order, and no connection
     stalled for long.
 """
-import argparse
 import json
 import os
 import sys
@@ -36,14 +35,7 @@ MAX_STALL_S = 2.0
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--synwardenctl", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
-    ap.add_argument("--flood-rate", type=int, default=20000)
-    ap.add_argument("--queues", type=int, default=2)
-    args = ap.parse_args()
+    args = C.parse_args()
     checks = Checks()
     ctl = lambda *a, **k: C.ctl(topo, args.synwardenctl, *a, **k)
 

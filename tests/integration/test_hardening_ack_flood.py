@@ -21,7 +21,6 @@ forwarded to the host and nothing else of the flood was. The first factor is che
 own as well: the ACKs refused for a bad hash (count in window, MSS index out of range) are
 checked * 2/256 within 6 sigma.
 """
-import argparse
 import json
 import math
 import subprocess
@@ -46,11 +45,7 @@ def flood(topo, args, dst, prefix, count, seed):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--agent", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
+    ap = H.argument_parser()
     # 10 M plus the few percent a loaded 2-core machine drops at the AF_XDP ring, so that
     # about 10 M are checked.
     ap.add_argument("--acks", type=int, default=11_000_000, help="ACKs in all (both families)")
@@ -75,10 +70,7 @@ def main():
             legit = [H.banner_probe(topo, IPV4["host"], 3.0), H.banner_probe(topo, IPV6["host"], 3.0)]
             scenario.stop()
         finally:
-            if scenario.daemon:
-                scenario.daemon.kill()
-                daemon_log = scenario.daemon.log()
-            agent_log = scenario.agent_log()
+            daemon_log, agent_log = H.stop_and_collect_logs(scenario, show=False)
 
     d = H.counter_deltas(after, before)
     total_sent = sum(s["sent"] for s in sent)

@@ -21,7 +21,6 @@ through the firewall and a SYN flood hits the host's port the whole time. Then:
   3. every stream survived all of it, and no key (old or new) appears in the logs.
 `test_control_restart.py` covers the daemon's kill -9; this test covers the agent's.
 """
-import argparse
 import json
 import re
 import sys
@@ -51,11 +50,7 @@ def window(scenario, seconds):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--agent", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
+    ap = H.argument_parser()
     ap.add_argument("--fail", choices=("closed", "open"), required=True)
     args = ap.parse_args()
     checks = Checks()
@@ -112,12 +107,7 @@ def main():
             flood.communicate(timeout=30)
             scenario.stop()
         finally:
-            if scenario.daemon:
-                scenario.daemon.kill()
-                daemon_log = scenario.daemon.log()
-                print("daemon log:\n" + daemon_log)
-            agent_log = scenario.agent_log()
-            print("agent log:\n" + agent_log)
+            daemon_log, agent_log = H.stop_and_collect_logs(scenario)
 
     show = lambda d: json.dumps({k: v for k, v in d.items() if k in (
         "syn_received", "synack_built", "dropped_fail_closed", "forwarded_fail_open",

@@ -22,7 +22,6 @@ reply that echoes the wrong nonce (a captured old reply). Asserted:
     secrets are fresh again) and new connections complete; the agent's total of rejected
     datagrams at SIGTERM equals what was sent; no key appears in either log.
 """
-import argparse
 import json
 import re
 import secrets as pyrandom
@@ -138,11 +137,7 @@ def replies_by_result(metrics):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--agent", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
+    ap = H.argument_parser()
     args = ap.parse_args()
     checks = Checks()
     print("== hardening: attacks on the secret channel ==")
@@ -195,12 +190,7 @@ def main():
             legit = [H.banner_probe(topo, IPV4["host"], 3.0), H.banner_probe(topo, IPV6["host"], 3.0)]
             scenario.stop()
         finally:
-            if scenario.daemon:
-                scenario.daemon.kill()
-                daemon_log = scenario.daemon.log()
-                print("daemon log:\n" + daemon_log)
-            agent_log = scenario.agent_log()
-            print("agent log:\n" + agent_log)
+            daemon_log, agent_log = H.stop_and_collect_logs(scenario)
 
     checks.check("the agent answers a genuine request, echoing its nonce inside the sealed reply",
                  echoes, f"{len(answered)} replies")

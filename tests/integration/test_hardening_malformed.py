@@ -21,7 +21,6 @@ port 0) are answered with a cookie SYN-ACK exactly as the host's kernel would an
 never reach the host either. One class is answered although the kernel would drop it: a SYN
 with malformed IPv4 options (IP options are not parsed; see the case's comment).
 """
-import argparse
 import socket
 import struct
 import sys
@@ -241,11 +240,7 @@ def counted(delta, counter):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--agent", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
+    ap = H.argument_parser()
     args = ap.parse_args()
     checks = Checks()
     print("== hardening: malformed traffic through the firewall ==")
@@ -277,12 +272,7 @@ def main():
             legit = [H.banner_probe(topo, IPV4["host"], 3.0), H.banner_probe(topo, IPV6["host"], 3.0)]
             scenario.stop()
         finally:
-            if scenario.daemon:
-                scenario.daemon.kill()
-                daemon_log = scenario.daemon.log()
-                print("daemon log:\n" + daemon_log)
-            agent_log = scenario.agent_log()
-            print("agent log:\n" + agent_log)
+            daemon_log, agent_log = H.stop_and_collect_logs(scenario)
 
     for name, counter, by_design, delta in results:
         moved = {k: v for k, v in delta.items()

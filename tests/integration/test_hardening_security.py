@@ -20,7 +20,6 @@ The whole product runs (agent in bpf mode on the host, the daemon polling it). A
      `synwarden-agent stats`, after connections, a reload and a key-state change were logged.
 The agent's own refusal of a readable key file is tested in agent_e2e_test.cpp.
 """
-import argparse
 import json
 import os
 import shutil
@@ -77,11 +76,7 @@ def check_config(synwarden, topo, api_address):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--agent", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
+    ap = H.argument_parser()
     args = ap.parse_args()
     checks = Checks()
     print("== hardening: root-only secrets, loopback-only API, no secrets in logs ==")
