@@ -17,6 +17,8 @@
 #include "synwarden/checksum.h"
 #include "synwarden/codec.h"
 #include "synwarden/packet_builder.h"
+#include "synwarden/packet_bytes.h"
+#include "synwarden/synack_planner.h"
 
 namespace {
 
@@ -128,6 +130,33 @@ void BM_SynAckRewrite_V6AllOptions(benchmark::State& state) {
   rewrite(state, v6_syn(), ChecksumPolicy::kSkip);
 }
 BENCHMARK(BM_SynAckRewrite_V6AllOptions)->UseManualTime();
+
+// The whole SYN -> SYN-ACK frame rewrite a worker does per SYN: parse, plan_synack() (cookie,
+// ts_off, TSval: three SipHashes) and the in-place build with its checksums, over a UMEM batch.
+void BM_FullSynAck_V4AllOptions(benchmark::State& state) {
+  synwarden::HostSecrets secrets;
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (synwarden::SipKey* k : {&secrets.syncookie[0], &secrets.syncookie[1], &secrets.ts_key}) {
+    k->k0 = x *= 0xBF58476D1CE4E5B9ull;
+    k->k1 = x *= 0x94D049BB133111EBull;
+  }
+  const synwarden::ClockReading clock{286'576, 15'024'998};
+  const auto p = params();
+  const std::vector<uint8_t> syn = v4_syn();
+  const size_t len = syn.size();
+  ParsedFrame parsed;
+  run_batches(state, syn, [&](uint8_t* frame) {
+    synwarden::parse_frame(frame, len, parsed);
+    const synwarden::Ipv4Flow flow{synwarden::load_raw32(parsed.saddr),
+                                   synwarden::load_raw32(parsed.daddr), parsed.sport,
+                                   parsed.dport};
+    const synwarden::SynAckPlan plan =
+        synwarden::plan_synack(secrets, clock, flow, parsed.seq, parsed.options);
+    benchmark::DoNotOptimize(
+        synwarden::build_synack_in_place(frame, sizeof(UmemFrame), parsed, plan, p));
+  });
+}
+BENCHMARK(BM_FullSynAck_V4AllOptions)->UseManualTime();
 
 void BM_Parse_V4Syn_InUmem(benchmark::State& state) {
   ParsedFrame parsed;

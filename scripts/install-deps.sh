@@ -16,7 +16,7 @@ TEST=(iproute2 iputils-ping ethtool curl netcat-openbsd python3 python3-scapy tc
 # VM tier: a Debian kernel under qemu with a busybox initramfs.
 VM=(qemu-system-x86 busybox-static cpio)
 # Benchmarks and packaging.
-EXTRA=(gnuplot-nox debhelper dh-dkms dkms devscripts lintian fakeroot)
+EXTRA=(gnuplot-nox debhelper dh-dkms dkms devscripts lintian fakeroot systemd)
 
 ALL=("${BUILD[@]}" "${TEST[@]}" "${VM[@]}" "${EXTRA[@]}")
 missing=()

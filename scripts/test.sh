@@ -9,11 +9,11 @@
 # fails unless it exits 0 and ends with its own "<tier>: ..." summary line. CI must never report
 # a tier as passing that did not really execute.
 # Needs root (BPF, network namespaces, qemu). Environment: SYNWARDEN_BUILD_DIR (default ./build),
-# SYNWARDEN_TIERS (default "unit bpf integration vm").
+# SYNWARDEN_TIERS (default "unit bpf integration vm sanitize fuzz package").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SYNWARDEN_BUILD_DIR:-$root/build}
-tiers=${SYNWARDEN_TIERS:-unit bpf integration vm}
+tiers=${SYNWARDEN_TIERS:-unit bpf integration vm sanitize fuzz package}
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "test.sh: must run as root (BPF test runs, network namespaces, the qemu tier)" >&2

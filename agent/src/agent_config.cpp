@@ -91,7 +91,7 @@ Config parse_config(std::string_view json_text, std::string_view origin) {
   json doc;
   try {
     doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // also out_of_range: "1e400"
     throw ConfigError(std::string(origin) + ": not valid JSON (" + e.what() + ")");
   }
   if (!doc.is_object()) throw ConfigError(std::string(origin) + ": expected a JSON object");

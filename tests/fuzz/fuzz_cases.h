@@ -160,4 +160,36 @@ struct GuardCase {
   }
 };
 
+// fuzz_daemon_handler: the snapshot and batch one frame meets in a worker's PacketHandler.
+// The frame itself is the rest of the input (not part of visit()).
+struct HandlerCase {
+  enum Bits : uint8_t {
+    kProtection = 1,      // else pass mode
+    kKeys = 2,            // else no secrets yet: the fail policy applies
+    kFailClosed = 4,
+    kPreviousKeys = 8,    // keys from before a key change, still valid for a while
+    kShedSyns = 16,       // the worker is behind: SYNs of this batch are dropped
+    kPortFilter = 32,     // only `port` (and port + 1) are protected
+    kHostCounters = 64,   // per-host counter area attached
+  };
+  uint8_t v4_host = kProtection | kKeys | kHostCounters;  // 192.0.2.10
+  uint8_t v6_host = kProtection | kKeys | kHostCounters;  // 2001:db8::10
+  uint16_t port = 80;
+  uint32_t synack_pps = 0;   // 0 = unlimited
+  uint8_t synack_burst = 64;
+  uint8_t params = 0;        // 0..2: SYN-ACK frame parameters (TOS, TTL, flow label, padding)
+  uint32_t clock_ms = 0;     // firewall time after the secrets' sample, in ms
+  uint16_t headroom = 256;   // buffer capacity beyond the frame, 0..1024
+  uint8_t repeats = 0;       // the same frame again this many times in the batch (0..8)
+
+  template <typename IO>
+  void visit(IO& io) {
+    io(v4_host), io(v6_host), io(port), io(synack_pps), io(synack_burst);
+    io.range(params, uint8_t{0}, uint8_t{2});
+    io(clock_ms);
+    io.range(headroom, uint16_t{0}, uint16_t{1024});
+    io.range(repeats, uint8_t{0}, uint8_t{8});
+  }
+};
+
 }  // namespace synwarden::fuzz

@@ -1,6 +1,6 @@
 // Writes the seed corpus of every fuzz target into <dir>/<target>/ (tests/fuzz/corpus):
 //
-//   fuzz_make_seeds tests/fuzz/corpus
+//   fuzz_make_seeds tests/fuzz/corpus [frame|cookie|secrets|channel|daemon_handler ...]
 //
 // Seeds are small and each stands for one case worth starting from: a Linux SYN v4/v6 with and
 // without VLAN tags, the ACK of a handshake, each malformed-frame class, a sample secrets file
@@ -326,19 +326,101 @@ void channel_seeds() {
   write(t, "rate-limited-burst", steps({{1, 0, 0}, {2, 0, 0}, {3, 0, 0}, {4, 0, 0}, {5, 10, 0}}));
 }
 
+// ---- daemon_handler -------------------------------------------------------------------------
+
+// Frames at the target's snapshot hosts 192.0.2.10:80 and [2001:db8::10]:443.
+FrameBuilder to_v4_host() {
+  FrameBuilder b;
+  b.ipv4("198.51.100.10", "192.0.2.10").ports(40000, 80).seq(0x1A2B3C4D);
+  return b;
+}
+FrameBuilder to_v6_host() {
+  FrameBuilder b;
+  b.ipv6("2001:db8:1::10", "2001:db8::10").ports(40000, 443).seq(0x0BADCAFE);
+  return b;
+}
+
+void handler_seed(const std::string& name, const HandlerCase& c, const Bytes& frame) {
+  Bytes out = encode(c);
+  out.insert(out.end(), frame.begin(), frame.end());
+  write("daemon_handler", name, out);
+}
+
+void daemon_handler_seeds() {
+  using H = HandlerCase;
+  const HandlerCase base;
+  const Bytes syn4 = to_v4_host().linux_syn_options(1460, 0x01020304, 7).build();
+  handler_seed("v4-syn-answered", base, syn4);
+  handler_seed("v6-syn-vlan-ecn-answered", base,
+               to_v6_host().vlan(ethertype::kVlan, 4094)
+                   .flags(tcpflag::kSyn | tcpflag::kEce | tcpflag::kCwr).tos(0xB8)
+                   .linux_syn_options(8940, 1, 14).build());
+  handler_seed("v4-syn-qinq-no-ts-answered", base,
+               to_v4_host().vlan(ethertype::kQinQ, 10).vlan(ethertype::kVlan, 20).mss(1300)
+                   .build());
+  HandlerCase c = base;
+  c.v4_host |= H::kShedSyns;
+  handler_seed("v4-syn-shed", c, syn4);
+  c = base;
+  c.synack_pps = 1;
+  c.synack_burst = 2;
+  c.repeats = 4;
+  handler_seed("v4-syn-rate-limited", c, syn4);
+  c = base;
+  c.v4_host = H::kProtection | H::kFailClosed | H::kHostCounters;
+  handler_seed("v4-syn-no-keys-fail-closed", c, syn4);
+  c.v4_host = H::kProtection | H::kHostCounters;
+  handler_seed("v4-ack-no-keys-fail-open", c,
+               to_v4_host().flags(tcpflag::kAck).seq(0x1A2B3C4E).ack(0x55667788).build());
+  c = base;
+  c.v4_host |= H::kPreviousKeys;
+  handler_seed("v4-ack-bad-cookie-previous-keys", c,
+               to_v4_host().flags(tcpflag::kAck).seq(0x1A2B3C4E).ack(0x55667788).nop().nop()
+                   .timestamp(0x01020310, 0x99887766).build());
+  c = base;
+  c.v4_host |= H::kPortFilter;
+  c.port = 8080;
+  handler_seed("v4-syn-unprotected-port", c, syn4);
+  c = base;
+  c.v6_host = H::kKeys | H::kHostCounters;
+  handler_seed("v6-ack-pass-mode", c, to_v6_host().flags(tcpflag::kAck).ack(5).build());
+  handler_seed("v4-rst", base, to_v4_host().flags(tcpflag::kRst).build());
+  handler_seed("v4-syn-ack", base, to_v4_host().flags(tcpflag::kSyn | tcpflag::kAck).build());
+  handler_seed("v4-no-flags", base, to_v4_host().flags(0).build());
+  Bytes bad_sum = syn4;
+  bad_sum[14 + 20 + 16] ^= 0x01;
+  handler_seed("v4-syn-bad-checksum", base, bad_sum);
+  c = base;
+  c.headroom = 0;
+  handler_seed("v4-syn-no-room-for-synack", c, to_v4_host().build());
+  handler_seed("v4-unknown-host", base,
+               v4().linux_syn_options(1460, 1, 7).build());  // 192.0.2.80 is not protected
+  Bytes arp(42, 0);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  handler_seed("arp", base, arp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <corpus dir, e.g. tests/fuzz/corpus>\n", argv[0]);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s <corpus dir, e.g. tests/fuzz/corpus> [target...]\n", argv[0]);
     return 2;
   }
   g_root = argv[1];
+  // Optional target names after the directory: only those (channel seeds carry random nonces,
+  // so regenerating everything rewrites files whose coverage did not change).
+  const std::vector<std::pair<std::string, void (*)()>> targets = {
+      {"frame", frame_seeds},     {"cookie", cookie_seeds},
+      {"secrets", secrets_seeds}, {"channel", channel_seeds},
+      {"daemon_handler", daemon_handler_seeds}};
   try {
-    frame_seeds();
-    cookie_seeds();
-    secrets_seeds();
-    channel_seeds();
+    for (const auto& [name, write_seeds] : targets) {
+      bool wanted = argc == 2;
+      for (int i = 2; i < argc; ++i) wanted |= name == argv[i];
+      if (wanted) write_seeds();
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz_make_seeds: %s\n", e.what());
     return 1;

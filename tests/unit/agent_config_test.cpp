@@ -59,6 +59,8 @@ TEST(AgentConfig, FullFileIsRead) {
 
 TEST(AgentConfig, MistakesNameTheKeyAndTheFix) {
   EXPECT_NE(refusal("{").find("not valid JSON"), std::string::npos);
+  // A number out of double's range is nlohmann's out_of_range, not a parse_error: still ours.
+  EXPECT_NE(refusal(R"({"poll": 1e400})").find("not valid JSON"), std::string::npos);
   EXPECT_NE(refusal(R"({"key_file": "/k", "interfaces": ["e"]})").find("\"listen\": missing"),
             std::string::npos);
   EXPECT_NE(refusal(R"({"listen": "agent:7070", "key_file": "/k", "interfaces": ["e"]})")

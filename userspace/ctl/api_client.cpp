@@ -56,7 +56,7 @@ namespace {
 nlohmann::json parse_json(const std::string& request, const std::string& body) {
   try {
     return nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: "1e400"
     throw ApiCallError(request + ": the answer is not JSON: " + e.what(), 0);
   }
 }

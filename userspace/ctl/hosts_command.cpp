@@ -73,7 +73,7 @@ nlohmann::json read_spec(const std::string& spec) {
   }
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: "1e400"
     throw CLI::ValidationError("--spec", std::string("not valid JSON: ") + e.what());
   }
 }

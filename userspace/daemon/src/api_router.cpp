@@ -14,7 +14,10 @@ namespace {
 ApiResponse json_response(int status, const nlohmann::json& body) {
   ApiResponse r;
   r.status = status;
-  r.body = body.dump() + "\n";
+  // Error messages quote the request's own path, Host and Content-Type, which may hold any
+  // bytes: invalid UTF-8 is replaced (U+FFFD) instead of throwing type_error 316, which would
+  // escape handle() and terminate the daemon (found by fuzzing).
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return r;
 }
 
@@ -53,7 +56,9 @@ nlohmann::json parse_body(const ApiRequest& request) {
   }
   try {
     return nlohmann::json::parse(request.body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, or out_of_range.406 for a number beyond double ("1e400"; found by fuzzing),
+    // which would otherwise end as a 500.
     throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what());
   }
 }

@@ -60,7 +60,8 @@ LoadedConfig read_config_file(const std::filesystem::path& path) {
   loaded.text = read_text_file(path);
   try {
     loaded.document = nlohmann::ordered_json::parse(loaded.text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, or out_of_range.406 for a number beyond double ("1e400"; found by fuzzing).
     throw ConfigError("config file " + path.string() + " is not valid JSON: " + e.what());
   }
   try {

@@ -32,6 +32,8 @@ namespace synwarden::daemon {
 
 template <typename T>
 class SnapshotStore {
+  struct Slot;  // declared before Reader names it: clang requires it, g++ tolerates the order
+
  public:
   class Reader;
 

@@ -118,10 +118,10 @@ void Worker::kick_tx() noexcept {
   // Copy mode transmits only inside sendmsg(); zero-copy drivers ask for a kick through the
   // need-wakeup flag. Per batch, never per frame.
   if (!xsk_ring_prod__needs_wakeup(&port_->tx())) return;
-  // Copy mode sends at most 32 descriptors per call (TX_BATCH_SIZE in net/xdp/xsk.c,
-  // __xsk_generic_xmit) and answers EAGAIN while more are queued, so a batch of 64 needs two
-  // calls; bounded so a stalled device cannot keep the worker here.
-  const uint32_t max_calls = settings_.batch_size / 32 + 2;
+  // Copy mode sends at most tx_budget() descriptors per call (__xsk_generic_xmit: 32, or the
+  // ring size where XDP_MAX_TX_SKB_BUDGET raised it, then one call sends a whole batch) and
+  // answers EAGAIN while more are queued; bounded so a stalled device cannot keep the worker here.
+  const uint32_t max_calls = settings_.batch_size / port_->tx_budget() + 2;
   for (uint32_t call = 0; call < max_calls; ++call) {
     bump(counters_.tx_kicks);
     if (::sendto(port_->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) return;

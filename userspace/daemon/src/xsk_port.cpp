@@ -9,6 +9,12 @@
 
 namespace synwarden::daemon {
 
+namespace {
+// XDP_MAX_TX_SKB_BUDGET of include/uapi/linux/if_xdp.h (Linux 6.17); Debian 12's headers predate
+// it.
+constexpr int kXdpMaxTxSkbBudget = 9;
+}  // namespace
+
 const char* xsk_bind_name(XskBind bind) noexcept {
   return bind == XskBind::kZeroCopy ? "zero-copy" : "copy";
 }
@@ -70,6 +76,7 @@ std::unique_ptr<XskPort> XskPort::open(const std::string& ifname, uint32_t queue
     port->socket_ = nullptr;
     return nullptr;  // the destructor deletes the UMEM so the next rung starts clean
   }
+  if (bind == XskBind::kCopy) port->raise_tx_budget();
   return port;
 }
 
@@ -77,6 +84,17 @@ XskPort::~XskPort() {
   // Socket first: the UMEM refuses deletion (-EBUSY) while a socket still uses it.
   if (socket_ != nullptr) xsk_socket__delete(socket_);
   if (umem_ != nullptr) xsk_umem__delete(umem_);
+}
+
+void XskPort::raise_tx_budget() noexcept {
+  // Copy mode transmits inside sendmsg(), at most max_tx_budget descriptors per call (32 by
+  // default), answering EAGAIN while more are queued: a 64-frame batch then costs two or three
+  // syscalls. Linux >= 6.17 lets a socket raise the budget up to its TX ring size
+  // (XDP_MAX_TX_SKB_BUDGET, xsk_setsockopt()); older kernels answer ENOPROTOOPT and keep 32.
+  unsigned int budget = geometry_.ring_size;
+  if (::setsockopt(fd(), SOL_XDP, kXdpMaxTxSkbBudget, &budget, sizeof budget) == 0) {
+    tx_budget_ = budget;
+  }
 }
 
 bool XskPort::statistics(xdp_statistics& out) const noexcept {

@@ -47,6 +47,8 @@ class UmemArea {
 
 class XskPort {
  public:
+  static constexpr uint32_t kDefaultTxBudget = 32;  // TX_BATCH_SIZE in net/xdp/xsk.c
+
   // What went wrong when a bind attempt failed: errno and the step, for the attach ladder's log.
   struct Error {
     int err = 0;
@@ -75,6 +77,10 @@ class XskPort {
   xsk_ring_cons& rx() noexcept { return rx_; }
   xsk_ring_prod& tx() noexcept { return tx_; }
 
+  // Descriptors one sendmsg() hands to the device in copy mode: TX_BATCH_SIZE (32) in
+  // net/xdp/xsk.c unless XDP_MAX_TX_SKB_BUDGET (Linux >= 6.17) raised it at open().
+  uint32_t tx_budget() const noexcept { return tx_budget_; }
+
   // XDP_STATISTICS of the socket (drops the kernel saw before our rings). Syscall: control
   // thread or per report, never per packet. Returns false with errno on failure.
   bool statistics(xdp_statistics& out) const noexcept;
@@ -82,11 +88,13 @@ class XskPort {
  private:
   XskPort(UmemArea& area, uint32_t queue, const XskGeometry& geometry, XskBind bind)
       : area_(area), queue_(queue), geometry_(geometry), bind_(bind) {}
+  void raise_tx_budget() noexcept;
 
   UmemArea& area_;
   uint32_t queue_;
   XskGeometry geometry_;
   XskBind bind_;
+  uint32_t tx_budget_ = kDefaultTxBudget;
   xsk_umem* umem_ = nullptr;
   xsk_socket* socket_ = nullptr;
   xsk_ring_prod fill_{};
