@@ -109,6 +109,10 @@ int run(const Config& config, const std::string& config_origin) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  // SIGHUP (a terminal hang-up, or a `systemctl kill -s HUP`) must not kill the agent: its
+  // default action would, and systemd counts that death as a clean exit. The agent has no
+  // reloadable settings yet, so a hang-up only logs its counters.
+  sigaddset(&signals, SIGHUP);
   if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) {
     throw std::runtime_error(std::string("sigprocmask failed: ") + std::strerror(errno));
   }
@@ -159,6 +163,13 @@ int run(const Config& config, const std::string& config_origin) {
     if (fds[2].revents != 0) {
       signalfd_siginfo info{};
       [[maybe_unused]] const ssize_t n = ::read(sigfd.get(), &info, sizeof info);
+      if (info.ssi_signo == SIGHUP) {
+        log_line("SIGHUP: " + std::to_string(server.replies_sent()) + " replies sent, " +
+                 std::to_string(server.counters().rejected()) +
+                 " datagrams rejected; nothing to reload (restart the agent to apply a changed "
+                 "configuration)");
+        continue;
+      }
       log_line(std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)) + "; " +
                std::to_string(server.replies_sent()) + " replies sent, " +
                std::to_string(server.counters().rejected()) + " datagrams rejected" +

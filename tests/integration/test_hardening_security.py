@@ -120,6 +120,11 @@ def main():
             legit = [H.banner_probe(topo, IPV4["host"], 3.0), H.banner_probe(topo, IPV6["host"], 3.0)]
             scenario.daemon.proc.send_signal(signal.SIGHUP)
             C.wait_until("the SIGHUP reload", lambda: "reload (SIGHUP)" in scenario.daemon.log())
+            # A hang-up must not kill the agent (its default action would, and systemd would
+            # count that as a clean exit): it logs its counters and keeps serving.
+            scenario.agent.send_signal(signal.SIGHUP)
+            C.wait_until("the agent's SIGHUP line", lambda: "SIGHUP:" in scenario.agent_log())
+            agent_alive_after_hup = scenario.agent.poll() is None
             outputs = {
                 "stats report": json.dumps(scenario.daemon.stats()),
                 "/status": C.http(topo, "GET", "/status")[1],
@@ -138,6 +143,8 @@ def main():
             outputs_log["agent log"] = scenario.agent_log()
             print("agent log:\n" + outputs_log["agent log"])
 
+    checks.check("the agent survives SIGHUP (logs its counters, keeps serving)",
+                 agent_alive_after_hup)
     for ok, detail in files:
         checks.check("a channel key file is a regular root-owned file of mode 0600", ok, detail)
     checks.check("the agent's pinned state directory is 0700", pin_mode == 0o700, oct(pin_mode))
