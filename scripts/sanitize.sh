@@ -18,8 +18,11 @@ started=$SECONDS
 mkdir -p "$build"
 
 # Unit tier only, no benchmarks: the other tiers need privileges or a VM and run unsanitized.
+# Warnings are not errors here: the main build (scripts/build.sh) enforces them, and with
+# -fsanitize gcc 12 reports false -Wmaybe-uninitialized inside libstdc++'s <regex>.
 if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNWARDEN_SANITIZE=ON \
-  -DSYNWARDEN_TEST_TIERS=unit -DSYNWARDEN_BUILD_BENCH=OFF >"$build/configure.log" 2>&1; then
+  -DSYNWARDEN_WERROR=OFF -DSYNWARDEN_TEST_TIERS=unit -DSYNWARDEN_BUILD_BENCH=OFF \
+  >"$build/configure.log" 2>&1; then
   cat "$build/configure.log" >&2
   echo "sanitize: FAILED (configure, see $build/configure.log)"
   exit 1

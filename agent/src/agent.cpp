@@ -20,6 +20,7 @@
 #include "mode_probe.h"
 #include "synwarden/channel_server.h"
 #include "synwarden/secrets.h"
+#include "synwarden/unique_fd.h"
 
 namespace synwarden::agent {
 namespace {
@@ -28,19 +29,11 @@ namespace {
 // garbage cannot flood the journal.
 constexpr uint64_t kRejectLogIntervalNs = 10'000'000'000;
 
-class Fd {
- public:
-  explicit Fd(int fd, const char* what) : fd_(fd) {
-    if (fd_ < 0) throw std::runtime_error(std::string(what) + " failed: " + std::strerror(errno));
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { ::close(fd_); }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// An fd from a call that returns -1 on failure; throws naming the call.
+UniqueFd checked_fd(int fd, const char* what) {
+  if (fd < 0) throw std::runtime_error(std::string(what) + " failed: " + std::strerror(errno));
+  return UniqueFd(fd);
+}
 
 class RejectLog {
  public:
@@ -116,7 +109,7 @@ int run(const Config& config, const std::string& config_origin) {
   if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) {
     throw std::runtime_error(std::string("sigprocmask failed: ") + std::strerror(errno));
   }
-  Fd sigfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+  const UniqueFd sigfd = checked_fd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
 
   std::unique_ptr<SecretSource> source = make_source(config, mode);
   log_line("started (" + std::string(mode_name(config.mode)) + " chose " + mode_name(mode) +
@@ -147,7 +140,8 @@ int run(const Config& config, const std::string& config_origin) {
       [&reject_log](ChannelResult r, const SocketAddress& from) { reject_log.note(r, from); });
   log_line("serving secrets on " + server.local_address().to_string());
 
-  Fd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
+  const UniqueFd timer =
+      checked_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
   const itimerspec every_second{{1, 0}, {1, 0}};
   if (timerfd_settime(timer.get(), 0, &every_second, nullptr) != 0) {
     throw std::runtime_error(std::string("timerfd_settime failed: ") + std::strerror(errno));

@@ -1,6 +1,7 @@
 #include "synwarden/channel_key.h"
 
 #include "synwarden/private_file.h"
+#include "synwarden/unique_fd.h"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -27,21 +28,6 @@ void ensure_sodium() {
     throw ChannelKeyError("libsodium failed to initialise (sodium_init); cannot handle channel keys");
   }
 }
-
-// Closes the fd on every exit path of load_file/write_new_file.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -111,7 +97,7 @@ ChannelKey ChannelKey::load_file(const std::string& path) {
 
 void ChannelKey::write_new_file(const std::string& path) {
   ensure_sodium();
-  FdCloser fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd.get() < 0) {
     throw ChannelKeyError("cannot create channel key file " + path + ": " + errno_text(errno) +
                           (errno == EEXIST ? " (refusing to overwrite an existing key)" : ""));

@@ -8,30 +8,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "synwarden/unique_fd.h"
+
 namespace synwarden {
-
-namespace {
-
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 std::string read_private_file(const std::string& path, const std::string& what, size_t max_bytes) {
   // O_NOFOLLOW: the checks below must be about the file we read, not a symlink's target that
   // someone could swap in.
-  FdCloser fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
     const int err = errno;
     if (err == ELOOP) {

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "synwarden/unique_fd.h"
+
 namespace synwarden::daemon {
 
 namespace {
@@ -17,26 +19,6 @@ namespace {
 [[noreturn]] void fail(const std::string& step, const std::filesystem::path& path, int error) {
   throw std::runtime_error(step + " " + path.string() + ": " + std::strerror(error));
 }
-
-// Closes the fd on every path out of write_file_atomically().
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -85,7 +67,7 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   // A new file gets 0640: the config names key files and is no one else's business.
   const mode_t mode = existed ? (old.st_mode & 07777) : 0640;
 
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd.get() < 0) fail("creating", temp, errno);
   // fchmod after open: the umask must not widen or narrow the operator's chosen mode.
   if (::fchmod(fd.get(), mode) != 0) fail("setting the mode of", temp, errno);
@@ -116,7 +98,7 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   }
   // The rename is durable only once the directory entry is.
   const std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0) fail("opening directory", dir, errno);
   if (::fsync(dir_fd.get()) != 0) fail("fsync of directory", dir, errno);
 }

@@ -14,23 +14,11 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "synwarden/unique_fd.h"
+
 namespace synwarden::daemon {
 
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 ifreq make_ifreq(const std::string& name) {
   ifreq ifr{};
@@ -74,7 +62,7 @@ NetInterface query_interface(const std::string& name) {
     throw std::runtime_error("interface '" + name + "' not found in this network namespace (" +
                              std::strerror(err) + "): check the \"interface\" key and `ip link`");
   }
-  Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) {
     throw std::system_error(errno, std::generic_category(), "socket(AF_INET) for ioctls");
   }
