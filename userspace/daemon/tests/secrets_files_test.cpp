@@ -12,19 +12,14 @@
 #include <fstream>
 #include <string>
 
+#include "control_test_support.h"
 #include "synwarden/secrets.h"
 
 namespace synwarden::daemon {
 namespace {
 
-HostSecrets secrets_with(uint64_t k) {
-  HostSecrets s;
-  s.syncookie = {SipKey{k, k + 1}, SipKey{k + 2, k + 3}};
-  s.syncookie6 = {SipKey{k + 4, k + 5}, SipKey{k + 6, k + 7}};
-  s.ts_key = SipKey{k + 8, k + 9};
-  s.clock = HostClockSample{5'000'000'000ull, 250, 123'456'789};
-  return s;
-}
+// The shared fixture keys (control_test_support.h).
+HostSecrets secrets_with(uint64_t k) { return testing::secrets_for_test(k); }
 
 uint64_t monotonic_ms() {
   timespec ts{};
