@@ -139,7 +139,9 @@ SW_STATIC_ASSERT(sizeof(struct sw_settings) == 32, "sw_settings layout is ABI");
 	X(DROP_NON_TCP_POLICY, "drop_non_tcp_policy", "non-TCP refused by the host policy")     \
 	X(DROP_TCP_FRAGMENT, "drop_tcp_fragment", "fragmented TCP while protection is on")      \
 	X(DROP_MALFORMED, "drop_malformed", "bad IP/TCP header or truncated frame to a host")   \
-	X(DROP_IPV6_EXT_HEADERS, "drop_ipv6_ext_headers", "IPv6 extension chain too long")
+	X(DROP_IPV6_EXT_HEADERS, "drop_ipv6_ext_headers", "IPv6 extension chain too long")     \
+	X(FWD_SYN_REUSE, "fwd_syn_reuse", "SYN on the 4-tuple of a known flow: host decides")   \
+	X(FWD_OUTBOUND, "fwd_outbound", "segment of a flow the host opened (outbound table)")
 
 #define SW_REASON_ENUM_ENTRY(name, label, help) SW_R_##name,
 enum sw_reason { SW_REASON_LIST(SW_REASON_ENUM_ENTRY) SW_REASON_COUNT };

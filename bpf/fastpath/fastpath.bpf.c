@@ -40,6 +40,16 @@ struct {
 	__type(value, struct sw_flow);
 } sw_flows SEC(".maps");
 
+/* Flows the protected host opened itself (a SYN-ACK answered it). Kept apart from sw_flows:
+ * anybody can send a SYN-ACK with any source, so a spoofed SYN-ACK flood may churn this table,
+ * never the established map of flows the firewall validated. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_flow_key);
+	__type(value, struct sw_flow);
+} sw_outbound SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, 64);
@@ -121,9 +131,10 @@ static __always_inline int record(const struct ctx_state *s, __u64 decision)
 	return (int)action;
 }
 
-/* Inserts a flow and forwards; the reason tells an operator whether learning keeps up. */
-static __always_inline __u64 learn_and_forward(const struct sw_flow_key *key, __u32 origin,
-					       __u32 reason_ok)
+/* Inserts a flow into `table` and forwards; the reason tells an operator whether learning
+ * keeps up. */
+static __always_inline __u64 learn_and_forward(void *table, const struct sw_flow_key *key,
+					       __u32 origin, __u32 reason_ok)
 {
 	struct sw_flow flow = {
 		.created_ns = bpf_ktime_get_ns(),
@@ -131,7 +142,7 @@ static __always_inline __u64 learn_and_forward(const struct sw_flow_key *key, __
 	};
 	/* BPF_ANY: the caller just missed in the map, and if another CPU inserted the same flow
 	 * meanwhile, overwriting it is harmless. */
-	long err = bpf_map_update_elem(&sw_flows, key, &flow, BPF_ANY);
+	long err = bpf_map_update_elem(table, key, &flow, BPF_ANY);
 	return FORWARD(err ? SW_R_FWD_LEARN_FAILED : reason_ok);
 }
 
@@ -200,24 +211,36 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 	key->sport = th->source;
 	key->dport = th->dest;
 
-	/* A SYN never consults the established map: a known 4-tuple must not let SYNs bypass the
-	 * cookie check. */
-	if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN)
-		return protect ? steer(s, SW_R_XSK_SYN, SW_R_XSK_SYN_NO_SOCKET)
-			       : FORWARD(SW_R_FWD_PASS_MODE);
+	if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN) {
+		if (!protect)
+			return FORWARD(SW_R_FWD_PASS_MODE);
+		/* A new SYN on the 4-tuple of a flow the firewall validated (or learnt) is the
+		 * client reusing its port, typically while the host still holds the old
+		 * connection in TIME_WAIT. Only the host's kernel can apply its TIME_WAIT rules
+		 * (tcp_timewait_state_process(): recycle for a newer ISN or timestamp), and it
+		 * needs the SYN itself for that: a cookie ACK would meet the TIME_WAIT socket and
+		 * be answered with the old connection's ACK. The host answers with its own
+		 * SYN-ACK and the client's ACK meets the map. Spoofing this needs the exact
+		 * 4-tuple of a live flow, and reaches a host that rate-limits its answers. */
+		if (bpf_map_lookup_elem(&sw_flows, key))
+			return FORWARD(SW_R_FWD_SYN_REUSE);
+		return steer(s, SW_R_XSK_SYN, SW_R_XSK_SYN_NO_SOCKET);
+	}
 	if ((flags & TH_SYN) && (flags & (TH_RST | TH_FIN)))
 		return protect ? DROP(SW_R_DROP_BAD_FLAGS) : FORWARD(SW_R_FWD_PASS_MODE);
 
 	if (bpf_map_lookup_elem(&sw_flows, key))
 		return FORWARD(SW_R_FWD_ESTABLISHED);
+	if (bpf_map_lookup_elem(&sw_outbound, key))
+		return FORWARD(SW_R_FWD_OUTBOUND);
 
 	if (flags & TH_SYN) { /* SYN-ACK: the host's own outbound connection is being answered */
-		if (!protect)
-			return learn_and_forward(key, SW_FLOW_LEARNED, SW_R_FWD_LEARNED);
-		if (!synack_allowed(&s->stats->synack, s->set))
+		if (protect && !synack_allowed(&s->stats->synack, s->set))
 			return DROP(SW_R_DROP_SYNACK_RATE);
-		/* Learned so the rest of that connection is not taken for cookie ACKs. */
-		return learn_and_forward(key, SW_FLOW_SYNACK, SW_R_FWD_SYNACK);
+		/* Learnt (in the outbound table, never the established map: see sw_outbound) so
+		 * the rest of that connection is not taken for cookie ACKs. */
+		return learn_and_forward(&sw_outbound, key, SW_FLOW_SYNACK,
+					 protect ? SW_R_FWD_SYNACK : SW_R_FWD_LEARNED);
 	}
 	if (flags & (TH_RST | TH_FIN))
 		return protect ? DROP(SW_R_DROP_UNKNOWN_RST_FIN) : FORWARD(SW_R_FWD_PASS_MODE);
@@ -226,7 +249,7 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 	if (protect)
 		return steer(s, SW_R_XSK_ACK, SW_R_XSK_ACK_NO_SOCKET);
 	if (sw_knob_learn_in_pass_mode)
-		return learn_and_forward(key, SW_FLOW_LEARNED, SW_R_FWD_LEARNED);
+		return learn_and_forward(&sw_flows, key, SW_FLOW_LEARNED, SW_R_FWD_LEARNED);
 	return FORWARD(SW_R_FWD_PASS_MODE);
 }
 

@@ -110,6 +110,8 @@ void FastpathTest::SetUp() {
   for (const auto& [addr, entry] : *hosts) ASSERT_TRUE(fp_->hosts().erase(addr).ok());
   auto cleared = fp_->flows().clear();
   ASSERT_TRUE(cleared.ok()) << cleared.error().message;
+  auto cleared_outbound = fp_->outbound().clear();
+  ASSERT_TRUE(cleared_outbound.ok()) << cleared_outbound.error().message;
   dataplane::Settings settings;
   settings.firewall_mac = kFirewallMac;
   auto written = fp_->settings().write(settings);

@@ -19,8 +19,11 @@ using dataplane::HostPolicy;
 enum class Dest { protected_host, other };
 enum class Mode { protect, pass };
 enum class Seg { syn, ack, ack_data, synack, rst, rst_ack, fin_ack, icmp, udp, gre };
-enum class Known { no, yes };  // precondition: the frame's flow is in the established map
+// Precondition: the frame's flow is in the established map (yes), or in the outbound table of
+// flows the host opened itself (outbound).
+enum class Known { no, yes, outbound };
 enum class Policy { defaults, deny_all };
+// learned: into the established map; synack_learned: into the outbound table only.
 enum class Effect { none, learned, synack_learned };
 
 struct Cell {
@@ -45,7 +48,10 @@ const Cell kCells[] = {
   // The XSKMAP is empty here, so the redirect falls back to a drop; the recorded decision
   // shows the program steered it (xdp_lifecycle_test covers a bound socket).
   {"ProtectedSynSteeredToWorker",      Dest::protected_host, Mode::protect, Seg::syn, Known::no,  Policy::defaults, SW_R_XSK_SYN_NO_SOCKET, XDP_DROP, Effect::none},
-  {"ProtectedSynOfKnownFlowStillSteered", Dest::protected_host, Mode::protect, Seg::syn, Known::yes, Policy::defaults, SW_R_XSK_SYN_NO_SOCKET, XDP_DROP, Effect::none},
+  // A known 4-tuple is a client reusing its port: only the host can judge it against its
+  // TIME_WAIT socket, so the SYN goes to the host (which answers with its own SYN-ACK).
+  {"ProtectedSynOfKnownFlowForwardedToHost", Dest::protected_host, Mode::protect, Seg::syn, Known::yes, Policy::defaults, SW_R_FWD_SYN_REUSE, XDP_TX, Effect::none},
+  {"ProtectedSynOfOutboundFlowStillSteered", Dest::protected_host, Mode::protect, Seg::syn, Known::outbound, Policy::defaults, SW_R_XSK_SYN_NO_SOCKET, XDP_DROP, Effect::none},
   {"PassModeSynForwarded",             Dest::protected_host, Mode::pass,    Seg::syn, Known::no,  Policy::defaults, SW_R_FWD_PASS_MODE, XDP_TX, Effect::none},
   // -- segment of a flow in the established map --
   {"ProtectedEstablishedAckForwarded",  Dest::protected_host, Mode::protect, Seg::ack,      Known::yes, Policy::defaults, SW_R_FWD_ESTABLISHED, XDP_TX, Effect::none},
@@ -53,6 +59,10 @@ const Cell kCells[] = {
   {"ProtectedEstablishedFinForwarded",  Dest::protected_host, Mode::protect, Seg::fin_ack,  Known::yes, Policy::defaults, SW_R_FWD_ESTABLISHED, XDP_TX, Effect::none},
   {"ProtectedEstablishedRstForwarded",  Dest::protected_host, Mode::protect, Seg::rst_ack,  Known::yes, Policy::defaults, SW_R_FWD_ESTABLISHED, XDP_TX, Effect::none},
   {"PassModeEstablishedDataForwarded",  Dest::protected_host, Mode::pass,    Seg::ack_data, Known::yes, Policy::defaults, SW_R_FWD_ESTABLISHED, XDP_TX, Effect::none},
+  // -- segment of a flow the host opened (outbound table) --
+  {"ProtectedOutboundDataForwarded",    Dest::protected_host, Mode::protect, Seg::ack_data, Known::outbound, Policy::defaults, SW_R_FWD_OUTBOUND, XDP_TX, Effect::none},
+  {"ProtectedOutboundFinForwarded",     Dest::protected_host, Mode::protect, Seg::fin_ack,  Known::outbound, Policy::defaults, SW_R_FWD_OUTBOUND, XDP_TX, Effect::none},
+  {"PassModeOutboundAckForwarded",      Dest::protected_host, Mode::pass,    Seg::ack,      Known::outbound, Policy::defaults, SW_R_FWD_OUTBOUND, XDP_TX, Effect::none},
   // -- ACK of no known flow --
   {"ProtectedUnknownAckSteeredToWorker",  Dest::protected_host, Mode::protect, Seg::ack,      Known::no, Policy::defaults, SW_R_XSK_ACK_NO_SOCKET, XDP_DROP, Effect::none},
   {"ProtectedUnknownDataSteeredToWorker", Dest::protected_host, Mode::protect, Seg::ack_data, Known::no, Policy::defaults, SW_R_XSK_ACK_NO_SOCKET, XDP_DROP, Effect::none},
@@ -60,7 +70,7 @@ const Cell kCells[] = {
   {"PassModeUnknownDataForwardedAndLearned", Dest::protected_host, Mode::pass, Seg::ack_data, Known::no, Policy::defaults, SW_R_FWD_LEARNED, XDP_TX, Effect::learned},
   // -- SYN-ACK answering the host's own outbound connection --
   {"ProtectedSynAckForwardedAndLearned", Dest::protected_host, Mode::protect, Seg::synack, Known::no, Policy::defaults, SW_R_FWD_SYNACK,  XDP_TX, Effect::synack_learned},
-  {"PassModeSynAckForwardedAndLearned",  Dest::protected_host, Mode::pass,    Seg::synack, Known::no, Policy::defaults, SW_R_FWD_LEARNED, XDP_TX, Effect::learned},
+  {"PassModeSynAckForwardedAndLearned",  Dest::protected_host, Mode::pass,    Seg::synack, Known::no, Policy::defaults, SW_R_FWD_LEARNED, XDP_TX, Effect::synack_learned},
   // -- RST / FIN of no known flow --
   {"ProtectedUnknownRstDropped",    Dest::protected_host, Mode::protect, Seg::rst,     Known::no, Policy::defaults, SW_R_DROP_UNKNOWN_RST_FIN, XDP_DROP, Effect::none},
   {"ProtectedUnknownRstAckDropped", Dest::protected_host, Mode::protect, Seg::rst_ack, Known::no, Policy::defaults, SW_R_DROP_UNKNOWN_RST_FIN, XDP_DROP, Effect::none},
@@ -144,7 +154,11 @@ TEST_P(PacketFlow, FollowsTheDesignTable) {
   if (cell.known == Known::yes) {
     ASSERT_TRUE(fp().flows().insert(key, FlowOrigin::admin).ok());
   }
+  if (cell.known == Known::outbound) {
+    ASSERT_TRUE(fp().outbound().insert(key, FlowOrigin::admin).ok());
+  }
   const std::uint64_t flows_before = *fp().flows().count();
+  const std::uint64_t outbound_before = *fp().outbound().count();
 
   const Bytes in = make_frame(cell, fam, tags, kFirewallMac, kRouterMac);
   const std::uint64_t t0 = monotonic_ns();
@@ -157,20 +171,31 @@ TEST_P(PacketFlow, FollowsTheDesignTable) {
       cell.verdict == XDP_TX ? make_frame(cell, fam, tags, kHostMac, kFirewallMac) : in;
   EXPECT_EQ(r.out, expected_out) << "output bytes differ";
 
-  auto found = fp().flows().lookup(key);
-  ASSERT_TRUE(found.ok()) << found.error().message;
+  auto in_flows = fp().flows().lookup(key);
+  auto in_outbound = fp().outbound().lookup(key);
+  ASSERT_TRUE(in_flows.ok()) << in_flows.error().message;
+  ASSERT_TRUE(in_outbound.ok()) << in_outbound.error().message;
   const std::uint64_t flows_after = *fp().flows().count();
+  const std::uint64_t outbound_after = *fp().outbound().count();
+  if (cell.effect != Effect::learned) {
+    EXPECT_EQ(flows_after, flows_before) << "the established map changed";
+    EXPECT_EQ(in_flows->has_value(), cell.known == Known::yes);
+  }
+  if (cell.effect != Effect::synack_learned) {
+    EXPECT_EQ(outbound_after, outbound_before) << "the outbound table changed";
+    EXPECT_EQ(in_outbound->has_value(), cell.known == Known::outbound);
+  }
+  auto& found = cell.effect == Effect::synack_learned ? in_outbound : in_flows;
   switch (cell.effect) {
     case Effect::none:
-      EXPECT_EQ(flows_after, flows_before) << "the established map changed";
-      EXPECT_EQ(found->has_value(), cell.known == Known::yes);
       if (found->has_value()) {
         EXPECT_EQ((*found)->origin, FlowOrigin::admin);
       }
       break;
     case Effect::learned:
     case Effect::synack_learned:
-      EXPECT_EQ(flows_after, flows_before + 1);
+      EXPECT_EQ(cell.effect == Effect::learned ? flows_after : outbound_after,
+                (cell.effect == Effect::learned ? flows_before : outbound_before) + 1);
       ASSERT_TRUE(found->has_value()) << "flow not inserted under the inbound key";
       EXPECT_EQ((*found)->origin,
                 cell.effect == Effect::learned ? FlowOrigin::learned : FlowOrigin::synack);

@@ -68,7 +68,7 @@ const std::array<SynAckFrameParams, 3> kParams = {{
   X(forwarded_unprotected_port, true) X(forwarded_pass_mode, true)                         \
   X(forwarded_fail_open, true) X(dropped_fail_closed, false) X(dropped_rst_fin, false)     \
   X(dropped_bad_flags, false) X(dropped_unknown_host, false) X(dropped_unparsable, false)  \
-  X(dropped_bad_checksum, false)
+  X(dropped_bad_checksum, false) X(forwarded_pending_flow, true)
 
 struct Outcome {
   const char* name;

@@ -166,9 +166,10 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
 
   fp.skel_->rodata->sw_knob_xsk_fail_open = opts.xsk_fail_open ? 1 : 0;
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
-  const std::array<std::pair<bpf_map*, std::uint32_t>, 3> sizes = {{
+  const std::array<std::pair<bpf_map*, std::uint32_t>, 4> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
       {fp.skel_->maps.sw_flows, opts.flow_table_size},
+      {fp.skel_->maps.sw_outbound, opts.outbound_table_size},
       {fp.skel_->maps.sw_xsks, opts.max_queues},
   }};
   for (const auto& [map, size] : sizes) {
@@ -191,6 +192,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
     const std::pair<bpf_map*, bool> pinned[] = {
         {fp.skel_->maps.sw_hosts, false},
         {fp.skel_->maps.sw_flows, false},
+        {fp.skel_->maps.sw_outbound, false},
         {fp.skel_->maps.sw_stats, true},
         {fp.skel_->maps.sw_settings, true},
     };
@@ -220,15 +222,16 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   if (cpus <= 0) return os_error(-cpus, "counting possible CPUs");
   auto hosts = dup_fd(bpf_map__fd(fp.skel_->maps.sw_hosts), "sw_hosts");
   auto flows = dup_fd(bpf_map__fd(fp.skel_->maps.sw_flows), "sw_flows");
+  auto outbound = dup_fd(bpf_map__fd(fp.skel_->maps.sw_outbound), "sw_outbound");
   auto xsks = dup_fd(bpf_map__fd(fp.skel_->maps.sw_xsks), "sw_xsks");
   auto stats = dup_fd(bpf_map__fd(fp.skel_->maps.sw_stats), "sw_stats");
   auto settings = dup_fd(bpf_map__fd(fp.skel_->maps.sw_settings), "sw_settings");
-  for (auto* r : {&hosts, &flows, &xsks, &stats, &settings}) {
+  for (auto* r : {&hosts, &flows, &outbound, &xsks, &stats, &settings}) {
     if (!*r) return r->error();
   }
   const auto ncpus = static_cast<unsigned>(cpus);
   fp.tables_.reset(new FastpathTables{HostTable(std::move(*hosts)), FlowTable(std::move(*flows)),
-                                      XskTable(std::move(*xsks)),
+                                      FlowTable(std::move(*outbound)), XskTable(std::move(*xsks)),
                                       StatsTable(std::move(*stats), ncpus),
                                       SettingsTable(std::move(*settings), ncpus)});
   return fp;
@@ -360,7 +363,7 @@ Result<void> XdpFastpath::detach() {
 
 Result<void> XdpFastpath::unpin() {
   if (pin_dir_.empty()) return {};
-  for (const char* name : {"sw_hosts", "sw_flows", "sw_stats", "sw_settings"}) {
+  for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_stats", "sw_settings"}) {
     const std::string path = pin_dir_ + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, "unpinning " + path);
   }

@@ -108,6 +108,7 @@ struct Limits {
   uint64_t synack_pps_per_queue = 0;  // cookie SYN-ACKs per second per worker, 0 = unlimited
   uint64_t forwarded_synack_pps = 0;  // SYN-ACKs to hosts' own connections (XDP), 0 = unlimited
   uint32_t flow_table_size = 1u << 20;  // established-map entries (LRU), ~110 bytes each
+  uint32_t outbound_table_size = 1u << 16;  // flows the hosts opened (from SYN-ACKs), LRU
   uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
 
   friend bool operator==(const Limits&, const Limits&) = default;

@@ -251,6 +251,13 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
       bump(counters_.ack_valid_previous_keys);
     }
   }
+  if (verdict.status != AckStatus::kAccepted && flows_.pending(flow_key_of(p))) {
+    // A later segment of a flow whose cookie ACK is still queued or just left: not a cookie
+    // itself (its seq moved on), but part of a validated handshake. Sent behind the ACK.
+    bump(counters_.forwarded_pending_flow);
+    count(host, HostCounter::kForwarded);
+    return forward(host, frame, len);
+  }
   switch (verdict.status) {
     case AckStatus::kAccepted:
       break;
@@ -267,8 +274,8 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
       count(host, HostCounter::kAckInvalid);
       return FrameAction::kDrop;
   }
-  // Insert before the frame is queued: the client's next segments then meet the map in XDP
-  // instead of coming here, where a segment with a later seq would fail the cookie check.
+  // The worker's sink (PendingFlows) puts the flow into the map only once this ACK has left, so
+  // the client's next segments cannot overtake it through XDP.
   if (!flows_.insert(flow_key_of(p))) bump(counters_.flow_insert_failed);
   bump(counters_.ack_valid);
   count(host, HostCounter::kAckValid);

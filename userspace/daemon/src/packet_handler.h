@@ -24,6 +24,9 @@ class FlowSink {
  public:
   virtual ~FlowSink() = default;
   virtual bool insert(const sw_flow_key& key) noexcept = 0;
+  // A flow inserted here whose handshake ACK may still be on its way to the host
+  // (pending_flows.h): its segments must follow the ACK through the worker, not overtake it.
+  virtual bool pending(const sw_flow_key& /*key*/) const noexcept { return false; }
 };
 
 enum class FrameAction : uint8_t { kTransmit, kDrop };

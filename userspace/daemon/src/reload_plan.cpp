@@ -69,6 +69,8 @@ ReloadPlan plan_reload(const DaemonConfig& running, const DaemonConfig& next) {
   keep_running(l.synack_pps_per_queue, rl.synack_pps_per_queue, "limits.synack_pps_per_queue",
                pending);
   keep_running(l.flow_table_size, rl.flow_table_size, "limits.flow_table_size", pending);
+  keep_running(l.outbound_table_size, rl.outbound_table_size, "limits.outbound_table_size",
+               pending);
   keep_running(l.host_table_size, rl.host_table_size, "limits.host_table_size", pending);
   keep_running(e.api.address, running.api.address, "api.address", pending);
   keep_running(e.api.port, running.api.port, "api.port", pending);

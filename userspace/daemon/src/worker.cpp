@@ -41,7 +41,9 @@ Worker::Worker(const WorkerSettings& settings, std::unique_ptr<UmemArea> area,
       area_(std::move(area)),
       port_(std::move(port)),
       reader_(reader),
-      handler_(settings.handler, counters_, flows),
+      pending_(flows, port_->geometry().frame_count, port_->geometry().frame_size,
+               2 * port_->geometry().frame_count),
+      handler_(settings.handler, counters_, pending_),
       pool_(port_->geometry().frame_count, port_->geometry().frame_size),
       chunk_mask_(uint64_t{port_->geometry().frame_size} - 1),
       frame_size_(port_->geometry().frame_size),
@@ -92,8 +94,12 @@ void Worker::recycle_completions() noexcept {
   const uint32_t done = xsk_ring_cons__peek(&port_->completion(), port_->geometry().ring_size,
                                             &idx);
   if (done == 0) return;
+  const uint64_t now = monotonic_ns();
   for (uint32_t i = 0; i < done; ++i) {
-    release_frame(*xsk_ring_cons__comp_addr(&port_->completion(), idx + i));
+    const uint64_t addr = *xsk_ring_cons__comp_addr(&port_->completion(), idx + i);
+    // The frame has left: a cookie ACK's flow may now enter the map (pending_flows.h).
+    if (!pending_.completed(chunk_of(addr), now)) bump(counters_.flow_insert_failed);
+    release_frame(addr);
   }
   xsk_ring_cons__release(&port_->completion(), done);
   outstanding_tx_ -= std::min(outstanding_tx_, done);
@@ -149,7 +155,10 @@ void Worker::transmit(uint32_t count) noexcept {
     outstanding_tx_ += queued;
     bump(counters_.tx_sent, queued);
   }
-  for (uint32_t i = queued; i < count; ++i) release_frame(tx_addr_[i]);
+  for (uint32_t i = queued; i < count; ++i) {
+    pending_.abandoned(chunk_of(tx_addr_[i]));
+    release_frame(tx_addr_[i]);
+  }
   if (queued < count) bump(counters_.tx_ring_full, count - queued);
   kick_tx();
 }
@@ -198,7 +207,10 @@ void Worker::run() noexcept {
     empty_rounds = 0;
     bump(counters_.rx_batches);
     bump(counters_.rx_packets, received);
-    handler_.begin_batch(*snapshot, monotonic_ns(), behind());
+    const uint64_t now = monotonic_ns();
+    handler_.begin_batch(*snapshot, now, behind());
+    pending_.expire(now);
+    const uint64_t overflows = pending_.overflows();
 
     uint32_t to_send = 0;
     for (uint32_t i = 0; i < received; ++i) {
@@ -208,6 +220,7 @@ void Worker::run() noexcept {
       // Copy mode places the frame after XDP_PACKET_HEADROOM inside its chunk; the rest of
       // the chunk is room for the SYN-ACK's longer option block.
       const uint32_t capacity = frame_size_ - static_cast<uint32_t>(addr & chunk_mask_);
+      pending_.set_frame(chunk_of(addr));
       if (handler_.handle(port_->frame(addr), len, capacity) == FrameAction::kTransmit) {
         tx_addr_[to_send] = addr;
         tx_len_[to_send] = len;
@@ -217,6 +230,9 @@ void Worker::run() noexcept {
       }
     }
     xsk_ring_cons__release(&rx, received);
+    if (pending_.overflows() != overflows) {
+      bump(counters_.pending_flow_overflow, pending_.overflows() - overflows);
+    }
     transmit(to_send);
     counters_.snapshot_generation.store(snapshot->version(), std::memory_order_relaxed);
   }

@@ -11,6 +11,7 @@
 
 #include "frame_pool.h"
 #include "packet_handler.h"
+#include "pending_flows.h"
 #include "snapshot.h"
 #include "snapshot_store.h"
 #include "worker_counters.h"
@@ -67,6 +68,8 @@ class Worker {
   std::unique_ptr<UmemArea> area_;
   std::unique_ptr<XskPort> port_;
   SnapshotStore<Snapshot>::Reader reader_;
+  // Valid ACKs' flows wait here until their ACK has left (pending_flows.h); the handler's sink.
+  PendingFlows pending_;
   PacketHandler handler_;
   FramePool pool_;
   uint64_t chunk_mask_;

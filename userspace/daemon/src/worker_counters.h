@@ -42,7 +42,9 @@ namespace synwarden::daemon {
   X(frame_double_free, "frame addresses returned twice (a bug; frame dropped)")             \
   X(idle_polls, "poll() calls while the RX ring was empty")                                  \
   X(ack_valid_previous_keys, "valid ACKs that matched only the host's previous keys (key change)") \
-  X(syn_shed_backlog, "SYNs dropped unanswered while the RX ring was over half full (ACKs first)")
+  X(syn_shed_backlog, "SYNs dropped unanswered while the RX ring was over half full (ACKs first)") \
+  X(forwarded_pending_flow, "segments of a flow whose cookie ACK was still leaving: sent behind it") \
+  X(pending_flow_overflow, "valid ACKs whose flow was learnt at once: pending-flow table full")
 
 struct alignas(64) WorkerCounters {
 #define SW_DECLARE_COUNTER(name, help) std::atomic<uint64_t> name{0};

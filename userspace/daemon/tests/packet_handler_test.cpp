@@ -42,7 +42,14 @@ class RecordingFlows : public FlowSink {
     keys.push_back(key);
     return !fail;
   }
+  bool pending(const sw_flow_key& key) const noexcept override {
+    for (const auto& k : pending_keys) {
+      if (std::memcmp(&k, &key, sizeof key) == 0) return true;
+    }
+    return false;
+  }
   std::vector<sw_flow_key> keys;
+  std::vector<sw_flow_key> pending_keys;
   bool fail = false;
 };
 
@@ -164,6 +171,34 @@ TEST_F(PacketHandlerTest, ValidCookieAckIsForwardedToTheHostAndItsFlowRegistered
   EXPECT_EQ(from_be16(key.dport), 8080);
   EXPECT_EQ(key.vlan_outer, 0);
   EXPECT_EQ(count(counters_.ack_valid), 1u);
+}
+
+TEST_F(PacketHandlerTest, LaterSegmentOfAPendingFlowFollowsItsAckThroughTheWorker) {
+  // The client's second data segment (seq moved on, so not a cookie itself) reaches the worker
+  // while its handshake ACK is still leaving: it is sent behind the ACK, not dropped.
+  std::vector<uint8_t> synack = syn_from_client().build();
+  ASSERT_EQ(run(synack), FrameAction::kTransmit);
+  const ParsedFrame sa = parse_verified(synack);
+  auto segment = [&](uint32_t seq) {
+    return FrameBuilder()
+        .macs(kClientMac, kFirewallMac)
+        .ipv4("192.0.2.1", "192.0.2.10")
+        .ports(40000, 8080).seq(seq).ack(sa.seq + 1)
+        .flags(tcpflag::kAck).nop().nop().timestamp(779, sa.options.tsval)
+        .payload({'m', 'o', 'r', 'e'})
+        .build();
+  };
+  std::vector<uint8_t> second = segment(1001 + 200);
+  EXPECT_EQ(run(second), FrameAction::kDrop) << "no handshake seen: a forged segment";
+  EXPECT_EQ(count(counters_.ack_bad_cookie) + count(counters_.ack_cookie_expired), 1u);
+
+  flows_.pending_keys.push_back(flow_key_of(parse_verified(second)));
+  std::vector<uint8_t> again = segment(1001 + 200);
+  EXPECT_EQ(run(again), FrameAction::kTransmit);
+  EXPECT_EQ(0, std::memcmp(again.data(), kHostMac.data(), 6)) << "to the host's MAC";
+  EXPECT_EQ(count(counters_.forwarded_pending_flow), 1u);
+  EXPECT_EQ(count(counters_.ack_bad_cookie) + count(counters_.ack_cookie_expired), 1u);
+  EXPECT_TRUE(flows_.keys.empty()) << "only the ACK's completion learns the flow";
 }
 
 TEST_F(PacketHandlerTest, WrongCookieAckIsDroppedCountedAndLeavesNoState) {

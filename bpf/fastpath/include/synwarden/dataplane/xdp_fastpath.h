@@ -49,6 +49,9 @@ struct LoadOptions {
   std::uint32_t host_table_size = 4096;
   // ~110 bytes of kernel memory per entry (key, value, LRU bookkeeping).
   std::uint32_t flow_table_size = 1u << 20;
+  // Flows the protected hosts opened themselves (learnt from SYN-ACKs), kept apart from the
+  // established map so that spoofed SYN-ACKs cannot evict validated flows.
+  std::uint32_t outbound_table_size = 1u << 16;
   std::uint32_t max_queues = 64;  // XSKMAP slots: at least the NIC's RX queue count
   // No AF_XDP socket on a frame's queue (worker down or restarting): false drops the SYN or
   // ACK (fail closed; clients retransmit), true forwards it to the host unfiltered.
@@ -82,6 +85,7 @@ struct AttachOptions {
 struct FastpathTables {
   HostTable hosts;
   FlowTable flows;
+  FlowTable outbound;
   XskTable xsks;
   StatsTable stats;
   SettingsTable settings;
@@ -116,6 +120,7 @@ class XdpFastpath {
   // Valid while this object (or the one it is moved into) lives.
   HostTable& hosts() noexcept { return tables_->hosts; }
   FlowTable& flows() noexcept { return tables_->flows; }
+  FlowTable& outbound() noexcept { return tables_->outbound; }
   XskTable& xsks() noexcept { return tables_->xsks; }
   StatsTable& stats() noexcept { return tables_->stats; }
   SettingsTable& settings() noexcept { return tables_->settings; }
