@@ -19,6 +19,7 @@
 #include "kmod_source.h"
 #include "mode_probe.h"
 #include "synwarden/channel_server.h"
+#include "synwarden/log_stamp.h"
 #include "synwarden/secrets.h"
 #include "synwarden/unique_fd.h"
 
@@ -79,13 +80,8 @@ std::unique_ptr<SecretSource> make_source(const Config& config, Mode mode) {
 }  // namespace
 
 void log_line(const std::string& line) {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t{};
-  gmtime_r(&ts.tv_sec, &t);
   char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &t);
-  std::fprintf(stderr, "%s synwarden-agent: %s\n", stamp, line.c_str());
+  std::fprintf(stderr, "%s synwarden-agent: %s\n", log_stamp(stamp), line.c_str());
   std::fflush(stderr);
 }
 

@@ -123,6 +123,9 @@ std::vector<uint8_t> build_template(const Options& o, const Prefix& src, const M
   if (o.mode == "syn") {
     // A Linux client's SYN, so the worker exercises the full option path (MSS, SACK, TS, WS).
     b.flags(synwarden::tcpflag::kSyn).linux_syn_options(1460, 1, 7);
+  } else if (o.mode == "synack") {
+    // What a server answers to a SYN: spoofed, it claims the protected host opened a connection.
+    b.flags(synwarden::tcpflag::kSyn | synwarden::tcpflag::kAck).linux_syn_options(1460, 1, 7);
   } else {
     b.flags(synwarden::tcpflag::kAck).timestamp(1, 1);
   }
@@ -156,7 +159,7 @@ void randomise(uint8_t* f, const synwarden::ParsedFrame& t, const Prefix& src, b
 
 int run(const Options& o) {
   const Prefix src = parse_prefix(o.src_prefix);
-  const bool ack_mode = o.mode == "ack";
+  const bool ack_mode = o.mode != "syn";  // ACK and SYN-ACK: random acknowledgment numbers
   const int ifindex = static_cast<int>(if_nametoindex(o.interface.c_str()));
   if (ifindex == 0) throw std::runtime_error("interface not found: " + o.interface);
   const int sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: TX only
@@ -236,8 +239,9 @@ int main(int argc, char** argv) {
   app.add_option("--dst-port", o.dst_port, "protected TCP port");
   app.add_option("--src-prefix", o.src_prefix, "random sources from this prefix")->required();
   app.add_option("--vlan", o.vlan, "802.1Q VLAN id (0 = untagged)")->check(CLI::Range(0, 4094));
-  app.add_option("--mode", o.mode, "syn or ack (ACKs with random cookies)")
-      ->check(CLI::IsMember({"syn", "ack"}));
+  app.add_option("--mode", o.mode,
+                 "syn, ack (ACKs with random cookies) or synack (spoofed SYN-ACKs)")
+      ->check(CLI::IsMember({"syn", "ack", "synack"}));
   app.add_option("--rate", o.rate, "packets per second, 0 = unlimited");
   app.add_option("--duration", o.duration, "seconds to run");
   app.add_option("--count", o.count, "packets to send");

@@ -5,6 +5,11 @@ as ok only if it returned exactly the data the server (sw_servers.py) must send.
     curl    --dst ADDR --count N [--parallel P]   HTTP GETs with curl, one connection each
     banner  --dst ADDR --count N [--concurrency C] server-speaks-first exchanges
     streams --dst ADDR --count N --seconds S       long-lived echo streams (a chunk every 100 ms)
+    reuse   --dst ADDR --count N --gap S           HTTP/1.0 GET twice from each of N fixed local
+                                                   ports, S seconds apart (the host closes first,
+                                                   so the second SYN meets its TIME_WAIT socket)
+    firstdata --dst ADDR --count N [--concurrency C]  GET sent right after connect(): first-byte
+                                                   latency and TCP_INFO retransmissions per connection
 
 Connecting may take SYN retransmissions (1 s, 3 s, 7 s, 15 s, 31 s after the first): a flood the
 firewall cannot answer in full makes it drop SYNs, and clients retry as Linux clients do (curl's
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -153,6 +159,69 @@ def run_streams(args):
             "failures": [v[2] for v in out.values() if not v[0]][:20]}
 
 
+def http_get(dst, n, local_port=0, timeout=REPLY_TIMEOUT):
+    """One HTTP/1.0 GET of /obj/<n> sent right after connect(); returns (error or None,
+    first-byte seconds, the client's tcpi_total_retrans)."""
+    with socket.socket(family_of(dst), socket.SOCK_STREAM) as s:
+        try:
+            if local_port:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("::" if ":" in dst else "0.0.0.0", local_port))
+            s.settimeout(timeout)
+            start = time.monotonic()
+            s.connect((dst, HTTP_PORT))
+            s.sendall(f"GET /obj/{n} HTTP/1.0\r\n\r\n".encode())
+            data = s.recv(65536)
+            first = time.monotonic() - start
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            raw = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+            retrans = struct.unpack_from("I", raw, 100)[0]  # tcpi_total_retrans
+            head, _, body = data.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.0 200") or body != http_body(n):
+                return f"/obj/{n}: wrong answer {head[:40]!r}", first, retrans
+            return None, first, retrans
+        except OSError as e:
+            return f"/obj/{n} from port {local_port}: {type(e).__name__}: {e}", None, None
+
+
+def run_reuse(args):
+    failures, ok = [], 0
+    base = 41000 + (os.getpid() % 1000) * 16
+    ports = [base + i for i in range(args.count)]
+    for rnd in range(2):
+        for i, port in enumerate(ports):
+            err, _, _ = http_get(args.dst, rnd * 1000 + i, local_port=port, timeout=5)
+            if err:
+                failures.append(f"round {rnd + 1}: {err}")
+            else:
+                ok += 1
+        if rnd == 0:
+            time.sleep(args.gap)
+    return {"kind": "reuse", "ok": ok, "total": 2 * args.count, "failures": failures[:20]}
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))] if values else None
+
+
+def run_firstdata(args):
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        results = list(pool.map(lambda n: http_get(args.dst, n), range(args.count)))
+    failures = [r[0] for r in results if r[0]]
+    firsts = [r[1] * 1000 for r in results if not r[0]]
+    retransmitted = [n for n, r in enumerate(results) if not r[0] and r[2]]
+    return {"kind": "firstdata", "ok": args.count - len(failures), "total": args.count,
+            "retransmitted": len(retransmitted),
+            "first_byte_ms": {"p50": percentile(firsts, 50), "p99": percentile(firsts, 99),
+                              "max": max(firsts, default=None)},
+            "failures": failures[:20]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="command", required=True)
@@ -163,11 +232,16 @@ def main():
     banner.add_argument("--concurrency", type=int, default=10)
     streams = sub.add_parser("streams")
     streams.add_argument("--seconds", type=float, required=True)
-    for p in (curl, banner, streams):
+    reuse = sub.add_parser("reuse")
+    reuse.add_argument("--gap", type=float, default=2.0)
+    firstdata = sub.add_parser("firstdata")
+    firstdata.add_argument("--concurrency", type=int, default=8)
+    for p in (curl, banner, streams, reuse, firstdata):
         p.add_argument("--dst", required=True)
         p.add_argument("--count", type=int, required=True)
     args = ap.parse_args()
-    run = {"curl": run_curl, "banner": run_banner, "streams": run_streams}[args.command]
+    run = {"curl": run_curl, "banner": run_banner, "streams": run_streams, "reuse": run_reuse,
+           "firstdata": run_firstdata}[args.command]
     print(json.dumps(run(args)), flush=True)
     return 0
 

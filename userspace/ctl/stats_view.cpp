@@ -65,7 +65,7 @@ TopView top_view(const nlohmann::json& before, const nlohmann::json& after) {
     hr.ack_valid = r("ack_valid");
     hr.ack_invalid = r("ack_invalid");
     hr.forwarded = r("forwarded") + r("ack_valid");
-    hr.dropped = r("dropped") + r("rate_limited");
+    hr.dropped = r("dropped") + r("rate_limited") + r("shed");
     view.hosts.push_back(hr);
   }
   std::stable_sort(view.hosts.begin(), view.hosts.end(),
@@ -134,18 +134,18 @@ std::string render_top(const TopView& v) {
 std::string render_stats(const nlohmann::json& stats) {
   std::string out;
   Table hosts({"HOST", "PROT", "SYN", "ACK", "SYNACK", "ACK OK", "ACK BAD", "FORWARDED",
-               "RATE LIMITED", "DROPPED"},
-              {false, false, true, true, true, true, true, true, true, true});
+               "RATE LIMITED", "SHED (BUSY)", "DROPPED"},
+              {false, false, true, true, true, true, true, true, true, true, true});
   for (const auto& h : stats.value("hosts", nlohmann::json::array())) {
     const auto c = [&](const char* name) { return format_count(counter(h, name)); };
     hosts.add_row({h.value("address", "?"), h.value("protection", false) ? "on" : "pass", c("syn"),
                    c("ack"), c("synack"), c("ack_valid"), c("ack_invalid"), c("forwarded"),
-                   c("rate_limited"), c("dropped")});
+                   c("rate_limited"), c("shed"), c("dropped")});
   }
   out += hosts.render();
   Table workers({"QUEUE", "CPU", "MODE", "RX", "SYNACK", "ACK OK", "ACK BAD", "TX", "TX FULL",
-                 "XSK RX DROPPED"},
-                {true, true, false, true, true, true, true, true, true, true});
+                 "XSK RX DROPPED", "XSK RING FULL"},
+                {true, true, false, true, true, true, true, true, true, true, true});
   for (const auto& w : stats.value("workers", nlohmann::json::array())) {
     const auto& c = w["counters"];
     const auto n = [&](const char* name) {
@@ -154,11 +154,15 @@ std::string render_stats(const nlohmann::json& stats) {
     const uint64_t bad = (c.contains("ack_bad_cookie") ? c["ack_bad_cookie"].get<uint64_t>() : 0) +
                          (c.contains("ack_cookie_expired") ? c["ack_cookie_expired"].get<uint64_t>() : 0) +
                          (c.contains("ack_option_disabled") ? c["ack_option_disabled"].get<uint64_t>() : 0);
-    const std::string xsk_dropped =
-        w["xsk"].is_object() ? format_count(w["xsk"].value("rx_dropped", uint64_t{0})) : "-";
+    // rx_dropped: no RX buffer or a bad frame; rx_ring_full: the worker fell behind (the RX
+    // ring had no room). Different causes, different remedies: shown apart.
+    const auto xsk = [&](const char* name) {
+      return w["xsk"].is_object() ? format_count(w["xsk"].value(name, uint64_t{0})) : "-";
+    };
     workers.add_row({std::to_string(w.value("queue", 0u)), std::to_string(w.value("cpu", -1)),
                      w.value("mode", "?"), n("rx_packets"), n("synack_built"), n("ack_valid"),
-                     format_count(bad), n("tx_sent"), n("tx_ring_full"), xsk_dropped});
+                     format_count(bad), n("tx_sent"), n("tx_ring_full"), xsk("rx_dropped"),
+                     xsk("rx_ring_full")});
   }
   out += "\n" + workers.render();
   const auto& xdp = stats.value("xdp", nlohmann::json::object());

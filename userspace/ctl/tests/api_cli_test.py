@@ -52,7 +52,7 @@ def stats(n):
         return {"address": address, "protection": protection, "secrets_state": "fresh",
                 "counters": {"syn": syn_rate * n, "ack": 10 * n, "synack": (syn_rate - 5) * n,
                              "ack_valid": 4 * n, "ack_invalid": 6 * n, "forwarded": 1 * n,
-                             "rate_limited": 5 * n, "dropped": 2 * n}}
+                             "rate_limited": 5 * n, "shed": 3 * n, "dropped": 2 * n}}
     return {"taken_at_ms": 10_000 + 1000 * n, "uptime_ms": 1000 * n, "snapshot_version": 1,
             "hosts": [host("2001:db8::10", 20, False), host("192.0.2.10", 500, True)],
             "workers": [{"queue": 0, "cpu": 0, "mode": "driver copy", "xsk": {"rx_dropped": 3},
@@ -206,7 +206,7 @@ check("added:   198.51.100.7" in out and "192.0.2.10 (protection, ports)" in out
 Api.stats_calls = 0
 out = run("stats", "--api", API).stdout
 row = next(l for l in out.splitlines() if l.startswith("192.0.2.10"))
-check(row.split() == ["192.0.2.10", "on", "500", "10", "495", "4", "6", "1", "5", "2"],
+check(row.split() == ["192.0.2.10", "on", "500", "10", "495", "4", "6", "1", "5", "3", "2"],
       "stats: per-host counters in columns", row)
 check("drop_bad_flags" in out and "pass_non_ip" not in out and "established flows: 1234" in out,
       "stats: XDP reasons that counted something, and the flow count", out)
@@ -218,9 +218,9 @@ first = view["hosts"][0]
 check(view["interval_s"] == 1.0, "top: rates use the daemon's taken_at_ms, not wall time")
 check(first["address"] == "192.0.2.10" and first["syn_per_s"] == 500 and first["synack_per_s"] == 495
       and first["ack_valid_per_s"] == 4 and first["ack_invalid_per_s"] == 6
-      and first["forwarded_per_s"] == 5 and first["dropped_per_s"] == 7,
+      and first["forwarded_per_s"] == 5 and first["dropped_per_s"] == 10,
       "top: per-host SYN, SYN-ACK, valid/invalid ACK, forwarded (incl. valid ACKs) and dropped "
-      "(incl. rate-limited) per second, busiest host first", json.dumps(view["hosts"]))
+      "(incl. rate-limited and shed) per second, busiest host first", json.dumps(view["hosts"]))
 check(view["xdp"]["fwd_established_per_s"] == 100 and view["xdp"]["xsk_syn_per_s"] == 520
       and view["xdp"]["dropped_per_s"] == 4, "top: XDP totals per second", json.dumps(view["xdp"]))
 Api.stats_calls = 0

@@ -137,6 +137,7 @@ void Daemon::start() {
   log_info("interface " + nic_.name + " (ifindex " + std::to_string(nic_.ifindex) + ", MAC " +
            format_mac(nic_.mac) + ", " + std::to_string(nic_.rx_queues) + " RX queues from " +
            nic_.queue_source + "); serving " + std::to_string(queues_.size()) + " queue(s)");
+  if (auto warning = veth_peer_warning(nic_.name, nic_.ifindex)) log_warning(*warning);
 
   // Checked before anything touches the dataplane: an unusable key file (or a port in use,
   // below) fails the start cleanly, without leaving maps pinned or a program attached.
@@ -267,7 +268,8 @@ void Daemon::control_loop() {
   uint64_t next_reload = monotonic_ms() + control_->config().secrets_reload_interval_ms;
   for (;;) {
     const uint64_t now = monotonic_ms();
-    const int timeout = next_reload > now ? static_cast<int>(next_reload - now) : 0;
+    const uint64_t wake = std::min(next_reload, checksum_watch_.next_ms());
+    const int timeout = wake > now ? static_cast<int>(wake - now) : 0;
     // The third fd: the agents' poller delivered secrets (new keys, a fail-policy switch).
     pollfd pfds[3] = {{signal_fd_, POLLIN, 0}, {queue_.fd(), POLLIN, 0},
                       {control_->secrets_fd(), POLLIN, 0}};
@@ -301,7 +303,17 @@ void Daemon::control_loop() {
       next_reload = monotonic_ms() + control_->config().secrets_reload_interval_ms;
     }
     store_->reclaim();
+    watch_checksums();
   }
+}
+
+void Daemon::watch_checksums() {
+  uint64_t syns = 0, bad = 0;
+  for (const auto& w : workers_) {
+    syns += w->counters().syn_received.load(std::memory_order_relaxed);
+    bad += w->counters().dropped_bad_checksum.load(std::memory_order_relaxed);
+  }
+  if (auto warning = checksum_watch_.observe(monotonic_ms(), syns, bad)) log_warning(*warning);
 }
 
 void Daemon::shutdown() {

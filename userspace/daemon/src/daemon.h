@@ -19,6 +19,7 @@
 #include "control_dataplane.h"
 #include "control_plane.h"
 #include "control_queue.h"
+#include "lab_checks.h"
 #include "metrics_host_counters.h"
 #include "net_interface.h"
 #include "snapshot_store.h"
@@ -58,6 +59,8 @@ class Daemon {
   void start_api();
   ApiResponse dispatch(const ApiRequest& request);
   void control_loop();
+  // Warns when most SYNs fail their checksum (lab_checks.h).
+  void watch_checksums();
   void print_stats(const char* event);
   void shutdown();
 
@@ -81,6 +84,7 @@ class Daemon {
   std::unique_ptr<SnapshotStore<Snapshot>> store_;
   std::unique_ptr<FlowSink> established_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  ChecksumWatch checksum_watch_;
   std::vector<XskRung> rungs_;
   std::unique_ptr<DaemonControlApi> api_backend_;
   std::unique_ptr<ApiRouter> router_;

@@ -1,6 +1,6 @@
 // Per-protected-host packet counters of the AF_XDP workers, for `synwarden_packets_total{host=…}`
 // and `synwardenctl top`. Each worker writes only its own HostCounterArea (single writer, relaxed
-// load + store through std::atomic_ref: a plain add, no lock prefix), one 64-byte block per host
+// load + store through std::atomic_ref: a plain add, no lock prefix), one cache-line-aligned block per host
 // slot, so two workers never share a cache line and a flood on one host never touches another
 // host's line. The control thread reads the areas and sums them.
 //
@@ -29,10 +29,11 @@ namespace synwarden::daemon {
   X(kAckInvalid, "ack_invalid", "ACKs dropped: wrong, expired or inconsistent cookie")      \
   X(kForwarded, "forwarded", "frames forwarded without a cookie (pass mode, fail open, "     \
                              "unprotected port)")                                            \
-  X(kRateLimited, "rate_limited", "SYNs dropped unanswered: over limits.synack_pps_per_queue, " \
-                                 "or shed while the worker's RX ring was backing up")        \
+  X(kRateLimited, "rate_limited", "SYNs dropped unanswered: over limits.synack_pps_per_queue") \
   X(kDropped, "dropped", "frames dropped otherwise (fail closed, RST/FIN, bad flags, "       \
-                         "bad checksum, SYN-ACK did not fit)")
+                         "bad checksum, SYN-ACK did not fit)")                               \
+  X(kShed, "shed", "SYNs dropped unanswered while the worker's RX ring was backing up "      \
+                   "(the worker is saturated; no limit is involved)")
 
 enum class HostCounter : uint8_t {
 #define SW_HOST_COUNTER_ENUM(name, label, help) name,
@@ -55,7 +56,8 @@ using HostCounterValues = std::array<uint64_t, kHostCounterCount>;
 struct alignas(64) HostCounterBlock {
   uint64_t value[kHostCounterCount];
 };
-static_assert(sizeof(HostCounterBlock) == 64, "one cache line per host per worker");
+static_assert(sizeof(HostCounterBlock) % 64 == 0 && sizeof(HostCounterBlock) <= 128,
+              "whole cache lines per host per worker, at most two");
 
 // One worker's blocks: an anonymous mapping, so slots never used cost no memory (the kernel
 // hands out zero pages on first touch) even with limits.host_table_size in the millions.

@@ -190,7 +190,7 @@ FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_
     // final ACK is never retransmitted, and a server-speaks-first client would wait forever,
     // while a dropped SYN is retransmitted by the client within a second.
     bump(counters_.syn_shed_backlog);
-    count(host, HostCounter::kRateLimited);
+    count(host, HostCounter::kShed);
     return FrameAction::kDrop;
   }
   if (!take_synack_token()) {
