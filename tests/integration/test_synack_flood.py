@@ -29,10 +29,12 @@ STREAMS = 100  # per family
 
 
 def table_keys(pin_dir, name):
-    """The keys of a pinned flow table as raw bytes (bpftool, so the kernel's own view)."""
+    """The distinct keys of a pinned flow table as raw bytes (bpftool: the kernel's own view).
+    A dump of a table that changes meanwhile restarts from its first key whenever the key it
+    stood on was evicted, so the same key can be listed twice: counted once."""
     out = run(["bpftool", "-j", "map", "dump", "pinned", os.path.join(pin_dir, name)],
               timeout=120).stdout
-    return [bytes(int(b, 16) for b in e["key"]) for e in json.loads(out)]
+    return sorted({bytes(int(b, 16) for b in e["key"]) for e in json.loads(out)})
 
 
 def stream_flows(keys):
