@@ -6,6 +6,12 @@
 //   synwarden-agent genkey --out /etc/synwarden/agent.key
 //   synwarden-agent probe [--config FILE]
 //   synwarden-agent stats [--config FILE]
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -43,9 +49,47 @@ int cmd_probe(const std::string& config_path, bool config_given) {
   return 0;
 }
 
+// Other synwarden-agent processes, by /proc/PID/comm.
+std::vector<std::string> running_agents() {
+  std::vector<std::string> pids;
+  const std::string self = std::to_string(::getpid());
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == self) continue;
+    std::ifstream comm(entry.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "synwarden-agent") pids.push_back(pid);
+  }
+  return pids;
+}
+
 int cmd_stats(const std::string& config_path, bool config_given) {
   const std::string pin_dir = config_given ? load_config(config_path).pin_dir : Config{}.pin_dir;
-  const HostCounters c = read_pinned_counters(pin_dir);
+  HostCounters c{};
+  try {
+    c = read_pinned_counters(pin_dir);
+  } catch (const HostProgramError& first) {
+    // An agent started with `ip netns exec` pins into that command's own mount namespace
+    // (it remounts /sys), invisible from here: look through the running agents' roots.
+    bool found = false;
+    for (const std::string& pid : running_agents()) {
+      try {
+        c = read_pinned_counters("/proc/" + pid + "/root" + pin_dir);
+        std::fprintf(stderr, "synwarden-agent: read the pins of synwarden-agent pid %s through "
+                     "its own mount namespace (/proc/%s/root%s)\n", pid.c_str(), pid.c_str(),
+                     pin_dir.c_str());
+        found = true;
+        break;
+      } catch (const HostProgramError&) {
+      }
+    }
+    if (!found) {
+      throw HostProgramError(std::string(first.what()) +
+                             " (no running synwarden-agent has pins there in its own mount "
+                             "namespace either; check `pin_dir` in its config)");
+    }
+  }
   for (size_t i = 0; i < c.size(); ++i) {
     std::printf("%s %llu\n", host_counter_name(i), static_cast<unsigned long long>(c[i]));
   }
