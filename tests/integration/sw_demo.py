@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from sw_e2e import Scenario, delta, totals
+from sw_e2e import FLOOD_PREFIX, Scenario, delta, totals
 from sw_topology import IPV4, IPV6, Topology
 
 PLAN = [("curl", {"count": 50}), ("curl", {"count": 150, "parallel": 25}),
@@ -69,7 +69,8 @@ def main():
                 sent += flooded.get("sent", 0)
                 seconds += flooded.get("seconds", 0.0)
                 say(f"IPv{family} flood: {flooded.get('sent', 0)} SYNs in "
-                    f"{flooded.get('seconds', 0):.1f} s from {topo.ns['attacker']}")
+                    f"{flooded.get('seconds', 0):.1f} s from the attacker (random sources "
+                    f"in {FLOOD_PREFIX[family]}, netns {topo.ns['attacker']})")
             fw = delta(totals(scenario.daemon.stats()), totals(before))
             nft = scenario.host_nft()
             say(f"the host's TCP stack saw {nft['syn']} SYNs and {nft['attack']} attack packets")
