@@ -11,12 +11,12 @@ The whole product (agent in bpf mode on the host, the daemon polling it), protec
     all on the client (TCP_INFO tcpi_total_retrans), and the first-byte latency through the
     firewall is reported beside the same path with protection off.
 """
-import argparse
 import json
 import sys
 import time
 
 import sw_daemon as D
+import sw_hardening as H
 from sw_e2e import Scenario
 from sw_harness import Checks
 from sw_topology import IPV4, IPV6, Topology
@@ -26,11 +26,7 @@ FIRSTDATA = 5000          # per family: 10 000 in all
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--agent", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
+    ap = H.argument_parser()
     ap.add_argument("--firstdata", type=int, default=FIRSTDATA, help="connections per family")
     ap.add_argument("--json-out", help="also write the latency results here (bench/)")
     args = ap.parse_args()

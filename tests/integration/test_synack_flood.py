@@ -11,7 +11,6 @@ bpf mode), protection on, 200 long-lived echo streams (IPv4 and IPv6) opened thr
  2. during the flood the host's own outbound connections (HTTP to a server beside the client)
     keep working (>= 99.9 %).
 """
-import argparse
 import json
 import os
 import subprocess
@@ -19,6 +18,7 @@ import sys
 import time
 
 import sw_daemon as D
+import sw_hardening as H
 from sw_e2e import FLOOD_PREFIX, Scenario
 from sw_harness import PYTHON, Checks
 from sw_servers import ECHO_PORT
@@ -42,11 +42,7 @@ def stream_flows(keys):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--synwarden", required=True)
-    ap.add_argument("--agent", required=True)
-    ap.add_argument("--synflood", required=True)
-    ap.add_argument("--bpf-dir", required=True)
+    ap = H.argument_parser()
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     checks = Checks()
