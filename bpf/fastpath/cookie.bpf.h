@@ -140,6 +140,20 @@ static __always_inline __u32 swc_opaque(__u32 x)
 	return x;
 }
 
+/*
+ * Bounds a length for a helper's size argument: both checks must reach the verifier on the
+ * register itself. Written as one range test, clang turns them into "(x - lo) > (hi - lo)" on a
+ * copy, which the 6.1 verifier cannot map back onto x (it then sees a possible zero size).
+ */
+#define SWC_BOUND(x, lo, hi, fail)                                                              \
+	do {                                                                                     \
+		if ((x) > (hi))                                                                  \
+			fail;                                                                    \
+		(x) = swc_opaque(x);                                                             \
+		if ((x) < (lo))                                                                  \
+			fail;                                                                    \
+	} while (0)
+
 /* ---- cookie (net/ipv4/syncookies.c, net/ipv6/syncookies.c) ---- */
 
 /* cookie_hash(): IPv4 siphash_4u32(saddr, daddr, sport << 16 | dport, count); IPv6 siphash()
@@ -376,9 +390,8 @@ __noinline int swc_load_and_parse(struct xdp_md *ctx, const struct swc_frame *f,
 	if (!f || !sc || !o)
 		return -1;
 	__builtin_memset(o, 0, sizeof(*o));
-	__u32 hlen = swc_opaque(f->tcp_hlen) & 63;
-	if (hlen < 20 || hlen > 60)
-		return -1;
+	__u32 hlen = swc_opaque(f->tcp_hlen);
+	SWC_BOUND(hlen, 20, 60, return -1);
 	if (bpf_xdp_load_bytes(ctx, f->l4_off, sc->tcp, hlen))
 		return -1;
 	o->seq = swc_be32_at(sc->tcp, 4);

@@ -217,8 +217,7 @@ __noinline int swc_build_synack(struct xdp_md *ctx, const struct swc_frame *f,
 	if (bpf_xdp_store_bytes(ctx, 0, sc->mac, 12))
 		return -1;
 	__u32 hdr_len = swc_opaque(out_len - l3_off);
-	if (hdr_len < 20 || hdr_len > sizeof(sc->hdr))
-		return -1;
+	SWC_BOUND(hdr_len, 20, sizeof(sc->hdr), return -1);
 	if (bpf_xdp_store_bytes(ctx, l3_off, sc->hdr, hdr_len))
 		return -1;
 	return 0;

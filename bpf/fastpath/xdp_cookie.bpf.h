@@ -77,14 +77,12 @@ static __always_inline int swc_port_protected(const struct sw_host_cookie *hc,
 static __always_inline int swc_syn_checksums_ok(struct xdp_md *ctx, const struct swc_frame *f,
 						struct swc_scratch *sc)
 {
-	__u32 hlen = swc_opaque(f->tcp_hlen) & 63;
-	if (hlen < 20 || hlen > 60)
-		return 0;
+	__u32 hlen = swc_opaque(f->tcp_hlen);
+	SWC_BOUND(hlen, 20, 60, return 0);
 	__u64 sum;
 	if (!f->v6) {
-		__u32 ip_hlen = swc_opaque(f->ip_hlen_ok) & 63;
-		if (ip_hlen < 20 || ip_hlen > 60)
-			return 0;
+		__u32 ip_hlen = swc_opaque(f->ip_hlen_ok);
+		SWC_BOUND(ip_hlen, 20, 60, return 0);
 		__s64 ipc = bpf_csum_diff(NULL, 0, (__be32 *)sc->ip, ip_hlen, 0);
 		if (ipc < 0 || swc_fold((__u32)ipc) != 0xffff)
 			return 0;
@@ -104,9 +102,8 @@ static __always_inline int swc_syn_checksums_ok(struct xdp_md *ctx, const struct
 static __always_inline int swc_load_ip(struct xdp_md *ctx, const struct swc_frame *f,
 				       struct swc_scratch *sc)
 {
-	__u32 len = f->v6 ? 40 : (swc_opaque(f->ip_hlen_ok) & 63);
-	if (len < 20 || len > 60)
-		return -1;
+	__u32 len = swc_opaque(f->v6 ? 40 : f->ip_hlen_ok);
+	SWC_BOUND(len, 20, 60, return -1);
 	return bpf_xdp_load_bytes(ctx, f->l3_off, sc->ip, len) ? -1 : 0;
 }
 
