@@ -110,9 +110,38 @@ struct swc_opts {
 	__u8 bad; /* an option's length is < 2 or runs past the header: the codec's kBadTcpOption */
 };
 
-/* Per-CPU scratch: header copies and the SYN-ACK under construction. Map memory rather than
- * stack, which the 512-byte limit shares with the rest of the fast path. */
+struct swc_plan {
+	__u32 seq;
+	__u32 ack;
+	__u32 tsval;
+	__u32 tsecr;
+	__u16 window;
+	__u16 mss;
+	__u8 sack_perm;
+	__u8 has_ts;
+	__u8 has_wscale;
+	__u8 wscale;
+	__u8 ece;
+	__u8 pad[3];
+};
+
+/* Fields of the SYN the plan reads besides its options (codec's ParsedFrame). */
+struct swc_syn_bits {
+	__u32 isn;
+	__u8 ece_cwr;  /* both ECE and CWR set */
+	__u8 ip_ecn;   /* ECN field of the IP header */
+	__u8 tcp_res1; /* any reserved TCP bit */
+	__u8 pad;
+};
+
+/* Per-CPU scratch: the frame's description, header copies, the SYN-ACK under construction.
+ * Map memory rather than stack: the 512-byte stack limit covers the whole call chain (the 6.1
+ * verifier counts global functions in it too). */
 struct swc_scratch {
+	struct swc_frame frame;
+	struct swc_opts opts;
+	struct swc_syn_bits syn;
+	struct swc_plan plan;
 	__u8 tcp[64]; /* the segment's TCP header, doff * 4 bytes */
 	__u8 ip[64];  /* its IP header: IPv4 with options, or the fixed IPv6 header */
 	__u8 hdr[128]; /* the SYN-ACK from the IP header on, padded with zeros */

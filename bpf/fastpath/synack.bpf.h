@@ -10,30 +10,6 @@
 
 #include "cookie.bpf.h"
 
-struct swc_plan {
-	__u32 seq;
-	__u32 ack;
-	__u32 tsval;
-	__u32 tsecr;
-	__u16 window;
-	__u16 mss;
-	__u8 sack_perm;
-	__u8 has_ts;
-	__u8 has_wscale;
-	__u8 wscale;
-	__u8 ece;
-	__u8 pad[3];
-};
-
-/* Fields of the SYN the plan reads besides its options (codec's ParsedFrame). */
-struct swc_syn_bits {
-	__u32 isn;
-	__u8 ece_cwr;  /* both ECE and CWR set */
-	__u8 ip_ecn;   /* ECN field of the IP header */
-	__u8 tcp_res1; /* any reserved TCP bit */
-	__u8 pad;
-};
-
 #define SWC_TS_OPT_WSCALE_MASK 0xf
 #define SWC_TS_OPT_SACK (1U << 4)
 #define SWC_TS_OPT_ECN (1U << 5)

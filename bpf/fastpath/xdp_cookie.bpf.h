@@ -117,10 +117,10 @@ __noinline __u64 swc_syn(struct xdp_md *ctx, const struct swc_frame *f,
 		return DROP(SW_R_NONE);
 	if (!sc || !f->ip_hlen_ok || f->l4_len != f->tcp_hlen)
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
-	struct swc_opts o;
-	if (swc_load_and_parse(ctx, f, sc, &o))
+	struct swc_opts *o = &sc->opts;
+	if (swc_load_and_parse(ctx, f, sc, o))
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
-	if (o.bad)
+	if (o->bad)
 		return DROP(SW_R_DROP_BAD_TCP_OPTION);
 	if (!swc_port_protected(hc, f))
 		return FORWARD(SW_R_FWD_UNPROTECTED_PORT);
@@ -135,16 +135,15 @@ __noinline __u64 swc_syn(struct xdp_md *ctx, const struct swc_frame *f,
 			     set->cookie_synack_burst_ns))
 		return DROP(SW_R_DROP_COOKIE_SYN_RATE);
 
-	struct swc_syn_bits syn = {};
+	struct swc_syn_bits *syn = &sc->syn;
 	__u8 dsfield = f->v6 ? (__u8)(((sc->ip[0] & 0x0f) << 4) | (sc->ip[1] >> 4)) : sc->ip[1];
-	syn.isn = o.seq;
-	syn.ece_cwr = (sc->tcp[13] & 0xc0) == 0xc0;
-	syn.ip_ecn = dsfield & 0x3;
-	syn.tcp_res1 = (sc->tcp[12] & 0x0f) != 0;
-	struct swc_plan plan;
-	if (swc_plan_synack(&hc->current, f, &o, &syn, &plan))
+	syn->isn = o->seq;
+	syn->ece_cwr = (sc->tcp[13] & 0xc0) == 0xc0;
+	syn->ip_ecn = dsfield & 0x3;
+	syn->tcp_res1 = (sc->tcp[12] & 0x0f) != 0;
+	if (swc_plan_synack(&hc->current, f, o, syn, &sc->plan))
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
-	if (swc_build_synack(ctx, f, sc, &plan, set))
+	if (swc_build_synack(ctx, f, sc, &sc->plan, set))
 		return DROP(SW_R_DROP_MALFORMED);
 	return DECIDE(SW_R_XDP_SYNACK, SW_ACT_REPLY);
 }
@@ -183,10 +182,10 @@ __noinline __u64 swc_ack(struct xdp_md *ctx, const struct swc_frame *f,
 		return DROP(SW_R_NONE);
 	if (!sc || !f->ip_hlen_ok)
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
-	struct swc_opts o;
-	if (swc_load_and_parse(ctx, f, sc, &o))
+	struct swc_opts *o = &sc->opts;
+	if (swc_load_and_parse(ctx, f, sc, o))
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
-	if (o.bad)
+	if (o->bad)
 		return DROP(SW_R_DROP_BAD_TCP_OPTION);
 	if (!swc_port_protected(hc, f))
 		return FORWARD(SW_R_FWD_UNPROTECTED_PORT);
@@ -194,9 +193,9 @@ __noinline __u64 swc_ack(struct xdp_md *ctx, const struct swc_frame *f,
 		return (hc->flags & SW_HC_FAIL_OPEN) ? DECIDE(SW_R_FWD_NO_KEYS, SW_ACT_LEARN_OPEN)
 						     : DROP(SW_R_DROP_NO_KEYS);
 	__u64 now_ms = bpf_ktime_get_ns() / 1000000;
-	int v = swc_ack_verdict(&hc->current, f, &o, now_ms);
+	int v = swc_ack_verdict(&hc->current, f, o, now_ms);
 	if (v != SWC_VALID && (hc->flags & SW_HC_HAS_PREVIOUS) && now_ms < hc->previous_until_ms &&
-	    swc_ack_verdict(&hc->previous, f, &o, now_ms) == SWC_VALID)
+	    swc_ack_verdict(&hc->previous, f, o, now_ms) == SWC_VALID)
 		return DECIDE(SW_R_XDP_ACK_VALID_PREVIOUS, SW_ACT_LEARN);
 	if (v == SWC_VALID)
 		return DECIDE(SW_R_XDP_ACK_VALID, SW_ACT_LEARN);
@@ -226,21 +225,25 @@ static __always_inline __u64 cookie_or_steer(const struct ctx_state *s, struct s
 	if (!hc)
 		return steer(s, r_ok, r_missing);
 
+	const __u32 zero = 0;
+	struct swc_scratch *sc = bpf_map_lookup_elem(&sw_cookie_scratch, &zero);
+	if (!sc)
+		return steer(s, r_ok, r_missing);
 	void *data = (void *)(long)s->ctx->data;
-	struct swc_frame f = {};
-	__builtin_memcpy(f.client, key->saddr, sizeof(f.client));
-	__builtin_memcpy(f.host, key->daddr, sizeof(f.host));
-	f.client_port = key->sport;
-	f.host_port = key->dport;
-	f.v6 = key->family == SW_FAMILY_IPV6;
-	f.l3_off = (__u16)((void *)s->l3 - data);
-	f.l4_off = (__u16)((void *)th - data);
-	f.l4_len = (__u16)s->l4_len;
-	f.tcp_hlen = (__u16)(th->doff * 4);
+	struct swc_frame *f = &sc->frame;
+	__builtin_memcpy(f->client, key->saddr, sizeof(f->client));
+	__builtin_memcpy(f->host, key->daddr, sizeof(f->host));
+	f->client_port = key->sport;
+	f->host_port = key->dport;
+	f->v6 = key->family == SW_FAMILY_IPV6;
+	f->l3_off = (__u16)((void *)s->l3 - data);
+	f->l4_off = (__u16)((void *)th - data);
+	f->l4_len = (__u16)s->l4_len;
+	f->tcp_hlen = (__u16)(th->doff * 4);
 	__u32 ip_hlen = (__u32)((void *)th - (void *)s->l3);
-	f.ip_hlen_ok = f.v6 ? (ip_hlen == 40 ? 40 : 0) : (__u8)ip_hlen;
+	f->ip_hlen_ok = f->v6 ? (ip_hlen == 40 ? 40 : 0) : (__u8)ip_hlen;
 
-	__u64 d = syn ? swc_syn(s->ctx, &f, hc, s->stats, s->set) : swc_ack(s->ctx, &f, hc);
+	__u64 d = syn ? swc_syn(s->ctx, f, hc, s->stats, s->set) : swc_ack(s->ctx, f, hc);
 	__u32 action = (__u32)d;
 	__u32 reason = (__u32)(d >> 32);
 	if (action == SW_ACT_LEARN)
