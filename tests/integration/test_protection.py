@@ -189,7 +189,8 @@ def main():
     # counted, not lost. XDP has no ring to shed from.
     shed = xdp_delta("drop_cookie_syn_rate") if xdp_mode else delta("syn_shed_backlog")
     print(f"flood: {sent} SYNs sent in {flood_result['seconds']} s ({flood_result['pps']} pps); "
-          f"workers answered {answered}, shed {shed}; XDP steered {xdp_delta('xsk_syn')}; "
+          f"{'XDP' if xdp_mode else 'workers'} answered {answered}, shed {shed}; "
+          f"XDP steered {xdp_delta('xsk_syn')}; "
           f"socket drops {lost}")
     checks.check(f"the {'XDP program' if xdp_mode else 'workers'} answered the flood with SYN-ACKs; "
                  "every other SYN is counted",
