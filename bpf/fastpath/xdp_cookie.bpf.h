@@ -9,8 +9,9 @@
  * their grace, the previous ones.
  *
  * What this datapath leaves to the AF_XDP worker (or drops, counted, when none is bound):
- * a SYN carrying payload (its checksum covers bytes the program would have to walk) and any
- * segment behind IPv6 extension headers (the worker drops those as unparsable). IPv4 options
+ * a SYN carrying payload (its checksum covers bytes the program would have to walk), any
+ * segment behind IPv6 extension headers (the worker drops those as unparsable), and a SYN whose
+ * frame cannot grow to its SYN-ACK's size (no tailroom). IPv4 options
  * and every TCP option layout are handled here.
  *
  * Included by fastpath.bpf.c after its maps, record() actions, steer() and
@@ -143,8 +144,10 @@ __noinline __u64 swc_syn(struct xdp_md *ctx, const struct swc_frame *f,
 	syn->tcp_res1 = (sc->tcp[12] & 0x0f) != 0;
 	if (swc_plan_synack(&hc->current, f, o, syn, &sc->plan))
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
+	/* The frame could not grow (a driver or generic XDP without tailroom): the worker can. The
+	 * token is spent, as the worker will spend its own: both limits hold. */
 	if (swc_build_synack(ctx, f, sc, &sc->plan, set))
-		return DROP(SW_R_DROP_MALFORMED);
+		return DECIDE(SW_R_NONE, SW_ACT_STEER);
 	return DECIDE(SW_R_XDP_SYNACK, SW_ACT_REPLY);
 }
 
