@@ -96,20 +96,120 @@ enum sw_settings_flags {
 	/* Set once the daemon wrote a firewall MAC; until then nothing is forwarded (frames for
 	 * protected addresses go to the stack with reason PASS_UNCONFIGURED). */
 	SW_SETTINGS_VALID = 1u << 0,
+	/* Datapath "xdp": the program answers SYNs for protected hosts with the cookie SYN-ACK
+	 * and checks unknown ACKs itself, with the host's data in sw_host_cookies (cookie.bpf.h).
+	 * Clear (datapath "afxdp"): both go to the queue's AF_XDP socket. */
+	SW_SETTINGS_XDP_COOKIES = 1u << 1,
 };
 
 struct sw_settings {
 	__u8 fw_mac[6];        /* source MAC of forwarded frames (the firewall NIC's MAC) */
 	__u16 flags;           /* enum sw_settings_flags */
-	__u32 reserved;
+	/* Key of the IPv6 flow label of cookie SYN-ACKs built in XDP: the codec's
+	 * FlowLabelPolicy::kAuto with SynAckFrameParams::flow_label_seed = this value. */
+	__u32 flow_label_seed;
 	/* SYN-ACK forwarding token bucket, per CPU, in nanoseconds of credit: each forwarded
 	 * SYN-ACK costs synack_cost_ns, credit accrues 1 ns per ns and is capped at
 	 * synack_burst_ns. Cost 0 = unlimited. User space does the division (1e9 / rate) so the
 	 * fast path never divides. */
 	__u64 synack_cost_ns;
 	__u64 synack_burst_ns;
+	/* The same per CPU for cookie SYN-ACKs sent by XDP (datapath "xdp"); the worker's own
+	 * bucket (synack_pps_per_queue) in the AF_XDP datapath. Cost 0 = unlimited. */
+	__u64 cookie_synack_cost_ns;
+	__u64 cookie_synack_burst_ns;
 };
-SW_STATIC_ASSERT(sizeof(struct sw_settings) == 32, "sw_settings layout is ABI");
+SW_STATIC_ASSERT(sizeof(struct sw_settings) == 48, "sw_settings layout is ABI");
+
+/* ---- per-host cookie data for the XDP datapath (map sw_host_cookies) ----
+ *
+ * Key: struct sw_host_key (as sw_hosts). Kept apart from sw_host so the forwarding path's
+ * value stays 8 bytes and the AF_XDP datapath never reads keys it does not use.
+ *
+ * Atomicity: the daemon replaces a host's whole value with one BPF_MAP_UPDATE_ELEM. For
+ * BPF_MAP_TYPE_HASH the kernel (htab_map_update_elem) fills a fresh element, links it into the
+ * bucket and then unlinks the old one, so a program that looked the host up holds a pointer to
+ * either the complete old or the complete new value, never a mix. The old element is recycled
+ * (preallocated maps: the per-CPU spare element; otherwise the BPF memory allocator) and may be
+ * rewritten by the NEXT update of the map, so after each batch of updates the daemon waits for
+ * every running XDP program to finish (synchronize_rcu(), which the kernel runs on an update of
+ * a map-in-map; see XdpFastpath) before it writes again. One update per host per batch.
+ */
+
+struct sw_sip_key {
+	__u64 k0; /* key bytes 0..7 read little-endian (siphash_key_t.key[0]) */
+	__u64 k1;
+};
+SW_STATIC_ASSERT(sizeof(struct sw_sip_key) == 16, "sw_sip_key layout is ABI");
+
+/*
+ * The host clock model of the C++ engine (synwarden/clock.h, HostClock::at()) with its safety
+ * margins: a sample of the host's jiffies and CLOCK_MONOTONIC ms taken when the firewall's
+ * CLOCK_MONOTONIC (= bpf_ktime_get_ns()) read local_ms, extrapolated with elapsed firewall
+ * time and biased backwards by count_margin_ms / ts_margin_ms plus drift_ppm of the elapsed
+ * time. The program repeats HostClock::at()'s integer arithmetic, so both sides agree to the
+ * millisecond for the same firewall time.
+ */
+struct sw_host_clock {
+	__u64 jiffies;  /* host jiffies_64 at the sample */
+	__u64 mono_ms;  /* host CLOCK_MONOTONIC ms at the sample */
+	__u64 local_ms; /* firewall CLOCK_MONOTONIC ms when the sample was current */
+	__u32 hz;       /* host CONFIG_HZ, 1..100000 */
+	__u32 count_margin_ms;
+	__u32 ts_margin_ms;
+	__u32 drift_ppm;
+};
+SW_STATIC_ASSERT(sizeof(struct sw_host_clock) == 40, "sw_host_clock layout is ABI");
+
+enum sw_ts_mode {
+	SW_TS_PER_CONNECTION = 0, /* ts_off from net_secret with ports (secure_tcp_seq_and_ts_off) */
+	SW_TS_PER_HOST = 1,       /* ts_off from ts_secret, addresses only (secure_tcp_ts_off) */
+};
+
+/* One generation of a host's secrets (HostSecrets + HostClock of the engine). */
+struct sw_cookie_keys {
+	struct sw_sip_key syncookie[2];  /* syncookie_secret[2] (IPv4) */
+	struct sw_sip_key syncookie6[2]; /* syncookie6_secret[2] (IPv6) */
+	struct sw_sip_key ts_key;        /* net_secret or ts_secret, per ts_mode */
+	struct sw_host_clock clock;
+	__u8 ts_mode;            /* enum sw_ts_mode */
+	__u8 tcp_timestamps;     /* host sysctls (TcpSysctls) */
+	__u8 tcp_sack;
+	__u8 tcp_window_scaling;
+	__u8 tcp_ecn;
+	__u8 rcv_wscale;         /* window scale the host offers */
+	__u16 mss;               /* MSS the host advertises over IPv4 */
+	__u16 mss6;              /* ... over IPv6 */
+	/* The SYN-ACK's window field (synack_window() of the engine), precomputed so the program
+	 * never divides: [0] IPv4 without timestamps, [1] IPv4 with, [2] IPv6 without, [3] with. */
+	__u16 window[4];
+	__u16 pad[3];
+};
+SW_STATIC_ASSERT(sizeof(struct sw_cookie_keys) == 144, "sw_cookie_keys layout is ABI");
+
+enum sw_host_cookie_flags {
+	SW_HC_HAS_KEYS = 1u << 0,      /* current is usable; else the fail policy applies */
+	SW_HC_HAS_PREVIOUS = 1u << 1,  /* previous is checked for ACKs until previous_until_ms */
+	SW_HC_FAIL_OPEN = 1u << 2,     /* without keys: forward (and learn ACK flows); else drop */
+	SW_HC_PORTS_LISTED = 1u << 3,  /* only ports in sw_cookie_ports are protected */
+};
+
+struct sw_host_cookie {
+	__u32 flags; /* enum sw_host_cookie_flags */
+	__u32 reserved;
+	__u64 previous_until_ms; /* firewall CLOCK_MONOTONIC ms; the 121 s grace of old keys */
+	struct sw_cookie_keys current;
+	struct sw_cookie_keys previous;
+};
+SW_STATIC_ASSERT(sizeof(struct sw_host_cookie) == 304, "sw_host_cookie layout is ABI");
+
+/* Key of sw_cookie_ports: a protected (host, port) of a host with SW_HC_PORTS_LISTED. */
+struct sw_host_port_key {
+	struct sw_host_key host;
+	__be16 port; /* network order */
+	__u16 pad;   /* always zero */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_host_port_key) == 24, "sw_host_port_key layout is ABI");
 
 /* ---- reasons: every frame increments exactly one ---- */
 
@@ -139,7 +239,21 @@ SW_STATIC_ASSERT(sizeof(struct sw_settings) == 32, "sw_settings layout is ABI");
 	X(DROP_NON_TCP_POLICY, "drop_non_tcp_policy", "non-TCP refused by the host policy")     \
 	X(DROP_TCP_FRAGMENT, "drop_tcp_fragment", "fragmented TCP while protection is on")      \
 	X(DROP_MALFORMED, "drop_malformed", "bad IP/TCP header or truncated frame to a host")   \
-	X(DROP_IPV6_EXT_HEADERS, "drop_ipv6_ext_headers", "IPv6 extension chain too long")     \
+	X(DROP_IPV6_EXT_HEADERS, "drop_ipv6_ext_headers", "IPv6 extension chain too long")    \
+	X(XDP_SYNACK, "xdp_synack", "SYN answered with the host's cookie SYN-ACK by XDP")       \
+	X(XDP_ACK_VALID, "xdp_ack_valid", "cookie ACK valid (current keys): learned, forwarded")  \
+	X(XDP_ACK_VALID_PREVIOUS, "xdp_ack_valid_previous", "cookie ACK valid with old keys")  \
+	X(DROP_COOKIE_EXPIRED, "drop_cookie_expired", "cookie ACK outside the host's 2 minutes") \
+	X(DROP_COOKIE_BAD, "drop_cookie_bad", "ACK of no known flow and no valid cookie")        \
+	X(DROP_COOKIE_OPTION, "drop_cookie_option", "cookie names an option the host disabled") \
+	X(DROP_COOKIE_SYN_RATE, "drop_cookie_syn_rate", "SYN over the XDP SYN-ACK rate limit")  \
+	X(DROP_SYN_CHECKSUM, "drop_syn_checksum", "SYN with a bad IPv4 or TCP checksum")       \
+	X(DROP_BAD_TCP_OPTION, "drop_bad_tcp_option", "TCP option length broken (XDP datapath)") \
+	X(FWD_NO_KEYS, "fwd_no_keys", "no host keys, fail open: forwarded (ACK flows learned)")  \
+	X(DROP_NO_KEYS, "drop_no_keys", "no host keys, fail closed: dropped")                   \
+	X(FWD_UNPROTECTED_PORT, "fwd_unprotected_port", "port outside the host's port list")    \
+	X(XSK_XDP_UNSUPPORTED, "xsk_xdp_unsupported", "XDP datapath cannot: sent to AF_XDP")    \
+	X(DROP_XDP_UNSUPPORTED, "drop_xdp_unsupported", "XDP datapath cannot, no AF_XDP socket")   \
 	X(FWD_SYN_REUSE, "fwd_syn_reuse", "SYN on the 4-tuple of a known flow: host decides")   \
 	X(FWD_OUTBOUND, "fwd_outbound", "segment of a flow the host opened (outbound table)")
 
@@ -177,9 +291,10 @@ struct sw_cpu_stats {
 	struct sw_counter counters[SW_REASON_COUNT];
 	struct sw_decision last;
 	struct sw_token_bucket synack;
+	struct sw_token_bucket cookie_synack; /* cookie SYN-ACKs sent by XDP */
 };
 SW_STATIC_ASSERT(sizeof(struct sw_cpu_stats) ==
-			 SW_REASON_COUNT * sizeof(struct sw_counter) + 24 + 16,
+			 SW_REASON_COUNT * sizeof(struct sw_counter) + 24 + 16 + 16,
 		 "sw_cpu_stats must have no hidden padding");
 
 #endif /* SYNWARDEN_SHARED_H */

@@ -83,6 +83,8 @@ struct ctx_state {
 	struct sw_cpu_stats *stats;
 	const struct sw_host *host;     /* set once the destination is known to be protected */
 	const struct sw_settings *set;  /* set together with host */
+	void *l3;                       /* IP header (cookie datapath) */
+	__u32 l4_len;                   /* TCP bytes per the IP length fields (cookie datapath) */
 };
 
 /* A decision is (reason, XDP action) packed in one register, so every branch of the
@@ -92,6 +94,7 @@ struct ctx_state {
 #define FORWARD(reason) DECIDE(reason, XDP_TX)
 #define DROP(reason) DECIDE(reason, XDP_DROP)
 #define PASS(reason) DECIDE(reason, XDP_PASS)
+#define SW_ACT_REPLY 0x100 /* XDP_TX of a frame already rewritten (no forwarding MACs) */
 
 /*
  * The single exit: forward (rewrite MACs) if the decision says XDP_TX, then count the reason
@@ -104,7 +107,9 @@ static __always_inline int record(const struct ctx_state *s, __u64 decision)
 	__u32 reason = (__u32)(decision >> 32);
 	__u32 action = (__u32)decision;
 
-	if (action == XDP_TX) {
+	if (action == SW_ACT_REPLY) {
+		action = XDP_TX; /* a cookie SYN-ACK, already addressed to the client */
+	} else if (action == XDP_TX) {
 		struct ethhdr *eth = (void *)(long)s->ctx->data;
 		if ((void *)(eth + 1) <= (void *)(long)s->ctx->data_end && s->host && s->set) {
 			__builtin_memcpy(eth->h_dest, s->host->mac, ETH_ALEN);
@@ -203,6 +208,8 @@ static __always_inline __u64 non_tcp(const struct sw_host *host, __u8 family, __
 	return DROP(SW_R_DROP_NON_TCP_POLICY);
 }
 
+#include "xdp_cookie.bpf.h"
+
 static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_flow_key *key,
 					 const struct tcphdr *th)
 {
@@ -224,7 +231,7 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		 * 4-tuple of a live flow, and reaches a host that rate-limits its answers. */
 		if (bpf_map_lookup_elem(&sw_flows, key))
 			return FORWARD(SW_R_FWD_SYN_REUSE);
-		return steer(s, SW_R_XSK_SYN, SW_R_XSK_SYN_NO_SOCKET);
+		return cookie_or_steer(s, key, th, 1);
 	}
 	if ((flags & TH_SYN) && (flags & (TH_RST | TH_FIN)))
 		return protect ? DROP(SW_R_DROP_BAD_FLAGS) : FORWARD(SW_R_FWD_PASS_MODE);
@@ -247,7 +254,7 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 	if (!(flags & TH_ACK))
 		return protect ? DROP(SW_R_DROP_BAD_FLAGS) : FORWARD(SW_R_FWD_PASS_MODE);
 	if (protect)
-		return steer(s, SW_R_XSK_ACK, SW_R_XSK_ACK_NO_SOCKET);
+		return cookie_or_steer(s, key, th, 0);
 	if (sw_knob_learn_in_pass_mode)
 		return learn_and_forward(&sw_flows, key, SW_FLOW_LEARNED, SW_R_FWD_LEARNED);
 	return FORWARD(SW_R_FWD_PASS_MODE);
@@ -266,6 +273,7 @@ static __always_inline __u64 classify(struct ctx_state *s)
 	int proto = parse_l2(&c, &key);
 	if (proto < 0)
 		return PASS(SW_R_PASS_MALFORMED);
+	s->l3 = c.pos;
 	if (proto == bpf_htons(ETH_P_IP)) {
 		if (read_ipv4_addresses(&c, &key, &hk))
 			return PASS(SW_R_PASS_MALFORMED);
@@ -315,6 +323,7 @@ static __always_inline __u64 classify(struct ctx_state *s)
 	const struct tcphdr *th = parse_tcp(&c, &l3);
 	if (!th)
 		return DROP(SW_R_DROP_MALFORMED);
+	s->l4_len = l3.l4_len;
 	return tcp_segment(s, &key, th);
 }
 

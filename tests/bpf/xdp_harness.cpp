@@ -108,6 +108,9 @@ void FastpathTest::SetUp() {
   auto hosts = fp_->hosts().list();
   ASSERT_TRUE(hosts.ok()) << hosts.error().message;
   for (const auto& [addr, entry] : *hosts) ASSERT_TRUE(fp_->hosts().erase(addr).ok());
+  auto cookies = fp_->host_cookies().list();
+  ASSERT_TRUE(cookies.ok()) << cookies.error().message;
+  for (const auto& addr : *cookies) ASSERT_TRUE(fp_->host_cookies().erase(addr).ok());
   auto cleared = fp_->flows().clear();
   ASSERT_TRUE(cleared.ok()) << cleared.error().message;
   auto cleared_outbound = fp_->outbound().clear();

@@ -71,6 +71,7 @@ class MapStandIn : public daemon::DataplanePort {
     return out;
   }
   void write_settings(const daemon::DaemonConfig&) override { ++writes; }
+  void write_host_cookies(const daemon::Snapshot&) override { ++writes; }
 
   std::vector<std::pair<IpAddress, bool>> hosts;
   uint64_t writes = 0;

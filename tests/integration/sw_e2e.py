@@ -44,9 +44,10 @@ def wait_for(predicate, timeout, what):
 
 
 class Scenario:
-    def __init__(self, topo, synwarden, agent, synflood, limits=None):
+    def __init__(self, topo, synwarden, agent, synflood, limits=None, datapath="afxdp"):
         self.topo, self.synwarden, self.agent_bin, self.synflood = topo, synwarden, agent, synflood
         self.limits = limits or {}
+        self.datapath = datapath
         self.work = topo.workdir
         self.agent_key = os.path.join(self.work, "agent.key")
         self.firewall_key = os.path.join(self.work, "firewall-web1.key")
@@ -125,6 +126,7 @@ class Scenario:
             "keep_dataplane_on_exit": False,
             "api": {"port": API_PORT, "persist_changes": False},
             "limits": self.limits,
+            "datapath": self.datapath,
             "protected_hosts": [host(IPV4["host"]), host(IPV6["host"])],
         }
         self.daemon = D.Daemon(self.topo, self.synwarden, config)
@@ -207,7 +209,8 @@ class Scenario:
 
 
 def totals(report):
-    """Firewall-wide numbers of a daemon stats report, for summaries."""
+    """Firewall-wide numbers of a daemon stats report, for summaries (either datapath: the
+    workers' counts plus the XDP program's own SYN-ACKs and valid cookie ACKs)."""
     w = lambda name: D.worker_total(report, name)
     xdp = report.get("xdp", {})
     worker_drops = sum(w(name) for name in (
@@ -216,7 +219,9 @@ def totals(report):
         "dropped_unknown_host", "dropped_unparsable", "dropped_bad_checksum", "tx_ring_full"))
     socket_drops = D.xsk_total(report, "rx_dropped") + D.xsk_total(report, "rx_ring_full")
     xdp_drops = sum(v for k, v in xdp.items() if k.startswith("drop_") or k.endswith("_no_socket"))
-    return {"synacks": w("synack_built"), "acks_valid": w("ack_valid"),
+    return {"synacks": w("synack_built") + xdp.get("xdp_synack", 0),
+            "acks_valid": (w("ack_valid") + xdp.get("xdp_ack_valid", 0)
+                           + xdp.get("xdp_ack_valid_previous", 0)),
             "dropped": worker_drops + socket_drops + xdp_drops, "socket_drops": socket_drops,
             "syns": w("syn_received")}
 

@@ -58,14 +58,16 @@ def main():
     ap.add_argument("--synflood", required=True)
     ap.add_argument("--bpf-dir", required=True)
     ap.add_argument("--queues", type=int, default=2)
+    ap.add_argument("--datapath", choices=("afxdp", "xdp"), default="afxdp")
     ap.add_argument("--flood-seconds", type=float, default=60.0,
                     help="upper bound; the flood is stopped when a phase's clients are done")
     args = ap.parse_args()
     checks = Checks()
-    print("== synwarden end to end: agent in bpf mode, flood at the generator's maximum rate ==")
+    print("== synwarden end to end: agent in bpf mode, flood at the generator's maximum rate, "
+          f"datapath {args.datapath} ==")
 
     with Topology(args.bpf_dir, firewall_queues=args.queues) as topo:
-        scenario = Scenario(topo, args.synwarden, args.agent, args.synflood)
+        scenario = Scenario(topo, args.synwarden, args.agent, args.synflood, datapath=args.datapath)
         try:
             scenario.start()
             snmp0, nft0 = scenario.host_snmp(), scenario.host_nft()
@@ -167,9 +169,10 @@ def main():
     print(f"firewall: flood {sent} SYNs in {seconds:.1f} s ({sent / max(seconds, 0.001):.0f}/s); "
           f"SYN-ACKs {fw['synacks']}, ACKs validated {fw['acks_valid']}, dropped {fw['dropped']} "
           f"(socket drops {fw['socket_drops']})")
-    checks.check("the workers answered the flood with cookie SYN-ACKs",
+    who = "the XDP program" if args.datapath == "xdp" else "the workers"
+    checks.check(f"{who} answered the flood with cookie SYN-ACKs",
                  fw["synacks"] >= 0.5 * sent, f"{fw['synacks']} SYN-ACKs for {sent} SYNs")
-    checks.check("the workers validated the clients' ACKs", fw["acks_valid"] >= ok,
+    checks.check(f"{who} validated the clients' ACKs", fw["acks_valid"] >= ok,
                  f"{fw['acks_valid']} valid ACKs, {ok} connections")
     log = daemon_log
     started = log[:log.find("synwarden info: running:")]

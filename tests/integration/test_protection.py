@@ -11,6 +11,8 @@ While an attacker floods the protected address with spoofed SYNs:
  4. ACKs with wrong cookies (from the attacker) are dropped and counted, and none reaches the host;
  5. the flood is answered by the workers (SYN-ACKs counted) and no flood SYN reaches the host;
  6. the daemon shuts down cleanly on SIGTERM and removes its XDP program (keep_dataplane off).
+With --datapath xdp the XDP program itself answers the SYNs and checks the ACKs (points 1-4
+unchanged; 5 is then the program's xdp_synack count, and the workers answer nothing).
 Until the agent exists the host's kernel does not know the firewall's secrets, so it answers the
 forwarded ACK with a RST; the test checks and reports that explicitly (a host-side nft rule counts
 and drops those RSTs so the client's data segments can still be observed).
@@ -51,20 +53,24 @@ def main():
     ap.add_argument("--flood-rate", type=int, default=20000)
     ap.add_argument("--flood-seconds", type=float, default=4.0)
     ap.add_argument("--queues", type=int, default=2, help="RX queues (workers) of the firewall")
+    ap.add_argument("--datapath", choices=("afxdp", "xdp"), default="afxdp")
     args = ap.parse_args()
+    xdp_mode = args.datapath == "xdp"
     v6 = args.family == "6"
     host_ip = IPV6["host"] if v6 else IPV4["host"]
     flood_prefix = "2001:db8:f100::/48" if v6 else "198.51.100.0/24"
     wrong_prefix = "2001:db8:ac00::/48" if v6 else "203.0.113.0/24"
     checks = Checks()
     print(f"== synwarden protection, IPv{args.family}"
-          f"{f', VLAN {args.vlan}' if args.vlan else ''}, flood {args.flood_rate} pps ==")
+          f"{f', VLAN {args.vlan}' if args.vlan else ''}, flood {args.flood_rate} pps, "
+          f"datapath {args.datapath} ==")
 
     with Topology(args.bpf_dir, vlan=args.vlan or None, firewall_queues=args.queues) as topo:
         secrets_path = os.path.join(topo.workdir, "host.secrets.json")
         D.write_secrets(secrets_path)
         pin_dir = os.path.join(topo.bpffs, "synwarden")
-        daemon = D.Daemon(topo, args.synwarden, D.base_config(topo, secrets_path, PORT))
+        daemon = D.Daemon(topo, args.synwarden,
+                          D.base_config(topo, secrets_path, PORT, datapath=args.datapath))
         listener = start_listener(topo, host_ip)
         try:
             host_rst_guard(topo)
@@ -146,9 +152,10 @@ def main():
     data = {f["seq"] for f in to_host if f["payload_len"] > 0 and f["src_mac"] == MACS["firewall"]}
     checks.check(f"the host received the client's {SEGMENTS} data segments via the firewall",
                  len(data) >= SEGMENTS, f"distinct data seqs seen: {len(data)}")
+    valid = xdp_delta("xdp_ack_valid") if xdp_mode else delta("ack_valid")
     checks.check("those segments were forwarded by XDP (fwd_established), not the workers",
-                 xdp_delta("fwd_established") >= SEGMENTS and delta("ack_valid") >= 1,
-                 f"fwd_established +{xdp_delta('fwd_established')}, ack_valid +{delta('ack_valid')}")
+                 xdp_delta("fwd_established") >= SEGMENTS and valid >= 1,
+                 f"fwd_established +{xdp_delta('fwd_established')}, cookie ACKs valid +{valid}")
     # This test gives the firewall made-up secrets (no agent), so the host's kernel cannot
     # accept the cookie and resets: that proves the ACK and the data really reached it.
     # Acceptance by the host's kernel is test_e2e.py's (agent in bpf mode) and the VM tier's.
@@ -159,7 +166,11 @@ def main():
                  f"{rsts} RSTs")
 
     # 4. Wrong-cookie ACKs are dropped and counted.
-    invalid = delta("ack_bad_cookie") + delta("ack_cookie_expired") + delta("ack_option_disabled")
+    if xdp_mode:
+        invalid = (xdp_delta("drop_cookie_bad") + xdp_delta("drop_cookie_expired")
+                   + xdp_delta("drop_cookie_option"))
+    else:
+        invalid = delta("ack_bad_cookie") + delta("ack_cookie_expired") + delta("ack_option_disabled")
     lost = xsk_delta("rx_dropped") + xsk_delta("rx_ring_full")
     checks.check(f"all {wrong_result['sent']} wrong-cookie ACKs were counted as invalid "
                  "(less any the socket dropped before the worker)",
@@ -173,21 +184,28 @@ def main():
     # 5. The flood was answered by the workers and kept away from the host.
     flood_src = "2001:db8:f100" if v6 else "198.51.100."
     sent = flood_result["sent"]
-    answered = delta("synack_built")
+    answered = xdp_delta("xdp_synack") if xdp_mode else delta("synack_built")
     # A worker whose RX ring is over half full sheds SYNs unanswered (ACKs first); those are
-    # counted, not lost.
-    shed = delta("syn_shed_backlog")
+    # counted, not lost. XDP has no ring to shed from.
+    shed = xdp_delta("drop_cookie_syn_rate") if xdp_mode else delta("syn_shed_backlog")
     print(f"flood: {sent} SYNs sent in {flood_result['seconds']} s ({flood_result['pps']} pps); "
-          f"workers answered {answered}, shed {shed}; XDP steered {xdp_delta('xsk_syn')}; "
+          f"{'XDP' if xdp_mode else 'workers'} answered {answered}, shed {shed}; "
+          f"XDP steered {xdp_delta('xsk_syn')}; "
           f"socket drops {lost}")
-    checks.check("the workers answered the flood with SYN-ACKs; every other SYN is counted",
+    checks.check(f"the {'XDP program' if xdp_mode else 'workers'} answered the flood with SYN-ACKs; "
+                 "every other SYN is counted",
                  sent > 0 and answered + shed + lost >= 0.95 * sent and answered >= 0.5 * sent,
                  f"answered {answered}, shed {shed}, socket drops {lost} of {sent}")
     per_worker = [w["counters"]["synack_built"] - b["counters"]["synack_built"]
                   for w, b in zip(during["workers"], before["workers"])]
-    checks.check(f"each of the {args.queues} workers (one per RX queue) answered part of the flood",
-                 len(per_worker) == args.queues and all(n > 0 for n in per_worker),
-                 f"SYN-ACKs per worker: {per_worker}")
+    if xdp_mode:
+        checks.check("the workers answered no SYN (XDP did) and XDP steered none to them",
+                     all(n == 0 for n in per_worker) and xdp_delta("xsk_syn") == 0,
+                     f"SYN-ACKs per worker: {per_worker}, xsk_syn +{xdp_delta('xsk_syn')}")
+    else:
+        checks.check(f"each of the {args.queues} workers (one per RX queue) answered part of the flood",
+                     len(per_worker) == args.queues and all(n > 0 for n in per_worker),
+                     f"SYN-ACKs per worker: {per_worker}")
     checks.check("no flood SYN reached the host",
                  not any(f["src"].startswith(flood_src) for f in host_frames))
 

@@ -288,17 +288,23 @@ Result<void> StatsTable::reset() {
 sw_settings SettingsTable::to_raw(const Settings& s, unsigned possible_cpus) {
   sw_settings raw{};
   std::memcpy(raw.fw_mac, s.firewall_mac.data(), s.firewall_mac.size());
-  raw.flags = SW_SETTINGS_VALID;
-  if (s.synack_rate_pps == 0) return raw;  // cost 0 = unlimited
+  raw.flags = SW_SETTINGS_VALID | (s.xdp_cookies ? SW_SETTINGS_XDP_COOKIES : 0);
+  raw.flow_label_seed = s.flow_label_seed;
 
   constexpr std::uint64_t kNsPerSec = 1'000'000'000ull;
   const std::uint64_t cpus = std::max(1u, possible_cpus);
   auto per_cpu = [&](std::uint64_t total) { return std::max<std::uint64_t>(1, (total + cpus - 1) / cpus); };
-  const std::uint64_t rate = per_cpu(s.synack_rate_pps);
-  const std::uint64_t burst = std::min<std::uint64_t>(
-      per_cpu(s.synack_burst ? s.synack_burst : s.synack_rate_pps), kNsPerSec);
-  raw.synack_cost_ns = std::max<std::uint64_t>(1, kNsPerSec / rate);
-  raw.synack_burst_ns = raw.synack_cost_ns * burst;  // <= 1e9 * 1e9: no overflow
+  // cost 0 = unlimited
+  auto bucket = [&](std::uint64_t pps, std::uint64_t burst_pkts, __u64& cost, __u64& burst_ns) {
+    if (pps == 0) return;
+    const std::uint64_t rate = per_cpu(pps);
+    const std::uint64_t burst = std::min<std::uint64_t>(per_cpu(burst_pkts ? burst_pkts : pps), kNsPerSec);
+    cost = std::max<std::uint64_t>(1, kNsPerSec / rate);
+    burst_ns = cost * burst;  // <= 1e9 * 1e9: no overflow
+  };
+  bucket(s.synack_rate_pps, s.synack_burst, raw.synack_cost_ns, raw.synack_burst_ns);
+  bucket(s.cookie_synack_rate_pps, s.cookie_synack_burst, raw.cookie_synack_cost_ns,
+         raw.cookie_synack_burst_ns);
   return raw;
 }
 

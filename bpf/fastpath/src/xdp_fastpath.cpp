@@ -168,6 +168,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
   const std::array<std::pair<bpf_map*, std::uint32_t>, 4> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
+      {fp.skel_->maps.sw_host_cookies, opts.host_table_size},
       {fp.skel_->maps.sw_flows, opts.flow_table_size},
       {fp.skel_->maps.sw_outbound, opts.outbound_table_size},
       {fp.skel_->maps.sw_xsks, opts.max_queues},
@@ -195,6 +196,10 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
         {fp.skel_->maps.sw_outbound, false},
         {fp.skel_->maps.sw_stats, true},
         {fp.skel_->maps.sw_settings, true},
+        // The cookie datapath's host data: pinned (bpffs, root-only directory) so a program
+        // left running across a daemon restart keeps answering SYNs; the daemon rewrites it.
+        {fp.skel_->maps.sw_host_cookies, true},
+        {fp.skel_->maps.sw_cookie_ports, true},
     };
     for (const auto& [map, disposable] : pinned) {
       const std::string path = opts.pin_dir + "/" + bpf_map__name(map);
@@ -226,14 +231,17 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   auto xsks = dup_fd(bpf_map__fd(fp.skel_->maps.sw_xsks), "sw_xsks");
   auto stats = dup_fd(bpf_map__fd(fp.skel_->maps.sw_stats), "sw_stats");
   auto settings = dup_fd(bpf_map__fd(fp.skel_->maps.sw_settings), "sw_settings");
-  for (auto* r : {&hosts, &flows, &outbound, &xsks, &stats, &settings}) {
+  auto cookies = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_cookies), "sw_host_cookies");
+  auto ports = dup_fd(bpf_map__fd(fp.skel_->maps.sw_cookie_ports), "sw_cookie_ports");
+  for (auto* r : {&hosts, &flows, &outbound, &xsks, &stats, &settings, &cookies, &ports}) {
     if (!*r) return r->error();
   }
   const auto ncpus = static_cast<unsigned>(cpus);
   fp.tables_.reset(new FastpathTables{HostTable(std::move(*hosts)), FlowTable(std::move(*flows)),
                                       FlowTable(std::move(*outbound)), XskTable(std::move(*xsks)),
                                       StatsTable(std::move(*stats), ncpus),
-                                      SettingsTable(std::move(*settings), ncpus)});
+                                      SettingsTable(std::move(*settings), ncpus),
+                                      HostCookieTable(std::move(*cookies), std::move(*ports))});
   return fp;
 }
 
@@ -363,7 +371,8 @@ Result<void> XdpFastpath::detach() {
 
 Result<void> XdpFastpath::unpin() {
   if (pin_dir_.empty()) return {};
-  for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_stats", "sw_settings"}) {
+  for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_stats", "sw_settings",
+                           "sw_host_cookies", "sw_cookie_ports"}) {
     const std::string path = pin_dir_ + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, "unpinning " + path);
   }

@@ -68,6 +68,10 @@ std::string format_mac(const MacAddress& mac) {
   return text;
 }
 
+const char* datapath_name(Datapath datapath) noexcept {
+  return datapath == Datapath::kXdp ? "xdp" : "afxdp";
+}
+
 const char* xsk_mode_name(XskMode mode) noexcept {
   switch (mode) {
     case XskMode::kAuto: return "auto";
@@ -96,6 +100,12 @@ std::vector<uint32_t> parse_uint_list(const nlohmann::json& value, const std::st
     out.push_back(v);
   }
   return out;
+}
+
+Datapath parse_datapath(const std::string& text, const std::string& path) {
+  if (text == "afxdp") return Datapath::kAfxdp;
+  if (text == "xdp") return Datapath::kXdp;
+  throw_config_error(path, "expected \"afxdp\" or \"xdp\", got \"" + text + "\"");
 }
 
 XskMode parse_xsk_mode(const std::string& text, const std::string& path) {
@@ -329,6 +339,9 @@ DaemonConfig parse_config(const nlohmann::json& document) {
       r.bool_or("fail_open_without_workers", config.fail_open_without_workers);
   if (const auto* mode = r.find("xsk_mode")) {
     config.xsk_mode = parse_xsk_mode(json_string(*mode, "xsk_mode"), "xsk_mode");
+  }
+  if (const auto* dp = r.find("datapath")) {
+    config.datapath = parse_datapath(json_string(*dp, "datapath"), "datapath");
   }
   config.secrets_reload_interval_ms = static_cast<uint32_t>(
       r.uint_or("secrets_reload_interval_ms", config.secrets_reload_interval_ms, 100, 3'600'000));

@@ -100,6 +100,11 @@ struct ApiConfig {
 enum class XskMode : uint8_t { kAuto, kZeroCopy, kDriverCopy, kGeneric };
 const char* xsk_mode_name(XskMode mode) noexcept;
 
+// Who answers SYNs and checks cookie ACKs: the AF_XDP workers (C++ engine), or the XDP program
+// itself with the same hosts' data (bpf/fastpath/xdp_cookie.bpf.h). Fixed at start.
+enum class Datapath : uint8_t { kAfxdp, kXdp };
+const char* datapath_name(Datapath datapath) noexcept;
+
 struct Limits {
   uint32_t frames_per_queue = 4096;   // UMEM frames per RX queue (power of two)
   uint32_t frame_size = 4096;         // bytes per UMEM frame: 2048 or 4096
@@ -125,6 +130,7 @@ struct DaemonConfig {
   // false drops SYNs and unknown ACKs (clients retransmit), true forwards them unfiltered.
   bool fail_open_without_workers = false;
   XskMode xsk_mode = XskMode::kAuto;
+  Datapath datapath = Datapath::kAfxdp;
   uint32_t secrets_reload_interval_ms = 1000;
   Limits limits;
   ApiConfig api;

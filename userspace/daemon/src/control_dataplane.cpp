@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "synwarden/bpf_cookie_keys.h"
+
 namespace synwarden::daemon {
 
 dataplane::IpAddress to_dataplane(const IpAddress& a) {
@@ -64,8 +66,53 @@ void FastpathPort::write_settings(const DaemonConfig& config) {
   dataplane::Settings settings;
   settings.firewall_mac = firewall_mac_;
   settings.synack_rate_pps = config.limits.forwarded_synack_pps;
+  settings.xdp_cookies = config.datapath == Datapath::kXdp;
+  settings.flow_label_seed = flow_label_seed_;
+  // The workers' budget is per queue (one worker each); XDP's is split over the CPUs, which
+  // RSS maps queues to: per CPU the same number.
+  const uint64_t cpus = fastpath_.stats().possible_cpus();
+  settings.cookie_synack_rate_pps = config.limits.synack_pps_per_queue * cpus;
+  settings.cookie_synack_burst = uint64_t{config.limits.batch_size} * cpus;
   if (auto r = fastpath_.settings().write(settings); !r.ok()) {
     throw std::runtime_error("writing the XDP program's settings: " + r.error().message);
+  }
+}
+
+void FastpathPort::write_host_cookies(const Snapshot& snapshot) {
+  std::vector<dataplane::HostCookieTable::Entry> entries;
+  entries.reserve(snapshot.hosts().size());
+  for (const HostEntry& h : snapshot.hosts()) {
+    dataplane::HostCookieTable::Entry e;
+    e.addr = to_dataplane(h.address);
+    e.value.flags = h.policy == FailPolicy::kFailOpen ? SW_HC_FAIL_OPEN : 0;
+    if (h.keys) {
+      e.value.flags |= SW_HC_HAS_KEYS;
+      e.value.current = bpf_cookie_keys(h.keys->secrets, h.keys->clock);
+    }
+    if (h.previous_keys) {
+      e.value.flags |= SW_HC_HAS_PREVIOUS;
+      e.value.previous = bpf_cookie_keys(h.previous_keys->secrets, h.previous_keys->clock);
+      e.value.previous_until_ms = h.previous_until_ms;
+    }
+    e.ports = h.ports;
+    entries.push_back(std::move(e));
+  }
+  auto& table = fastpath_.host_cookies();
+  if (auto r = table.write(entries); !r.ok()) {
+    throw std::runtime_error("writing the hosts' keys into the XDP cookie map: " + r.error().message);
+  }
+  auto listed = table.list();
+  if (!listed.ok()) {
+    throw std::runtime_error("listing the XDP cookie map: " + listed.error().message);
+  }
+  for (const auto& addr : *listed) {
+    if (snapshot.find(addr.is_v4() ? IpFamily::kIpv4 : IpFamily::kIpv6, addr.bytes().data())) {
+      continue;
+    }
+    if (auto r = table.erase(addr); !r.ok() && r.error().code != ENOENT) {
+      throw std::runtime_error("removing " + addr.to_string() + " from the XDP cookie map: " +
+                               r.error().message);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config.h"
+#include "snapshot.h"
 #include "synwarden/dataplane/xdp_fastpath.h"
 
 namespace synwarden::daemon {
@@ -19,6 +20,10 @@ class DataplanePort {
   virtual void erase_host(const IpAddress& address) = 0;  // an absent address is not an error
   virtual std::vector<IpAddress> list_hosts() = 0;
   virtual void write_settings(const DaemonConfig& config) = 0;
+  // Datapath "xdp": every host of `snapshot` (the one the workers get) into the XDP program's
+  // per-host cookie map (keys, clock model, previous keys and their grace, fail policy, ports);
+  // hosts no longer in it are removed.
+  virtual void write_host_cookies(const Snapshot& snapshot) = 0;
 };
 
 dataplane::IpAddress to_dataplane(const IpAddress& address);
@@ -27,17 +32,22 @@ dataplane::HostEntry to_dataplane(const ProtectedHostConfig& host);
 
 class FastpathPort : public DataplanePort {
  public:
-  FastpathPort(dataplane::XdpFastpath& fastpath, const MacAddress& firewall_mac)
-      : fastpath_(fastpath), firewall_mac_(firewall_mac) {}
+  // `flow_label_seed`: the workers' SynAckFrameParams::flow_label_seed, so IPv6 SYN-ACKs of
+  // both datapaths carry the same flow label.
+  FastpathPort(dataplane::XdpFastpath& fastpath, const MacAddress& firewall_mac,
+               uint32_t flow_label_seed = 0)
+      : fastpath_(fastpath), firewall_mac_(firewall_mac), flow_label_seed_(flow_label_seed) {}
 
   void upsert_host(const ProtectedHostConfig& host) override;
   void erase_host(const IpAddress& address) override;
   std::vector<IpAddress> list_hosts() override;
   void write_settings(const DaemonConfig& config) override;
+  void write_host_cookies(const Snapshot& snapshot) override;
 
  private:
   dataplane::XdpFastpath& fastpath_;
   MacAddress firewall_mac_;
+  uint32_t flow_label_seed_;
 };
 
 }  // namespace synwarden::daemon

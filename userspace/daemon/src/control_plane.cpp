@@ -53,7 +53,20 @@ std::unique_ptr<const Snapshot> ControlPlane::first_snapshot() {
   secrets_.start();
   secrets_.wait_for_agents(1500);
   secrets_.refresh();
-  return build_snapshot();
+  auto snapshot = build_snapshot();
+  write_host_cookies(*snapshot);
+  return snapshot;
+}
+
+void ControlPlane::write_host_cookies(const Snapshot& snapshot) {
+  if (config_.datapath != Datapath::kXdp) return;
+  try {
+    dataplane_.write_host_cookies(snapshot);
+  } catch (const std::exception& e) {
+    // The XDP program keeps the keys it had (or the fail policy of a host it never had keys
+    // for); the next publish retries.
+    log_error(e.what());
+  }
 }
 
 std::unique_ptr<const Snapshot> ControlPlane::build_snapshot() {
@@ -71,7 +84,9 @@ std::unique_ptr<const Snapshot> ControlPlane::build_snapshot() {
 }
 
 void ControlPlane::publish() {
-  if (publish_) publish_(build_snapshot());
+  auto snapshot = build_snapshot();
+  write_host_cookies(*snapshot);
+  if (publish_) publish_(std::move(snapshot));
 }
 
 void ControlPlane::sync_dataplane() {

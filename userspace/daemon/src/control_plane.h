@@ -106,6 +106,8 @@ class ControlPlane {
   void rollback(const DaemonConfig& previous, const std::map<std::string, uint32_t>& slots,
                 const std::vector<uint32_t>& acquired);
   std::unique_ptr<const Snapshot> build_snapshot();
+  // Datapath "xdp": the snapshot's hosts into the XDP program's cookie map (errors logged).
+  void write_host_cookies(const Snapshot& snapshot);
   void publish();
   // Writes document_ back to the file when allowed; returns whether it did, and why not.
   bool persist(std::string& note);

@@ -171,7 +171,8 @@ void Daemon::load_dataplane() {
     for (const auto& m : fastpath_->adopted_maps()) names += (names.empty() ? "" : ", ") + m;
     log_info("adopted pinned maps from a previous run in " + pin_dir_ + ": " + names);
   }
-  port_ = std::make_unique<FastpathPort>(*fastpath_, nic_.mac);
+  flow_label_seed_ = static_cast<uint32_t>(monotonic_ms() * 2654435761u);
+  port_ = std::make_unique<FastpathPort>(*fastpath_, nic_.mac, flow_label_seed_);
 }
 
 void Daemon::start_control_plane() {
@@ -199,7 +200,7 @@ void Daemon::start_workers() {
 
   HandlerSettings handler;
   handler.synack.src_mac = nic_.mac;
-  handler.synack.flow_label_seed = static_cast<uint32_t>(monotonic_ms() * 2654435761u);
+  handler.synack.flow_label_seed = flow_label_seed_;
   handler.synack_pps = startup_.limits.synack_pps_per_queue;
   handler.synack_burst = startup_.limits.batch_size;
   for (size_t i = 0; i < bound.size(); ++i) {

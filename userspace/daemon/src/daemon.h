@@ -80,6 +80,7 @@ class Daemon {
   std::unique_ptr<HostCounters> host_counters_;
   std::optional<dataplane::XdpFastpath> fastpath_;
   std::unique_ptr<FastpathPort> port_;
+  uint32_t flow_label_seed_ = 0;  // IPv6 SYN-ACK flow labels, shared by workers and XDP
   std::unique_ptr<ControlPlane> control_;
   std::unique_ptr<SnapshotStore<Snapshot>> store_;
   std::unique_ptr<FlowSink> established_;

@@ -60,6 +60,7 @@ ReloadPlan plan_reload(const DaemonConfig& running, const DaemonConfig& next) {
   keep_running(e.fail_open_without_workers, running.fail_open_without_workers,
                "fail_open_without_workers", pending);
   keep_running(e.xsk_mode, running.xsk_mode, "xsk_mode", pending);
+  keep_running(e.datapath, running.datapath, "datapath", pending);
   Limits& l = e.limits;
   const Limits& rl = running.limits;
   keep_running(l.frames_per_queue, rl.frames_per_queue, "limits.frames_per_queue", pending);

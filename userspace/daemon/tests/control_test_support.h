@@ -38,6 +38,9 @@ class RecordingDataplane : public DataplanePort {
   void write_settings(const DaemonConfig& c) override {
     log.push_back("settings " + std::to_string(c.limits.forwarded_synack_pps));
   }
+  void write_host_cookies(const Snapshot& s) override {
+    log.push_back("host_cookies v" + std::to_string(s.version()));
+  }
 
   std::vector<std::string> log;
   std::vector<IpAddress> map_hosts;

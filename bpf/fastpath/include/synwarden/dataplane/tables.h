@@ -114,6 +114,16 @@ struct Settings {
   // on a single queue gets 1/N of it.
   std::uint64_t synack_rate_pps = 0;
   std::uint64_t synack_burst = 0;  // packets; 0 = one second's worth
+  // Datapath "xdp": the program answers SYNs and checks cookie ACKs itself (hosts described in
+  // host_cookies()); false ("afxdp"): both go to the AF_XDP workers.
+  bool xdp_cookies = false;
+  // Cookie SYN-ACKs sent by XDP per second, split over the CPUs like synack_rate_pps; 0 =
+  // unlimited. Burst in packets, 0 = one second's worth.
+  std::uint64_t cookie_synack_rate_pps = 0;
+  std::uint64_t cookie_synack_burst = 0;
+  // SynAckFrameParams::flow_label_seed of the workers: the IPv6 flow labels of both datapaths
+  // then agree.
+  std::uint32_t flow_label_seed = 0;
 };
 
 class SettingsTable {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "synwarden/dataplane/host_cookies.h"
 #include "synwarden/dataplane/result.h"
 #include "synwarden/dataplane/tables.h"
 #include "synwarden/dataplane/unique_fd.h"
@@ -89,6 +90,7 @@ struct FastpathTables {
   XskTable xsks;
   StatsTable stats;
   SettingsTable settings;
+  HostCookieTable host_cookies;
 };
 
 class XdpFastpath {
@@ -124,6 +126,7 @@ class XdpFastpath {
   XskTable& xsks() noexcept { return tables_->xsks; }
   StatsTable& stats() noexcept { return tables_->stats; }
   SettingsTable& settings() noexcept { return tables_->settings; }
+  HostCookieTable& host_cookies() noexcept { return tables_->host_cookies; }
 
   // Pinned maps that were adopted from an earlier run rather than created ("sw_flows", ...).
   [[nodiscard]] const std::vector<std::string>& adopted_maps() const noexcept { return adopted_; }
