@@ -7,7 +7,8 @@
       measures GET /status and POST /hosts/IP/protect latency with no load, then while SLOW
       clients trickle one byte per second (reconnecting whenever the server closes them) and a
       burst of BURST concurrent GET /stats is fired before every sample; prints one JSON object
-      (latencies in ms: n, answered, p50, p99, max; the bursts' /stats; slow-client closes).
+      (latencies in ms: n, answered, p50, p99, max; the bursts' /stats; how many slow clients the
+      server closed and the oldest age at which it did).
 Standard library only (Debian's python3).
 """
 import argparse
@@ -89,6 +90,7 @@ class SlowClients:
     def __init__(self, api, count):
         self.api, self.count = api, count
         self.closed_by_server = 0
+        self.closed_ages = []  # seconds from connect to the server's close
         self.stop = threading.Event()
         self.socks = [self._open() for _ in range(count)]
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -97,12 +99,12 @@ class SlowClients:
     def _open(self):
         s = socket.create_connection(self.api, timeout=5)
         s.setblocking(False)
-        return [s, 0]
+        return [s, 0, time.monotonic()]
 
     def _run(self):
         while not self.stop.is_set():
             for entry in self.socks:
-                s, at = entry
+                s, at, since = entry
                 closed = False
                 try:
                     s.recv(4096)  # an answer (408) or EOF: the server ended this request
@@ -120,14 +122,15 @@ class SlowClients:
                 if closed:
                     # Come back at once, as an attacker would.
                     self.closed_by_server += 1
+                    self.closed_ages.append(time.monotonic() - since)
                     s.close()
-                    entry[0], entry[1] = self._open()
+                    entry[:] = self._open()
             self.stop.wait(1.0)
 
     def close(self):
         self.stop.set()
         self.thread.join()
-        for s, _ in self.socks:
+        for s, _, _ in self.socks:
             s.close()
 
 
@@ -201,6 +204,7 @@ def load(args):
                    "protect": summary(loaded_protect, {200}),
                    "stats": summary(burst.results, {200})},
         "slow_closed_by_server": slow.closed_by_server,
+        "slow_closed_age_max_s": round(max(slow.closed_ages), 1) if slow.closed_ages else None,
     }
     print(json.dumps(result))
 

@@ -23,6 +23,7 @@
 #include "api_router.h"
 #include "api_test_support.h"
 #include "control_queue.h"
+#include "metrics_api_server.h"
 #include "synwarden/unique_fd.h"
 
 namespace synwarden::daemon {
@@ -306,6 +307,20 @@ TEST_F(ApiServerHostile, AtTheConnectionLimitTheLongestWaitingConnectionGivesWay
   EXPECT_EQ(t.status, 200) << "the operator's connection got in";
   EXPECT_GE(server_->counters().connections_evicted_at_limit, 1u);
   EXPECT_TRUE(closed_by_server(silent[0].get(), 1s)) << "the oldest was closed";
+}
+
+TEST_F(ApiServerHostile, RefusalsAreCountedAndExportedToMetrics) {
+  start();
+  timed_request(server_->port(), "GET /hosts/%00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  timed_request(server_->port(), kStatus);
+  const ApiServerCounters c = server_->counters();
+  EXPECT_EQ(c.requests_refused, 1u);
+  EXPECT_EQ(c.requests_dispatched, 1u);
+  EXPECT_EQ(c.connections_accepted, 2u);
+  const std::string text = render_api_server_prometheus(c);
+  EXPECT_THAT(text, HasSubstr("synwarden_api_requests_refused_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("synwarden_api_connections_total{event=\"accepted\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE synwarden_api_connections_closed_total counter\n"));
 }
 
 }  // namespace
