@@ -87,7 +87,10 @@ def main():
                 f"`bench/api_latency.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                 f"load average {loadavg()}. Each sample is a new connection (as synwardenctl "
                 f"makes); {args.samples} samples per request kind and phase; a protect sample "
-                "toggles the host's protection. Method: bench/README.md.\n\n" + text + "\n")
+                "toggles the host's protection, which is applied and saved to the config file "
+                "(write, fsync, rename: its time varies with the disk's other writers). A request "
+                "unanswered within 5 s (15 s for /stats) counts as not answered; '-' means none "
+                "was. Method: bench/README.md.\n\n" + text + "\n")
         replace_section(os.path.join(HERE, "RESULTS.md"), "api-latency", body)
         print("wrote the api-latency section of bench/RESULTS.md")
     return 0

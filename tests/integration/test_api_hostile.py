@@ -139,11 +139,13 @@ def main():
         checks.check("every /stats of the bursts is answered", loaded["stats"]["answered"]
                      == loaded["stats"]["n"] == args.burst * args.samples * 2,
                      json.dumps(loaded["stats"]))
-        # Header deadline 2 s, checked every 20 ms; a slow client notices within its 1 s pace.
+        # Header deadline 2 s, checked every 20 ms; a slow client notices within its 1 s pace;
+        # the rest is room for a loaded machine (a server without the deadline never closes).
         age = result["slow_closed_age_max_s"]
-        checks.check("the server closed the trickling connections, each within 4 s "
+        checks.check("the server closed the trickling connections, each within 5 s "
                      "(header deadline)",
-                     result["slow_closed_by_server"] >= args.slow and age is not None and age < 4.0,
+                     result["slow_closed_by_server"] >= args.slow
+                     and age is not None and age < 5.0,
                      f"{result['slow_closed_by_server']} closed, oldest at {age} s")
         checks.check("the daemon still runs and serves", get_hosts(topo) == before_hosts)
         daemon.stop()
