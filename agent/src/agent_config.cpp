@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "synwarden/address_text.h"
 #include "synwarden/channel_socket.h"
+#include "synwarden/strict_json.h"
 
 namespace synwarden::agent {
 namespace {
@@ -90,7 +92,9 @@ const char* mode_name(Mode m) noexcept {
 Config parse_config(std::string_view json_text, std::string_view origin) {
   json doc;
   try {
-    doc = json::parse(json_text);
+    doc = parse_json_strict(json_text);
+  } catch (const JsonInputError& e) {  // a repeated key, or a NUL byte in a string
+    throw ConfigError(std::string(origin) + ": \"" + e.key_path() + "\": " + e.what());
   } catch (const json::exception& e) {  // also out_of_range: "1e400"
     throw ConfigError(std::string(origin) + ": not valid JSON (" + e.what() + ")");
   }
@@ -126,10 +130,12 @@ Config parse_config(std::string_view json_text, std::string_view origin) {
   if (ifs == nullptr) r.fail("interfaces", "missing (required): the interfaces clients arrive on");
   if (!ifs->is_array() || ifs->empty()) r.fail("interfaces", "expected a non-empty array of names");
   for (const json& v : *ifs) {
-    if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
-        v.get_ref<const std::string&>().size() >= IF_NAMESIZE) {
+    const char* why = v.is_string() ? interface_name_problem(v.get_ref<const std::string&>())
+                                    : "is not a string";
+    if (why != nullptr) {
       r.fail("interfaces", "expected interface names of 1 to " + std::to_string(IF_NAMESIZE - 1) +
-                               " characters, got " + v.dump());
+                               " bytes (no '/', ':', whitespace or NUL), got " + v.dump() +
+                               ", which " + why);
     }
     c.interfaces.push_back(v.get<std::string>());
   }

@@ -12,6 +12,9 @@
 //     addresses with the same protection flag (the control plane's ordering guarantee).
 //  4. A 2xx host operation did what it says: an added host is listed, a removed one is not, a
 //     protect request set exactly the requested flag.
+//  5. Ambiguous input is refused (4xx): a body (POST /hosts, POST /hosts/{ip}/protect) that
+//     repeats a key or holds a NUL byte in a key or string (json_reference.h, an independent
+//     check), a path holding a NUL byte, a request without a Host header.
 //
 // Input: requests separated by a line "%%". A request is "METHOD PATH", then optional header
 // lines "Content-Type: ..." / "Host: ..." (defaults: application/json, 127.0.0.1:9477), an
@@ -40,6 +43,7 @@
 #include "control_daemon_api.h"
 #include "control_plane.h"
 #include "fuzz_support.h"
+#include "json_reference.h"
 #include "synwarden/secrets.h"
 
 namespace synwarden::fuzz {
@@ -310,6 +314,20 @@ std::optional<IpAddress> path_host(const std::string& path) {
   return daemon::parse_ip_address(std::string(rest.substr(0, rest.find('/'))));
 }
 
+// Property 5.
+void check_ambiguous_refused(const ApiRequest& q, const ApiResponse& r) {
+  const bool refused = r.status >= 400 && r.status < 500;
+  const char* m = q.method.c_str();
+  FUZZ_CHECK(!q.host.empty() || r.status == 400, "%s without Host answered %d", m, r.status);
+  FUZZ_CHECK(q.path.find('\0') == std::string::npos || refused,
+             "%s with a NUL byte in the path answered %d", m, r.status);
+  const bool reads_body = q.method == "POST" && (path_host(q.path) || q.path == "/hosts" ||
+                                                 q.path == "/hosts/");
+  FUZZ_CHECK(!reads_body || !json_repeats_a_key_or_holds_nul(q.body) || refused,
+             "%s %s with a repeated key or NUL in the body answered %d", m, q.path.c_str(),
+             r.status);
+}
+
 void check_effect(const Harness& h, const ApiRequest& q, const ApiResponse& r) {
   if (r.status < 200 || r.status >= 300 || q.method == "GET") return;
   if (r.status == 201) {
@@ -353,6 +371,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    r.status, r.body.substr(0, 200).c_str());
     }
     check_response(q, r);
+    check_ambiguous_refused(q, r);
     if (r.status >= 400) {
       FUZZ_CHECK(harness->state() == before, "%s %s was refused with %d but changed state",
                  q.method.c_str(), q.path.c_str(), r.status);

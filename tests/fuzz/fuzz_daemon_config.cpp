@@ -9,6 +9,9 @@
 //     every change) gives the same config again, whose hosts serialise to the same JSON. So an
 //     API change cannot silently alter a host the operator did not touch.
 //  3. Every accepted value is inside its documented range (the parser's own checks, restated).
+//  4. An accepted file repeats no key in any object and holds no NUL byte in a key or string
+//     (json_reference.h, an independent check), and no accepted name, address or path holds a
+//     NUL; the interface name follows the kernel's rules (no '/', ':', whitespace).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 #include "config.h"
 #include "control_config_file.h"
 #include "fuzz_support.h"
+#include "json_reference.h"
 
 namespace synwarden::fuzz {
 namespace {
@@ -85,8 +89,17 @@ void check_ranges(const DaemonConfig& c) {
   FUZZ_CHECK(c.api.port != 0, "API port 0");
   FUZZ_CHECK(!c.protected_hosts.empty() && c.protected_hosts.size() <= l.host_table_size,
              "%zu hosts for a table of %u", c.protected_hosts.size(), l.host_table_size);
+  const auto no_nul = [](const std::string& s) { return s.find('\0') == std::string::npos; };
+  FUZZ_CHECK(no_nul(c.interface) && no_nul(c.bpffs_pin_dir.string()), "NUL in a name or path");
+  for (const char ch : c.interface) {
+    FUZZ_CHECK(ch != '/' && ch != ':' && static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f,
+               "interface name \"%s\" breaks the kernel's rules", c.interface.c_str());
+  }
   for (size_t i = 0; i < c.protected_hosts.size(); ++i) {
     const auto& h = c.protected_hosts[i];
+    FUZZ_CHECK(no_nul(h.secrets_file.string()) &&
+                   (!h.agent || (no_nul(h.agent->address) && no_nul(h.agent->key_file.string()))),
+               "host %zu: NUL in a path or agent address", i);
     FUZZ_CHECK(h.agent.has_value() != !h.secrets_file.empty(),
                "host %zu: exactly one of agent and secrets_file", i);
     FUZZ_CHECK(h.agent || h.secrets_file.is_absolute(), "host %zu: relative secrets_file", i);
@@ -153,6 +166,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (...) {
     FUZZ_CHECK(false, "read_config_file() threw a non-exception");
   }
+  FUZZ_CHECK(!json_repeats_a_key_or_holds_nul(loaded.text),
+             "a file that repeats a key or holds a NUL byte was accepted");
   check_ranges(loaded.config);
   check_round_trip(loaded);
   return 0;

@@ -91,6 +91,29 @@ TEST(AgentConfig, MistakesNameTheKeyAndTheFix) {
             std::string::npos);
 }
 
+TEST(AgentConfig, NulBytesTrailingGarbageAndRepeatedKeysAreRefused) {
+  const std::string listen = R"({"key_file": "/k", "interfaces": ["eth0"], )";
+  EXPECT_NE(refusal(listen + R"("listen": "192.0.2.10\u0000:7070"})")
+                .find("\"listen\": the string"),
+            std::string::npos);
+  EXPECT_NE(refusal(listen + R"("listen": "192.0.2.10:7070x"})").find("\"listen\""),
+            std::string::npos);
+  EXPECT_NE(refusal(listen + R"("listen": "192.0.2.10 :7070"})").find("not an IPv4 address"),
+            std::string::npos);
+  const std::string base = R"({"listen": "192.0.2.10:7070", "key_file": "/k", )";
+  EXPECT_NE(refusal(base + R"("interfaces": ["eth0\u0000x"]})").find("\"interfaces[0]\""),
+            std::string::npos);
+  EXPECT_NE(refusal(base + R"("interfaces": ["eth0:1"]})").find("contains '/' or ':'"),
+            std::string::npos);
+  EXPECT_NE(refusal(base + R"("interfaces": [".."]})").find("\"interfaces\""), std::string::npos);
+  EXPECT_NE(refusal(base + R"("interfaces": ["eth0"], "pin_dir": "/sys/fs/bpf\u0000/x"})")
+                .find("\"pin_dir\": the string at 'pin_dir' contains a NUL byte"),
+            std::string::npos);
+  EXPECT_NE(refusal(base + R"("interfaces": ["eth0"], "mode": "bpf", "mode": "kmod"})")
+                .find("\"mode\": duplicate key 'mode'"),
+            std::string::npos);
+}
+
 TEST(AgentConfig, PreviousKeysMustOutliveTheCookieLifetime) {
   const std::string base = R"({"listen": "192.0.2.1:1", "key_file": "/k", "interfaces": ["e"], )";
   EXPECT_NE(refusal(base + R"("key_overlap_s": 60})").find("\"key_overlap_s\""), std::string::npos);

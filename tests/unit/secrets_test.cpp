@@ -181,6 +181,29 @@ TEST(Secrets, EveryMalformedVariantIsRejectedNamingItsKey) {
   }
 }
 
+TEST(Secrets, ARepeatedKeyOrANulByteIsRefusedNamingTheKey) {
+  std::string text = valid_doc().dump();
+  std::string repeated = text;
+  repeated.replace(repeated.find("\"mss\""), 0, "\"mss\":536,");
+  try {
+    (void)parse_secrets(repeated, "host-a.json");
+    ADD_FAILURE() << "accepted a repeated key";
+  } catch (const SecretsError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"mss\": duplicate key 'mss'"), std::string::npos)
+        << e.what();
+  }
+  std::string nul = text;
+  nul.replace(nul.find("per-connection"), 14, "per-connection\\u0000");
+  try {
+    (void)parse_secrets(nul, "host-a.json");
+    ADD_FAILURE() << "accepted a NUL byte";
+  } catch (const SecretsError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"ts_offset\": the string at 'ts_offset' contains a NUL"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Secrets, RejectsDocumentsThatAreNotAnObject) {
   EXPECT_THROW(parse_secrets("[1, 2]", "x"), SecretsError);
   EXPECT_THROW(parse_secrets("{\"mss\": ", "x"), SecretsError);

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include "synwarden/strict_json.h"
+
 namespace synwarden::ctl {
 
 namespace {
@@ -55,7 +57,9 @@ namespace {
 
 nlohmann::json parse_json(const std::string& request, const std::string& body) {
   try {
-    return nlohmann::json::parse(body);
+    return parse_json_strict(body);
+  } catch (const JsonInputError& e) {  // a repeated key or a NUL: not what the daemon sends
+    throw ApiCallError(request + ": the answer is ambiguous JSON: " + e.what(), 0);
   } catch (const nlohmann::json::exception& e) {  // also out_of_range: "1e400"
     throw ApiCallError(request + ": the answer is not JSON: " + e.what(), 0);
   }

@@ -1,9 +1,10 @@
 #include "cli_args.h"
 
-#include <arpa/inet.h>
-
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
+
+#include "synwarden/address_text.h"
 
 namespace synwarden::ctl {
 
@@ -41,12 +42,28 @@ Endpoint parse_endpoint(const std::string& option, const std::string& text) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  if (inet_pton(ep.ipv6 ? AF_INET6 : AF_INET, host.c_str(), ep.addr.data()) != 1) {
+  bool ok = false;
+  if (ep.ipv6) {
+    const auto a = parse_ipv6_text(host);
+    if ((ok = a.has_value())) ep.addr = *a;
+  } else {
+    const auto a = parse_ipv4_text(host);
+    if ((ok = a.has_value())) std::copy(a->begin(), a->end(), ep.addr.begin());
+  }
+  if (!ok) {
     throw CLI::ValidationError(option, "\"" + host + "\" is not an IPv" +
                                            (ep.ipv6 ? "6" : "4") + " address");
   }
   ep.port = static_cast<uint16_t>(parse_unsigned(option + " port", port, 65535));
   return ep;
+}
+
+const std::string& check_host_address(const std::string& option, const std::string& text) {
+  if (!parse_ipv4_text(text) && !parse_ipv6_text(text)) {
+    throw CLI::ValidationError(option, "expected an IPv4 or IPv6 address such as 192.0.2.10 or "
+                                       "2001:db8::10, got \"" + text + "\"");
+  }
+  return text;
 }
 
 }  // namespace synwarden::ctl

@@ -20,4 +20,9 @@ struct Endpoint {
 // "192.0.2.1:443" or "[2001:db8::1]:443".
 Endpoint parse_endpoint(const std::string& option, const std::string& text);
 
+// A host address that goes into an API URL path (/hosts/{ip}): exactly an IPv4 or IPv6
+// address, or CLI::ValidationError. Without this check "198.51.100.10%00" or
+// "198.51.100.10/protect" would be sent as path text and decoded by the daemon.
+const std::string& check_host_address(const std::string& option, const std::string& text);
+
 }  // namespace synwarden::ctl

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "api_options.h"
+#include "cli_args.h"
 #include "commands.h"
+#include "synwarden/strict_json.h"
 #include "table.h"
 
 namespace synwarden::ctl {
@@ -72,7 +74,9 @@ nlohmann::json read_spec(const std::string& spec) {
     text = buffer.str();
   }
   try {
-    return nlohmann::json::parse(text);
+    return parse_json_strict(text);
+  } catch (const JsonInputError& e) {  // a repeated key, or a NUL byte in a string
+    throw CLI::ValidationError("--spec", e.what());
   } catch (const nlohmann::json::exception& e) {  // also out_of_range: "1e400"
     throw CLI::ValidationError("--spec", std::string("not valid JSON: ") + e.what());
   }
@@ -102,7 +106,7 @@ void add_host(const ApiOptions& o, const AddArgs& a) {
 
 void del_host(const ApiOptions& o, const std::string& address) {
   ApiClient api(o.url);
-  const nlohmann::json answer = api.del("/hosts/" + address);
+  const nlohmann::json answer = api.del("/hosts/" + check_host_address("address", address));
   if (o.json) return print_json(answer);
   std::printf("removed host %s\n", answer.value("removed", "?").c_str());
   print_saved(answer);

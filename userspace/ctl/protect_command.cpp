@@ -5,6 +5,7 @@
 #include <string>
 
 #include "api_options.h"
+#include "cli_args.h"
 #include "commands.h"
 
 namespace synwarden::ctl {
@@ -20,7 +21,8 @@ void add_protect_command(CLI::App& app) {
   cmd->callback([options, state, address] {
     ApiClient api(options->url);
     const nlohmann::json answer =
-        api.post("/hosts/" + *address + "/protect", {{"protection", *state == "on"}});
+        api.post("/hosts/" + check_host_address("address", *address) + "/protect",
+                 {{"protection", *state == "on"}});
     if (options->json) return print_json(answer);
     std::printf("protection %s for %s%s\n", *state == "on" ? "on" : "off",
                 answer.value("address", address->c_str()).c_str(),

@@ -63,6 +63,9 @@ IpAddress IpAddress::v6(const in6_addr& addr) {
 }
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  // inet_pton reads a C string: "198.51.100.10\0x" must not parse as 198.51.100.10. (The same
+  // rule as synwarden_core's address_text.h, which this library does not link.)
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   const std::string s(text);
   in_addr a4{};
   if (inet_pton(AF_INET, s.c_str(), &a4) == 1) return v4(a4);

@@ -166,7 +166,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
 
   fp.skel_->rodata->sw_knob_xsk_fail_open = opts.xsk_fail_open ? 1 : 0;
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
-  const std::array<std::pair<bpf_map*, std::uint32_t>, 4> sizes = {{
+  const std::array<std::pair<bpf_map*, std::uint32_t>, 5> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
       {fp.skel_->maps.sw_host_cookies, opts.host_table_size},
       {fp.skel_->maps.sw_flows, opts.flow_table_size},

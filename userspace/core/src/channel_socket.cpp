@@ -1,5 +1,7 @@
 #include "synwarden/channel_socket.h"
 
+#include "synwarden/address_text.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -45,21 +47,24 @@ SocketAddress SocketAddress::parse(std::string_view text, bool allow_port_zero) 
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
       throw fail("IPv6 address must be in brackets followed by :port");
     }
-    const std::string host(text.substr(1, close - 1));
+    const auto host = parse_ipv6_text(text.substr(1, close - 1));
+    if (!host) throw fail("not an IPv6 address");
     auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
     sin6->sin6_family = AF_INET6;
-    if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) != 1) throw fail("not an IPv6 address");
+    std::memcpy(&sin6->sin6_addr, host->data(), host->size());
     sin6->sin6_port = htons(parse_port(text.substr(close + 2), text, allow_port_zero));
     out.length = sizeof(sockaddr_in6);
     return out;
   }
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) throw fail("missing :port");
-  const std::string host(text.substr(0, colon));
-  if (host.find(':') != std::string::npos) throw fail("IPv6 address must be in brackets");
+  const std::string_view host_text = text.substr(0, colon);
+  if (host_text.find(':') != std::string_view::npos) throw fail("IPv6 address must be in brackets");
+  const auto host = parse_ipv4_text(host_text);
+  if (!host) throw fail("not an IPv4 address");
   auto* sin = reinterpret_cast<sockaddr_in*>(&out.storage);
   sin->sin_family = AF_INET;
-  if (inet_pton(AF_INET, host.c_str(), &sin->sin_addr) != 1) throw fail("not an IPv4 address");
+  std::memcpy(&sin->sin_addr, host->data(), host->size());
   sin->sin_port = htons(parse_port(text.substr(colon + 1), text, allow_port_zero));
   out.length = sizeof(sockaddr_in);
   return out;

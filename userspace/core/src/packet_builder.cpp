@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "synwarden/address_text.h"
 #include "synwarden/checksum.h"
 #include "synwarden/packet_bytes.h"
 
@@ -16,9 +17,16 @@ namespace synwarden {
 namespace {
 
 void parse_address(int family, std::string_view text, uint8_t* out) {
-  const std::string s(text);
-  if (inet_pton(family, s.c_str(), out) != 1) {
-    throw std::invalid_argument("FrameBuilder: '" + s + "' is not a valid " +
+  bool ok = false;
+  if (family == AF_INET) {
+    const auto a = parse_ipv4_text(text);
+    if ((ok = a.has_value())) std::copy(a->begin(), a->end(), out);
+  } else {
+    const auto a = parse_ipv6_text(text);
+    if ((ok = a.has_value())) std::copy(a->begin(), a->end(), out);
+  }
+  if (!ok) {
+    throw std::invalid_argument("FrameBuilder: '" + std::string(text) + "' is not a valid " +
                                 (family == AF_INET ? "IPv4" : "IPv6") + " address");
   }
 }
@@ -200,16 +208,12 @@ std::vector<uint8_t> FrameBuilder::build() const {
 }
 
 MacAddress parse_mac(std::string_view text) {
-  MacAddress mac{};
-  unsigned b[6];
-  char tail = 0;
-  const std::string s(text);
-  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                  &b[5], &tail) != 6) {
-    throw std::invalid_argument("'" + s + "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
+  const auto mac = parse_mac_text(text);
+  if (!mac) {
+    throw std::invalid_argument("'" + std::string(text) +
+                                "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
   }
-  for (size_t i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(b[i]);
-  return mac;
+  return *mac;
 }
 
 }  // namespace synwarden

@@ -1,4 +1,5 @@
 #include "synwarden/secrets.h"
+#include "synwarden/strict_json.h"
 
 #include "synwarden/private_file.h"
 
@@ -124,7 +125,10 @@ std::string_view ts_offset_name(TsOffsetMode mode) noexcept {
 HostSecrets parse_secrets(std::string_view json_text, std::string_view origin) {
   json doc;
   try {
-    doc = json::parse(json_text);
+    doc = parse_json_strict(json_text);
+  } catch (const JsonInputError& e) {  // a repeated key, or a NUL byte in a string
+    throw SecretsError("secrets " + std::string(origin) + ": \"" + e.key_path() + "\": " +
+                       e.what());
   } catch (const json::exception& e) {  // parse_error, or out_of_range.406 for 1e400
     throw SecretsError("secrets " + std::string(origin) + ": not valid JSON (" + e.what() + ")");
   }

@@ -195,6 +195,20 @@ check(unknown.returncode == 1 and "404 host 192.0.2.99 is not a protected host" 
       and "POST /hosts/192.0.2.99/protect" in unknown.stderr,
       "an API refusal exits 1 and shows the request and the daemon's error", unknown.stderr)
 
+# Addresses go into the URL path: anything but exactly an address is refused before any request
+# ("%00" would reach the daemon as a NUL byte, "/" as another path).
+before = len(Api.requests)
+for address in ["198.51.100.10%00", "198.51.100.10/../reload", "198.51.100.10 ", "192.0.2.10x"]:
+    for args in (["protect", "off", address], ["hosts", "del", address]):
+        refused = run(*args, "--api", API, ok=False)
+        check(refused.returncode != 0 and "expected an IPv4 or IPv6 address" in refused.stderr
+              and len(Api.requests) == before,
+              f"synwardenctl {' '.join(args)!r} is refused before any request", refused.stderr)
+dup = run("hosts", "add", "--spec", '{"address": "192.0.2.12", "protection": true, "protection": false}',
+          "--api", API, ok=False)
+check(dup.returncode != 0 and "duplicate key 'protection'" in dup.stderr and len(Api.requests) == before,
+      "hosts add --spec with a repeated key is refused before any request", dup.stderr)
+
 # reload
 out = run("reload", "--api", API).stdout
 check(last_request()["method"] == "POST" and last_request()["path"] == "/reload"

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "synwarden/strict_json.h"
+
 namespace synwarden::daemon {
 
 namespace {
@@ -21,9 +23,27 @@ ApiResponse json_response(int status, const nlohmann::json& body) {
   return r;
 }
 
+// Request text quoted in an error message: control bytes become \xNN, so a NUL cannot cut the
+// message short (what() is a C string) and the operator sees what was actually sent.
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 ApiResponse method_not_allowed(const std::string& method, const std::string& path,
                                const std::string& allow) {
-  ApiResponse r = ApiResponse::json_error(405, method + " is not supported on " + path +
+  ApiResponse r = ApiResponse::json_error(405, printable(method) + " is not supported on " + path +
                                                     " (allowed: " + allow + ")");
   r.allow = allow;
   return r;
@@ -43,19 +63,22 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 IpAddress path_address(std::string_view text) {
-  const auto ip = parse_ip_address(std::string(text));
+  const auto ip = parse_ip_address(text);
   if (!ip) {
-    throw ApiError(400, "\"" + std::string(text) + "\" in the path is not an IPv4 or IPv6 address");
+    throw ApiError(400, "\"" + printable(text) + "\" in the path is not an IPv4 or IPv6 address");
   }
   return *ip;
 }
 
-nlohmann::json parse_body(const ApiRequest& request) {
+// `root` prefixes key paths in errors: "host" for POST /hosts, whose errors say "host.mac".
+nlohmann::json parse_body(const ApiRequest& request, std::string_view root) {
   if (request.body.empty()) {
     throw ApiError(400, "the request needs a JSON body");
   }
   try {
-    return nlohmann::json::parse(request.body);
+    return parse_json_strict(request.body, root);
+  } catch (const JsonInputError& e) {
+    throw ApiError(400, "the request body is refused: " + std::string(e.what()));
   } catch (const nlohmann::json::exception& e) {
     // parse_error, or out_of_range.406 for a number beyond double ("1e400"; found by fuzzing),
     // which would otherwise end as a 500.
@@ -79,18 +102,29 @@ ApiResponse ApiResponse::json_error(int status, const std::string& message) {
 }
 
 bool is_loopback_host_header(const std::string& host) {
-  std::string name = host;
+  std::string_view name = host;
+  std::string_view port;
   if (!name.empty() && name.front() == '[') {
     const auto close = name.find(']');
-    if (close == std::string::npos) return false;
+    if (close == std::string_view::npos) return false;
+    port = name.substr(close + 1);
     name = name.substr(1, close - 1);
-  } else if (const auto colon = name.find(':'); colon != std::string::npos) {
+  } else if (const auto colon = name.find(':'); colon != std::string_view::npos) {
+    port = name.substr(colon);
     name = name.substr(0, colon);
   }
-  std::transform(name.begin(), name.end(), name.begin(),
+  // Nothing may follow the name but ":<port>": "localhost:9477\0.evil.example" is not local.
+  if (!port.empty()) {
+    if (port.size() < 2 || port.size() > 6 || port.front() != ':') return false;
+    for (const char c : port.substr(1)) {
+      if (c < '0' || c > '9') return false;
+    }
+  }
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (name == "localhost") return true;
-  const auto ip = parse_ip_address(name);
+  if (lower == "localhost") return true;
+  const auto ip = parse_ip_address(lower);
   return ip && ip->is_loopback();
 }
 
@@ -107,15 +141,21 @@ ApiResponse ApiRouter::handle(const ApiRequest& request) noexcept {
 }
 
 ApiResponse ApiRouter::route(const ApiRequest& request) {
-  if (!request.host.empty() && !is_loopback_host_header(request.host)) {
-    throw ApiError(403, "Host \"" + request.host + "\" is not a loopback name: the API only "
+  if (request.host.empty()) {
+    // HTTP/1.1 requires Host (RFC 9112 3.2), and the DNS-rebinding check below needs it.
+    throw ApiError(400, "the request has no Host header: the API only answers requests "
+                        "addressed to 127.0.0.1, ::1 or localhost");
+  }
+  if (!is_loopback_host_header(request.host)) {
+    throw ApiError(403, "Host \"" + printable(request.host) +
+                            "\" is not a loopback name: the API only "
                         "answers requests addressed to 127.0.0.1, ::1 or localhost");
   }
   const std::string& m = request.method;
   const bool mutating = m == "POST" || m == "DELETE" || m == "PUT" || m == "PATCH";
   if (mutating && !is_json_content_type(request.content_type)) {
     throw ApiError(415, m + " requests need \"Content-Type: application/json\" (got \"" +
-                            request.content_type + "\")");
+                            printable(request.content_type) + "\")");
   }
   const auto parts = split_path(request.path);
   const auto is = [&](std::initializer_list<std::string_view> want) {
@@ -123,46 +163,48 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
   };
 
   if (is({"status"})) {
-    if (m != "GET") return method_not_allowed(m, request.path, "GET");
+    if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
     return json_response(200, api_.status());
   }
   if (is({"stats"})) {
-    if (m != "GET") return method_not_allowed(m, request.path, "GET");
+    if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
     return json_response(200, api_.stats());
   }
   if (is({"metrics"})) {
-    if (m != "GET") return method_not_allowed(m, request.path, "GET");
+    if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
     ApiResponse r;
     r.body = api_.metrics();
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   }
   if (is({"reload"})) {
-    if (m != "POST") return method_not_allowed(m, request.path, "POST");
+    if (m != "POST") return method_not_allowed(m, printable(request.path), "POST");
     return json_response(200, api_.reload());
   }
   if (is({"hosts"})) {
     if (m == "GET") return json_response(200, api_.list_hosts());
-    if (m == "POST") return json_response(201, api_.add_host(parse_body(request)));
-    return method_not_allowed(m, request.path, "GET, POST");
+    if (m == "POST") return json_response(201, api_.add_host(parse_body(request, "host")));
+    return method_not_allowed(m, printable(request.path), "GET, POST");
   }
   if (parts.size() == 2 && parts[0] == "hosts") {
-    if (m != "GET" && m != "DELETE") return method_not_allowed(m, request.path, "GET, DELETE");
+    if (m != "GET" && m != "DELETE") {
+      return method_not_allowed(m, printable(request.path), "GET, DELETE");
+    }
     const IpAddress address = path_address(parts[1]);
     if (m == "GET") return json_response(200, api_.get_host(address));
     return json_response(200, api_.remove_host(address));
   }
   if (parts.size() == 3 && parts[0] == "hosts" && parts[2] == "protect") {
-    if (m != "POST") return method_not_allowed(m, request.path, "POST");
+    if (m != "POST") return method_not_allowed(m, printable(request.path), "POST");
     const IpAddress address = path_address(parts[1]);
-    const nlohmann::json body = parse_body(request);
+    const nlohmann::json body = parse_body(request, "");
     const auto it = body.is_object() ? body.find("protection") : body.end();
     if (!body.is_object() || it == body.end() || !it->is_boolean() || body.size() != 1) {
       throw ApiError(400, "expected {\"protection\": true} or {\"protection\": false}");
     }
     return json_response(200, api_.set_protection(address, it->get<bool>()));
   }
-  throw ApiError(404, "no such resource: " + request.path +
+  throw ApiError(404, "no such resource: " + printable(request.path) +
                           " (see GET /status, /hosts, /stats, /metrics; POST /reload)");
 }
 

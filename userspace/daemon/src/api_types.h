@@ -1,6 +1,6 @@
-// The local HTTP API's request and response, independent of the HTTP library: the router
-// (api_router.h) maps one to the other and is tested without sockets; the server (api_server.h)
-// only converts cpp-httplib's types to these.
+// The local HTTP API's request and response, independent of the wire: the router (api_router.h)
+// maps one to the other and is tested without sockets; the server (api_server.h) parses requests
+// into these and writes responses from them (http_request.h).
 #pragma once
 
 #include <stdexcept>

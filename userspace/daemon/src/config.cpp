@@ -10,6 +10,7 @@
 
 #include "control_config_file.h"
 #include "json_reader.h"
+#include "synwarden/address_text.h"
 
 namespace synwarden::daemon {
 
@@ -27,39 +28,22 @@ bool IpAddress::is_loopback() const noexcept {
   return bytes == kV6Loopback;
 }
 
-std::optional<IpAddress> parse_ip_address(const std::string& text) {
+std::optional<IpAddress> parse_ip_address(std::string_view text) {
   IpAddress address;
-  if (inet_pton(AF_INET, text.c_str(), address.bytes.data()) == 1) {
+  if (const auto v4 = parse_ipv4_text(text)) {
     address.family = IpAddress::Family::kIpv4;
+    std::copy(v4->begin(), v4->end(), address.bytes.begin());
     return address;
   }
-  if (inet_pton(AF_INET6, text.c_str(), address.bytes.data()) == 1) {
+  if (const auto v6 = parse_ipv6_text(text)) {
     address.family = IpAddress::Family::kIpv6;
+    address.bytes = *v6;
     return address;
   }
   return std::nullopt;
 }
 
-std::optional<MacAddress> parse_mac_address(const std::string& text) {
-  if (text.size() != 17) return std::nullopt;
-  MacAddress mac{};
-  for (size_t i = 0; i < 6; ++i) {
-    const char* pair = text.c_str() + i * 3;
-    if (i < 5 && pair[2] != ':' && pair[2] != '-') return std::nullopt;
-    unsigned value = 0;
-    for (size_t k = 0; k < 2; ++k) {
-      const char c = pair[k];
-      unsigned nibble = 0;
-      if (c >= '0' && c <= '9') nibble = static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') nibble = static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') nibble = static_cast<unsigned>(c - 'A' + 10);
-      else return std::nullopt;
-      value = value * 16 + nibble;
-    }
-    mac[i] = static_cast<uint8_t>(value);
-  }
-  return mac;
-}
+std::optional<MacAddress> parse_mac_address(std::string_view text) { return parse_mac_text(text); }
 
 std::string format_mac(const MacAddress& mac) {
   char text[18];
@@ -314,8 +298,9 @@ DaemonConfig parse_config(const nlohmann::json& document) {
   JsonObjectReader r(document, "");
   DaemonConfig config;
   config.interface = r.string_at("interface");
-  if (config.interface.empty() || config.interface.size() >= 16) {
-    throw_config_error("interface", "must be an interface name of 1 to 15 characters");
+  if (const char* why = interface_name_problem(config.interface)) {
+    throw_config_error("interface", "\"" + config.interface + "\" " + why +
+                                        ": expected a network interface name such as eth0");
   }
   if (const auto* queues = r.find("queues")) {
     config.queues = parse_uint_list(*queues, "queues", 4095, "queue");

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -37,10 +38,12 @@ struct IpAddress {
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
-// Parses "192.0.2.1" or "2001:db8::1" (inet_pton); nullopt if neither.
-std::optional<IpAddress> parse_ip_address(const std::string& text);
-// Parses "02:00:00:00:00:01" (six hex pairs, ':' or '-'); nullopt otherwise.
-std::optional<MacAddress> parse_mac_address(const std::string& text);
+// Parses "192.0.2.1" or "2001:db8::1"; nullopt if neither, or if anything (a NUL byte, a space,
+// a suffix) surrounds the address (synwarden/address_text.h).
+std::optional<IpAddress> parse_ip_address(std::string_view text);
+// Parses "02:00:00:00:00:01" (six hex pairs, one separator ':' or '-' throughout); nullopt
+// otherwise.
+std::optional<MacAddress> parse_mac_address(std::string_view text);
 std::string format_mac(const MacAddress& mac);
 
 // What the workers do with a host's SYNs and ACKs while none of its secrets could be loaded

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "synwarden/strict_json.h"
 #include "synwarden/unique_fd.h"
 
 namespace synwarden::daemon {
@@ -41,7 +42,9 @@ LoadedConfig read_config_file(const std::filesystem::path& path) {
   LoadedConfig loaded;
   loaded.text = read_text_file(path);
   try {
-    loaded.document = nlohmann::ordered_json::parse(loaded.text);
+    loaded.document = parse_ordered_json_strict(loaded.text);
+  } catch (const JsonInputError& e) {
+    throw ConfigError(path.string() + ": config key '" + e.key_path() + "': " + e.what());
   } catch (const nlohmann::json::exception& e) {
     // parse_error, or out_of_range.406 for a number beyond double ("1e400"; found by fuzzing).
     throw ConfigError("config file " + path.string() + " is not valid JSON: " + e.what());

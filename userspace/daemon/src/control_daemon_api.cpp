@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics_api_server.h"
 #include "metrics_prometheus.h"
 #include "metrics_sample.h"
 
@@ -16,7 +17,11 @@ StatsSample DaemonControlApi::sample() {
 
 nlohmann::json DaemonControlApi::stats() { return stats_to_json(sample()); }
 
-std::string DaemonControlApi::metrics() { return render_prometheus(sample()); }
+std::string DaemonControlApi::metrics() {
+  std::string text = render_prometheus(sample());
+  if (runtime_.api_counters) text += render_api_server_prometheus(runtime_.api_counters());
+  return text;
+}
 
 nlohmann::json DaemonControlApi::status() {
   const uint64_t now = monotonic_now_ms();

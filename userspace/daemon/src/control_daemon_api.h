@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "api_server.h"
 #include "control_api.h"
 #include "control_plane.h"
 #include "metrics_host_counters.h"
@@ -26,6 +28,8 @@ struct RuntimeInfo {
   std::string pin_dir;
   uint64_t start_unix_ms = 0;
   uint64_t start_mono_ms = 0;
+  // The API server's counters, appended to /metrics (empty: none).
+  std::function<ApiServerCounters()> api_counters;
 };
 
 class DaemonControlApi : public ControlApi {

@@ -234,6 +234,7 @@ void Daemon::start_api() {
   runtime.pin_dir = pin_dir_;
   runtime.start_unix_ms = start_unix_ms_;
   runtime.start_mono_ms = start_mono_ms_;
+  runtime.api_counters = [this] { return api_server_->counters(); };
   api_backend_ = std::make_unique<DaemonControlApi>(*control_, *host_counters_, std::move(runtime));
   router_ = std::make_unique<ApiRouter>(*api_backend_);
   api_server_->start();

@@ -42,7 +42,14 @@ uint64_t json_uint(const nlohmann::json& value, const std::string& path, uint64_
 
 std::string json_string(const nlohmann::json& value, const std::string& path) {
   if (!value.is_string()) throw_config_error(path, "expected a string, got " + type_name(value));
-  return value.get<std::string>();
+  const auto& text = value.get_ref<const std::string&>();
+  // Files and API bodies are refused earlier (strict_json.h); this covers documents built in
+  // code. A NUL would end the string early for every C API it reaches (paths, inet_pton).
+  if (text.find('\0') != std::string::npos) {
+    throw_config_error(path,
+                       "contains a NUL byte (\\u0000): no name, address or path may hold one");
+  }
+  return text;
 }
 
 const nlohmann::json& json_array(const nlohmann::json& value, const std::string& path) {

@@ -13,48 +13,14 @@
 #include <vector>
 
 #include "api_server.h"
+#include "api_test_support.h"
 
 namespace synwarden::daemon {
 namespace {
 
 using ::testing::HasSubstr;
 using json = nlohmann::json;
-
-// Records calls; answers with what the test configured.
-class FakeApi : public ControlApi {
- public:
-  json status() override { return record("status", {{"ok", true}}); }
-  json list_hosts() override { return record("list", {{"hosts", json::array()}}); }
-  json get_host(const IpAddress& a) override { return record("get " + a.to_string(), {}); }
-  json add_host(const json& spec) override {
-    if (spec.value("address", "") == "192.0.2.99") throw ApiError(409, "already protected");
-    return record("add " + spec.dump(), {{"host", spec}});
-  }
-  json remove_host(const IpAddress& a) override {
-    if (a.to_string() == "192.0.2.98") throw std::runtime_error("map on fire");
-    return record("remove " + a.to_string(), {{"removed", a.to_string()}});
-  }
-  json set_protection(const IpAddress& a, bool on) override {
-    return record("protect " + a.to_string() + (on ? " on" : " off"), {{"protection", on}});
-  }
-  json stats() override { return record("stats", {{"hosts", json::array()}}); }
-  std::string metrics() override {
-    calls.push_back("metrics");
-    return "# HELP x y\n# TYPE x gauge\nx 1\n";
-  }
-  json reload() override {
-    calls.push_back("reload");
-    if (reload_fails) throw ApiError(422, "reload refused: config key 'x': bad");
-    return {{"reloaded", true}};
-  }
-
-  json record(std::string call, json answer) {
-    calls.push_back(std::move(call));
-    return answer;
-  }
-  std::vector<std::string> calls;
-  bool reload_fails = false;
-};
+using namespace std::string_literals;
 
 ApiRequest request(std::string method, std::string path, std::string body = {},
                    std::string content_type = "application/json") {
@@ -151,13 +117,64 @@ TEST_F(ApiRouterTest, OnlyLoopbackHostHeadersAreAnswered) {
   rebinding.host = "evil.example:9477";
   EXPECT_EQ(router_.handle(rebinding).status, 403);
   for (const char* host : {"127.0.0.1:9477", "127.0.0.1", "localhost:9477", "[::1]:9477",
-                           "LOCALHOST", ""}) {
+                           "LOCALHOST"}) {
     ApiRequest ok = request("GET", "/status");
     ok.host = host;
     EXPECT_EQ(router_.handle(ok).status, 200) << "Host: " << host;
   }
   EXPECT_FALSE(is_loopback_host_header("192.0.2.1:9477"));
   EXPECT_FALSE(is_loopback_host_header("[2001:db8::1]:9477"));
+}
+
+TEST_F(ApiRouterTest, ARequestWithoutHostOrWithGarbageAfterTheHostIsRefused) {
+  ApiRequest none = request("POST", "/hosts/192.0.2.10/protect", R"({"protection":false})");
+  none.host = "";
+  const ApiResponse r = router_.handle(none);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(error_of(r), HasSubstr("no Host header"));
+  for (const std::string& host :
+       std::vector<std::string>{"localhost:9477x", "127.0.0.1:", "localhost:9477\0.evil"s,
+                                "127.0.0.1\0.evil.example"s, "[::1]x", "127.0.0.1:1234567"}) {
+    ApiRequest bad = request("GET", "/status");
+    bad.host = host;
+    EXPECT_EQ(router_.handle(bad).status, 403) << "Host: " << host;
+  }
+  EXPECT_TRUE(api_.calls.empty());
+}
+
+TEST_F(ApiRouterTest, ANulInThePathAddressIsRefusedNotTruncated) {
+  // What the HTTP layer hands over after decoding "/hosts/198.51.100.10%00/protect".
+  for (const ApiRequest& r :
+       {request("POST", "/hosts/198.51.100.10\0/protect"s, R"({"protection":false})"),
+        request("DELETE", "/hosts/198.51.100.10\0"s), request("GET", "/hosts/2001:db8::10\0x"s),
+        request("POST", "/hosts/198.51.100.10 /protect", R"({"protection":false})")}) {
+    const ApiResponse answer = router_.handle(r);
+    EXPECT_EQ(answer.status, 400) << r.method << " " << r.path;
+    EXPECT_THAT(error_of(answer), HasSubstr("in the path is not an IPv4 or IPv6 address"));
+  }
+  EXPECT_TRUE(api_.calls.empty()) << "no state was changed";
+}
+
+TEST_F(ApiRouterTest, ANulInABodyStringIsRefusedWithTheKeyPath) {
+  const ApiResponse r = router_.handle(request(
+      "POST", "/hosts", R"({"address": "198.51.100.25\u0000x", "mac": "02:00:5e:00:53:01"})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(error_of(r), HasSubstr("'host.address'"));
+  EXPECT_THAT(error_of(r), HasSubstr("NUL"));
+  EXPECT_TRUE(api_.calls.empty());
+}
+
+TEST_F(ApiRouterTest, DuplicateKeysInABodyAreRefusedNamingTheKey) {
+  const ApiResponse protect = router_.handle(request(
+      "POST", "/hosts/192.0.2.10/protect", R"({"protection": true, "protection": false})"));
+  EXPECT_EQ(protect.status, 400);
+  EXPECT_THAT(error_of(protect), HasSubstr("duplicate key 'protection'"));
+  const ApiResponse add = router_.handle(request(
+      "POST", "/hosts",
+      R"({"address": "192.0.2.11", "policy": {"fail": "open", "fail": "closed"}})"));
+  EXPECT_EQ(add.status, 400);
+  EXPECT_THAT(error_of(add), HasSubstr("duplicate key 'host.policy.fail'"));
+  EXPECT_TRUE(api_.calls.empty()) << "no state was changed";
 }
 
 // The same router behind the real server, reached by a real client over loopback.

@@ -5,6 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,6 +20,7 @@ namespace synwarden::daemon {
 namespace {
 
 using json = nlohmann::json;
+using namespace std::string_literals;
 
 json valid() {
   return json::parse(R"({
@@ -47,7 +52,42 @@ const std::vector<BadConfig>& bad_configs() {
       {"interface missing", [](json& c) { c.erase("interface"); },
        "config key 'interface': is required but missing"},
       {"interface too long", [](json& c) { c["interface"] = "a-very-long-ifname0"; },
-       "config key 'interface': must be an interface name of 1 to 15 characters"},
+       "config key 'interface': \"a-very-long-ifname0\" is longer than 15 bytes"},
+      {"interface with a NUL", [](json& c) { c["interface"] = "eth1\0x"s; },
+       "config key 'interface': contains a NUL byte"},
+      {"interface with a colon", [](json& c) { c["interface"] = "eth1:0"; },
+       "config key 'interface': \"eth1:0\" contains '/' or ':'"},
+      {"host address with a NUL and garbage",
+       [](json& c) { c["protected_hosts"][0]["address"] = "198.51.100.25\0x"s; },
+       "config key 'protected_hosts[0].address': contains a NUL byte"},
+      {"host address with a trailing NUL",
+       [](json& c) { c["protected_hosts"][0]["address"] = "198.51.100.25\0"s; },
+       "config key 'protected_hosts[0].address': contains a NUL byte"},
+      {"host address with trailing garbage",
+       [](json& c) { c["protected_hosts"][0]["address"] = "192.0.2.10 x"; },
+       "config key 'protected_hosts[0].address': expected an IPv4 or IPv6 address"},
+      {"mac with a NUL", [](json& c) { c["protected_hosts"][0]["mac"] = "02:00:5e:00:53:10\0"s; },
+       "config key 'protected_hosts[0].mac': contains a NUL byte"},
+      {"mac with trailing garbage",
+       [](json& c) { c["protected_hosts"][0]["mac"] = "02:00:5e:00:53:10:"; },
+       "config key 'protected_hosts[0].mac': expected a MAC address"},
+      {"mac with mixed separators",
+       [](json& c) { c["protected_hosts"][0]["mac"] = "02:00-5e:00:53:10"; },
+       "config key 'protected_hosts[0].mac': expected a MAC address"},
+      {"secrets file with a NUL",
+       [](json& c) { c["protected_hosts"][0]["secrets_file"] = "/etc/s.json\0.bak"s; },
+       "config key 'protected_hosts[0].secrets_file': contains a NUL byte"},
+      {"pin dir with a NUL", [](json& c) { c["bpffs_pin_dir"] = "/sys/fs/bpf\0x"s; },
+       "config key 'bpffs_pin_dir': contains a NUL byte"},
+      {"api address with a NUL", [](json& c) { c["api"]["address"] = "127.0.0.1\0"s; },
+       "config key 'api.address': contains a NUL byte"},
+      {"agent address with a NUL",
+       [](json& c) {
+         auto& h = c["protected_hosts"][0];
+         h.erase("secrets_file");
+         h["agent"] = {{"address", "192.0.2.10\0:7070"s}, {"key_file", "/etc/k"}};
+       },
+       "config key 'protected_hosts[0].agent.address': contains a NUL byte"},
       {"interface not a string", [](json& c) { c["interface"] = 3; },
        "config key 'interface': expected a string, got an integer"},
       {"queues empty", [](json& c) { c["queues"] = json::array(); },
@@ -153,6 +193,33 @@ TEST(ConfigValidation, EveryBadConfigIsRefusedNamingTheKeyAndTheProblem) {
     }
     EXPECT_THAT(error, ::testing::HasSubstr(row.expected)) << "row: " << row.what;
   }
+}
+
+// What `synwarden check-config`, start-up and reload read: the file's text, strictly.
+TEST(ConfigValidation, AFileWithARepeatedKeyOrANulEscapeIsRefused) {
+  const std::string text = valid().dump();
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     ("sw-config-" + std::to_string(::getpid()) + ".json");
+  const auto refusal = [&](const std::string& body) {
+    std::ofstream(path) << body;
+    std::string error = "accepted";
+    try {
+      load_config(path);
+    } catch (const ConfigError& e) {
+      error = e.what();
+    }
+    std::filesystem::remove(path);
+    return error;
+  };
+  EXPECT_EQ(refusal(text), "accepted");
+  std::string repeated = text;
+  repeated.replace(repeated.find("\"ports\""), 0, "\"protection\":true,\"protection\":false,");
+  EXPECT_THAT(refusal(repeated), ::testing::HasSubstr(
+                                     "config key 'protected_hosts[0].protection': duplicate key"));
+  std::string nul = text;
+  nul.replace(nul.find("192.0.2.10"), 10, "198.51.100.25\\u0000x");
+  EXPECT_THAT(refusal(nul), ::testing::HasSubstr("config key 'protected_hosts[0].address'"));
+  EXPECT_THAT(refusal(nul), ::testing::HasSubstr("NUL"));
 }
 
 TEST(ConfigValidation, ApiDefaultsToLoopbackAndAcceptsIpv6Loopback) {

@@ -1,0 +1,57 @@
+// The ControlApi stand-in of the API tests: records calls, answers with what the test set.
+#pragma once
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "api_types.h"
+#include "control_api.h"
+
+namespace synwarden::daemon {
+
+class FakeApi : public ControlApi {
+ public:
+  nlohmann::json status() override { return record("status", {{"ok", true}}); }
+  nlohmann::json list_hosts() override {
+    return record("list", {{"hosts", nlohmann::json::array()}});
+  }
+  nlohmann::json get_host(const IpAddress& a) override {
+    return record("get " + a.to_string(), {});
+  }
+  nlohmann::json add_host(const nlohmann::json& spec) override {
+    if (spec.value("address", "") == "192.0.2.99") throw ApiError(409, "already protected");
+    return record("add " + spec.dump(), {{"host", spec}});
+  }
+  nlohmann::json remove_host(const IpAddress& a) override {
+    if (a.to_string() == "192.0.2.98") throw std::runtime_error("map on fire");
+    return record("remove " + a.to_string(), {{"removed", a.to_string()}});
+  }
+  nlohmann::json set_protection(const IpAddress& a, bool on) override {
+    return record("protect " + a.to_string() + (on ? " on" : " off"), {{"protection", on}});
+  }
+  nlohmann::json stats() override { return record("stats", {{"hosts", nlohmann::json::array()}}); }
+  std::string metrics() override {
+    record("metrics", {});
+    return "# HELP x y\n# TYPE x gauge\nx 1\n";
+  }
+  nlohmann::json reload() override {
+    record("reload", {});
+    if (reload_fails) throw ApiError(422, "reload refused: config key 'x': bad");
+    return {{"reloaded", true}};
+  }
+
+  // The server's dispatch threads may call concurrently.
+  nlohmann::json record(std::string call, nlohmann::json answer) {
+    std::lock_guard lock(mutex);
+    calls.push_back(std::move(call));
+    return answer;
+  }
+  std::mutex mutex;
+  std::vector<std::string> calls;
+  bool reload_fails = false;
+};
+
+}  // namespace synwarden::daemon
