@@ -43,12 +43,15 @@ def stream_flows(keys):
 
 def main():
     ap = H.argument_parser()
+    ap.add_argument("--datapath", choices=("afxdp", "xdp"), default="afxdp")
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     checks = Checks()
-    print("== synwarden under a spoofed SYN-ACK flood: 200 streams, outbound connections ==")
+    print(f"== synwarden under a spoofed SYN-ACK flood: 200 streams, outbound connections, "
+          f"datapath {args.datapath} ==")
     with Topology(args.bpf_dir, firewall_queues=1) as topo:
-        scenario = Scenario(topo, args.synwarden, args.agent, args.synflood)
+        scenario = Scenario(topo, args.synwarden, args.agent, args.synflood,
+                            datapath=args.datapath)
         pins = os.path.join(topo.bpffs, "synwarden")
         try:
             scenario.start()
