@@ -114,7 +114,10 @@ struct Limits {
   uint32_t ring_size = 2048;          // descriptors in each of fill/completion/RX/TX (power of two)
   uint32_t batch_size = 64;           // descriptors handled per loop iteration (1..256)
   uint64_t synack_pps_per_queue = 0;  // cookie SYN-ACKs per second per worker, 0 = unlimited
-  uint64_t forwarded_synack_pps = 0;  // SYN-ACKs to hosts' own connections (XDP), 0 = unlimited
+  // SYN-ACKs forwarded to the hosts' own outbound connections (XDP), per firewall; 0 = unlimited.
+  // Not unlimited by default: anybody can send SYN-ACKs, and forwarding a spoofed SYN-ACK flood
+  // whole would flood the hosts (and the path to them) that the firewall protects.
+  uint64_t forwarded_synack_pps = 20000;
   uint32_t flow_table_size = 1u << 20;  // established-map entries (LRU), ~110 bytes each
   uint32_t outbound_table_size = 1u << 16;  // flows the hosts opened (from SYN-ACKs), LRU
   uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
