@@ -151,31 +151,6 @@ static __always_inline __u64 learn_and_forward(void *table, const struct sw_flow
 	return FORWARD(err ? SW_R_FWD_LEARN_FAILED : reason_ok);
 }
 
-/*
- * Token bucket in nanoseconds of credit, one per CPU (no atomics, no shared cache line).
- * User space sets cost = 1e9 / per-CPU rate and burst = cost * burst packets.
- */
-static __always_inline int synack_allowed(struct sw_token_bucket *b, const struct sw_settings *set)
-{
-	__u64 cost = set->synack_cost_ns;
-	if (!cost)
-		return 1;
-	__u64 burst = set->synack_burst_ns;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 credit = burst;
-	if (b->last_ns) {
-		credit = b->credit_ns + (now - b->last_ns);
-		if (credit > burst)
-			credit = burst;
-	}
-	b->last_ns = now;
-	if (credit < cost) {
-		b->credit_ns = credit;
-		return 0;
-	}
-	b->credit_ns = credit - cost;
-	return 1;
-}
 
 /*
  * Hands the frame to the AF_XDP socket bound to this RX queue. bpf_redirect_map() returns the
@@ -209,6 +184,13 @@ static __always_inline __u64 non_tcp(const struct sw_host *host, __u8 family, __
 }
 
 #include "xdp_cookie.bpf.h"
+
+/* Forwarded SYN-ACKs: a token bucket per CPU in nanoseconds of credit (no atomics, no shared
+ * cache line); user space sets cost = 1e9 / per-CPU rate and burst = cost * burst packets. */
+static __always_inline int synack_allowed(struct sw_token_bucket *b, const struct sw_settings *set)
+{
+	return swc_bucket_take(b, set->synack_cost_ns, set->synack_burst_ns);
+}
 
 static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_flow_key *key,
 					 const struct tcphdr *th)

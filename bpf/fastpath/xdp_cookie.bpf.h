@@ -41,6 +41,9 @@ struct {
 #define SW_ACT_LEARN_OPEN 0x300 /* forward and learn the flow (fail open, origin learned) */
 #define SW_ACT_STEER 0x400      /* not for this datapath: the AF_XDP socket, else drop */
 
+/* Token bucket in nanoseconds of credit, one per CPU (the slot is this CPU's: no atomics, no
+ * shared cache line): credit accrues 1 ns per ns up to `burst`, a packet costs `cost`; cost 0 =
+ * unlimited. Shared by the forwarded-SYN-ACK and the XDP-built-SYN-ACK limits. */
 static __always_inline int swc_bucket_take(struct sw_token_bucket *b, __u64 cost, __u64 burst)
 {
 	if (!cost)
