@@ -14,12 +14,14 @@
 # unless it exits 0 and prints its "<tier>: ..." summary line. Nothing is reported as passing
 # that did not run.
 #
-# Schedule (2 CPUs): the main build first; then two lanes at once:
-#   tests   unit, then bpf, integration, vm holding $SYNWARDEN_TEST_LOCK (namespaces and
-#           qemu: one such run per machine), at normal priority;
-#   builds  the sanitizer build (clang), then the Debian package build, under SCHED_IDLE: they
-#           take only CPU the test lane leaves idle, so the integration tier's floods and
-#           measurements see the same CPU as when run alone;
+# Schedule (2 CPUs), two lanes at once:
+#   builds  the sanitizer build (clang), then the Debian package build, under SCHED_IDLE from the
+#           start: they take only CPU the rest leaves idle (the main build's link and dependency
+#           waits, the test lane's sleeps), so the integration tier's floods and measurements see
+#           the same CPU as when run alone; normal priority again once the test lane is done;
+#   tests   the main build (g++), then unit, then bpf, integration, vm holding
+#           $SYNWARDEN_TEST_LOCK (namespaces and qemu: one such run per machine), at normal
+#           priority;
 # then the sanitize tier's tests, then fuzz beside the package smoke test (under the lock).
 # Needs root. Environment: SYNWARDEN_BUILD_DIR (./build), SYNWARDEN_SANITIZE_BUILD_DIR
 # (./build-sanitize), SYNWARDEN_TIERS, SYNWARDEN_TEST_LOCK (/tmp/synwarden-integration.lock).
@@ -42,7 +44,7 @@ want() { [[ " $tiers " == *" $1 "* ]]; }
 
 logs="$build/test-logs"
 mkdir -p "$logs"
-rm -f "$logs"/*.step "$logs"/*.log "$logs"/lock-waits
+rm -f "$logs"/*.step "$logs"/*.log "$logs"/lock-waits "$logs"/abort "$logs"/promoted
 t0=$SECONDS
 
 # run_step <step> <tier> <command...>: runs the command with its output in $logs/<step>.log and
@@ -118,17 +120,8 @@ script_verdict() {  # script_verdict <tier> <step>: rc 0 and a "<tier>: " summar
   fi
 }
 
-# --- 0. dependencies and the main build -------------------------------------------------------
 bash "$root/scripts/install-deps.sh"
-run_step build build env SYNWARDEN_BUILD_DIR="$build" SYNWARDEN_BUILD_BENCH=COMPILE \
-  bash "$root/scripts/build.sh"
-if [ "$(step_rc build)" != 0 ]; then
-  echo "test.sh: the main build failed; no tier can run (log: $logs/build.log)"
-  echo "test.sh: 0 passed, $(wc -w <<<"$tiers") failed"
-  exit 1
-fi
 
-# --- 1. two lanes: tests (normal priority) and builds (SCHED_IDLE) ----------------------------
 # take_lock <who>: holds $lock on fd 8 of the calling (sub)shell until it exits; the time spent
 # waiting for other users of the machine is recorded apart from the tiers' own times.
 take_lock() {
@@ -147,19 +140,46 @@ test_lane() {
   for t in "${privileged[@]}"; do run_step "$t" "$t" ctest_tier "$t"; done
   exec 8>&-
 }
+# The build lane's steps run under SCHED_IDLE until the test lane is done; then promote_lane
+# gives them (and the steps still to come) normal priority again, so they do not wait behind
+# whatever else the machine runs.
+idle() {
+  if [ -f "$logs/promoted" ]; then "$@"; else chrt --idle 0 "$@"; fi
+}
 build_lane() {
   if want sanitize || want fuzz; then
-    run_step sanitizer-build sanitize chrt --idle 0 bash "$root/scripts/sanitize.sh" --build-only "$san_build"
+    run_step sanitizer-build sanitize idle bash "$root/scripts/sanitize.sh" --build-only "$san_build"
   fi
-  if want package; then
-    run_step package-build package chrt --idle 0 bash "$root/packaging/build-debs.sh" "$build/debs"
+  if want package && [ ! -f "$logs/abort" ]; then
+    run_step package-build package idle bash "$root/packaging/build-debs.sh" "$build/debs"
   fi
 }
-test_lane &
-test_pid=$!
+promote_tree() {  # promote_tree <pid>: SCHED_OTHER for it and its descendants, parents first
+  chrt --other -p 0 "$1" >/dev/null 2>&1 || true
+  local child
+  for child in $(pgrep -P "$1" || true); do promote_tree "$child"; done
+}
+promote_lane() {
+  touch "$logs/promoted"
+  promote_tree "$1"
+  promote_tree "$1"   # children a not yet promoted parent started during the first walk
+}
+# --- 1. the main build beside the build lane; then the test lane -----------------------------
 build_lane &
 build_pid=$!
+run_step build build env SYNWARDEN_BUILD_DIR="$build" SYNWARDEN_BUILD_BENCH=COMPILE \
+  bash "$root/scripts/build.sh"
+if [ "$(step_rc build)" != 0 ]; then
+  touch "$logs/abort"   # the build lane starts no further step; wait for the one under way
+  wait "$build_pid" || true
+  echo "test.sh: the main build failed; no tier can run (log: $logs/build.log)"
+  echo "test.sh: 0 passed, $(wc -w <<<"$tiers") failed"
+  exit 1
+fi
+test_lane &
+test_pid=$!
 wait "$test_pid" || true
+promote_lane "$build_pid"
 
 # --- 2. after the test lane: sanitize tests, then fuzz beside the package smoke test ----------
 if want package; then
