@@ -20,4 +20,4 @@ cmake -S "$repo" -B "$build" >/dev/null
 cmake --build "$build" -j"${JOBS:-2}" --target synwarden synwarden-agent xdpflood bench_bpf \
       integration_bpf_helpers
 exec /usr/bin/python3 "$repo/bench/e2e_bench.py" --build "$build" \
-     --invoked-as "bench/run.sh${*:+ $*}${BUILD_DIR:+ (BUILD_DIR=$BUILD_DIR)}" "$@"
+     --invoked-as "bench/run.sh${*:+ $*}${BUILD_DIR:+ (with BUILD_DIR set)}" "$@"

@@ -7,7 +7,7 @@
 #   fuzz_replay_<name>   the target linked with replay_main.cpp instead of libFuzzer (any compiler)
 #   test fuzz.corpus.<name> (label unit): replays every seed, so a corpus regression fails the
 #                        normal test run
-# and, with SYNWARDEN_FUZZ=ON (clang only), also
+# when the unit tier is built (synwarden_add_test), and, with SYNWARDEN_FUZZ=ON (clang only), also
 #   fuzz_<name>          the libFuzzer binary (-fsanitize=fuzzer,address,undefined), with LIBS
 #                        compiled with coverage instrumentation (-fsanitize=fuzzer-no-link)
 # and appends a line to ${CMAKE_BINARY_DIR}/fuzz_targets.tsv that scripts/fuzz.sh runs from:
@@ -66,12 +66,15 @@ function(synwarden_add_fuzz_target name)
                         "least one meaningful seed (tests/fuzz/README.md)")
   endif()
 
-  add_executable(fuzz_replay_${name} ${src} ${SYNWARDEN_FUZZ_DIR}/replay_main.cpp)
-  target_include_directories(fuzz_replay_${name} PRIVATE ${SYNWARDEN_FUZZ_DIR})
-  target_compile_options(fuzz_replay_${name} PRIVATE ${SYNWARDEN_WARNINGS})
-  target_link_libraries(fuzz_replay_${name} PRIVATE ${ARG_LIBS})
-  add_test(NAME fuzz.corpus.${name} COMMAND fuzz_replay_${name} ${corpus})
-  set_tests_properties(fuzz.corpus.${name} PROPERTIES LABELS unit TIMEOUT 300)
+  synwarden_tier_enabled(unit with_unit)
+  if(with_unit)
+    add_executable(fuzz_replay_${name} ${src} ${SYNWARDEN_FUZZ_DIR}/replay_main.cpp)
+    target_include_directories(fuzz_replay_${name} PRIVATE ${SYNWARDEN_FUZZ_DIR})
+    target_compile_options(fuzz_replay_${name} PRIVATE ${SYNWARDEN_WARNINGS})
+    target_link_libraries(fuzz_replay_${name} PRIVATE ${ARG_LIBS})
+    synwarden_add_test(fuzz.corpus.${name} TIER unit COMMAND fuzz_replay_${name} ${corpus}
+                       PROPERTIES TIMEOUT 300)
+  endif()
 
   if(SYNWARDEN_FUZZ)
     foreach(lib ${ARG_LIBS})

@@ -8,8 +8,9 @@
 # any failure. The packages are purged on every exit path.
 #
 # Needs root, and the synwarden packages must not be installed already (it purges them at the end).
-# Environment: SYNWARDEN_DEBS_DIR=DIR  use the .debs (and lintian.txt) already in DIR instead of
-#              building (for iterating on the checks; CI always builds).
+# Environment: SYNWARDEN_DEBS_DIR=DIR  use the .debs (and lintian.txt) that packaging/build-debs.sh
+#              just wrote to DIR instead of building them here. scripts/test.sh does so: it builds
+#              the packages while other tiers run, then runs this script on them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 started=$(date +%s)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Configures and builds synwarden into ${SYNWARDEN_BUILD_DIR:-./build} (warnings are errors).
+# SYNWARDEN_BUILD_BENCH: ON (default: benchmark programs too), COMPILE (scripts/test.sh: their
+# sources compiled as a check, no benchmark program linked) or OFF.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SYNWARDEN_BUILD_DIR:-$root/build}
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNWARDEN_WERROR=ON >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNWARDEN_WERROR=ON \
+  -DSYNWARDEN_BUILD_BENCH="${SYNWARDEN_BUILD_BENCH:-ON}" >/dev/null
 cmake --build "$build" -j"$(nproc)"

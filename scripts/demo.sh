@@ -25,10 +25,9 @@ SYNWARDEN_BUILD_DIR="$build" bash "$root/scripts/build.sh"
 if ! probe=$("$build/agent/synwarden-agent" probe 2>&1) || ! grep -q -e "-> bpf" <<<"$probe"; then
   echo "$probe" >&2
   echo "demo: this kernel ($(uname -r)) cannot run the agent in bpf mode, which the demo uses" \
-       "(it needs Linux >= 6.9 with BTF). On Debian 12 install the backports kernel and reboot:" \
-       "echo 'deb http://deb.debian.org/debian bookworm-backports main' >" \
-       "/etc/apt/sources.list.d/backports.list && apt-get update &&" \
-       "apt-get install -y -t bookworm-backports linux-image-amd64." \
+       "(it needs Linux >= 6.9 with BTF). On Debian 12, add the bookworm-backports suite to" \
+       "your apt sources (same mirror and components as bookworm), then run apt-get update &&" \
+       "apt-get install -y -t bookworm-backports linux-image-amd64 and reboot." \
        "Debian's stock 6.1 kernel is served by the kernel module instead (synwarden-dkms," \
        "agent mode kmod), which scripts/test.sh exercises in a 6.1 VM." >&2
   exit 2

@@ -8,7 +8,8 @@
 #   scripts/fuzz.sh [seconds-per-target (default 60)] [target ...]
 #
 # Environment:
-#   SYNWARDEN_FUZZ_BUILD_DIR  build dir (default ./build-fuzz; separate from the gcc build)
+#   SYNWARDEN_FUZZ_BUILD_DIR  build dir (default ./build-sanitize: the one sanitizer build of
+#                             scripts/sanitizer-build.sh, shared with scripts/sanitize.sh)
 #   SYNWARDEN_FUZZ_JOBS       parallel compile jobs and concurrently fuzzed targets
 #                             (default: number of CPUs). Each libFuzzer run is single-threaded,
 #                             so running targets side by side does not change their exec/s.
@@ -20,7 +21,7 @@
 # tests/fuzz/corpus/<target>/ once the bug is fixed (tests/fuzz/README.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${SYNWARDEN_FUZZ_BUILD_DIR:-$root/build-fuzz}
+build=${SYNWARDEN_FUZZ_BUILD_DIR:-$root/build-sanitize}
 jobs=${SYNWARDEN_FUZZ_JOBS:-$(nproc)}
 seconds=${1:-60}
 shift || true
@@ -34,28 +35,9 @@ if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]]; then
   echo "fuzz: FAILED (bad arguments)"
   exit 2
 fi
-for tool in clang clang++ cmake; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "fuzz.sh: $tool not found; run scripts/install-deps.sh (clang and libclang-rt-14-dev)" >&2
-    echo "fuzz: FAILED ($tool missing)"
-    exit 2
-  fi
-done
-
 started=$SECONDS
-mkdir -p "$build"
-# WERROR is off here only because clang warns about things g++ does not; the g++ build of
-# scripts/build.sh keeps every file warning-free. Only the unit tier is configured: the fuzz
-# build needs none of the other tiers' targets.
-if ! cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNWARDEN_FUZZ=ON -DSYNWARDEN_SANITIZE=ON \
-  -DSYNWARDEN_BUILD_BENCH=OFF -DSYNWARDEN_WERROR=OFF -DSYNWARDEN_TEST_TIERS=unit >"$build/configure.log" 2>&1; then
-  cat "$build/configure.log" >&2
-  echo "fuzz: FAILED (configure, see $build/configure.log)"
-  exit 1
-fi
-if ! cmake --build "$build" --target synwarden_fuzz_all -j"$jobs"; then
-  echo "fuzz: FAILED (build of synwarden_fuzz_all)"
+if ! SYNWARDEN_SANITIZE_JOBS=$jobs bash "$root/scripts/sanitizer-build.sh" "$build" synwarden_fuzz_all; then
+  echo "fuzz: FAILED (sanitizer build of synwarden_fuzz_all in $build)"
   exit 1
 fi
 build_seconds=$((SECONDS - started))

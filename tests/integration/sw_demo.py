@@ -34,7 +34,7 @@ def main():
     args = ap.parse_args()
     b = args.build
     binaries = {"synwarden": f"{b}/userspace/daemon/synwarden",
-                "agent": f"{b}/agent/synwarden-agent", "synflood": f"{b}/bench/synflood/synflood"}
+                "agent": f"{b}/agent/synwarden-agent", "synflood": f"{b}/tools/synflood/synflood"}
     for path in binaries.values():
         if not os.access(path, os.X_OK):
             say(f"{path} is missing: run scripts/build.sh first")

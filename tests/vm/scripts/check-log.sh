@@ -6,6 +6,11 @@
 #   xdp:       at least <min> "xdp: PASS" lines and no "xdp: FAIL"/"SWVM xdp FAIL"
 #   xdp_tests: "SWVM xdp_tests PASS", gtest's "[  PASSED  ] N tests." with N >= <min>, no
 #              "[  FAILED  ]" line
+#   setup:     at least <min> "SWVM setup PASS" lines (the guest's own preparation) and no
+#              "SWVM setup FAIL"
+#   oracle:    the guest's oracle tool: at least <min> "SWVM oracle PASS" lines (it exited 0: every
+#              SYN answered) and no "SWVM oracle FAIL"
+#   any_fail:  no "SWVM <any section> FAIL" line at all, and the console reached SWVM-END
 # Usage: check-log.sh <console.log> <section> <min>
 set -euo pipefail
 log=${1:?console log}; section=${2:?section}; min=${3:?minimum}
@@ -45,6 +50,17 @@ case "$section" in
     grep -E '^  (xdp:|libbpf)|^SWVM xdp ' "$log" || true
     pass=$(grep -c '^  xdp: PASS' "$log" || true)
     fail=$(grep -cE '^  xdp: FAIL|^SWVM xdp FAIL' "$log" || true)
+    ;;
+  setup|oracle)
+    grep -E "^SWVM $section " "$log" || true
+    pass=$(grep -c "^SWVM $section PASS" "$log" || true)
+    fail=$(grep -c "^SWVM $section FAIL" "$log" || true)
+    ;;
+  any_fail)
+    grep -E '^SWVM [a-z_]+ FAIL' "$log" || true
+    pass=$(grep -cE '^SWVM [a-z_]+ PASS' "$log" || true)
+    fail=$(grep -cE '^SWVM [a-z_]+ FAIL' "$log" || true)
+    grep -q '^SWVM-END' "$log" || { echo "check-log: FAILED: no SWVM-END in $log" >&2; exit 1; }
     ;;
   *) echo "check-log: unknown section $section" >&2; exit 2 ;;
 esac

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Fetches Debian 12's newest stock 6.1 kernel image and its build headers with apt, unpacks them
-# under a cache folder (nothing is installed on the machine), and writes <cache>/kernel.env:
+# Fetches Debian 12's newest stock 6.1 kernel image and its build headers with apt and unpacks
+# them (nothing is installed on the machine) into a cache shared by every build dir and run:
+#   <cache root>/<image>_<Debian version>/root   (keyed by what it contains: package and version)
+# then writes <env dir>/kernel.env for the other scripts:
 #   SW_KVER (6.1.0-N-amd64), SW_KVERSION (Debian version), SW_VMLINUZ, SW_KDIR (for
 #   `make -C $SW_KDIR M=...`), SW_MODDIR (/lib/modules/$SW_KVER of the image).
-# Downloads are kept in <cache>/debs and reused while apt offers the same version.
-# Usage: fetch-kernel.sh <cache dir>
+# A cached kernel is used only when its folder is complete (marker written last); filling one
+# holds <cache root>/.lock, so concurrent runs wait for each other instead of racing.
+# Usage: fetch-kernel.sh <env dir> <cache root>
 set -euo pipefail
 
-cache=${1:?usage: fetch-kernel.sh <cache dir>}
-mkdir -p "$cache/debs"
-cache=$(cd "$cache" && pwd)
+envdir=${1:?usage: fetch-kernel.sh <env dir> <cache root>}
+cache_root=${2:?usage: fetch-kernel.sh <env dir> <cache root>}
+mkdir -p "$envdir" "$cache_root"
+envdir=$(cd "$envdir" && pwd)
+cache_root=$(cd "$cache_root" && pwd)
 
 newest_image() {
   apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
@@ -34,17 +39,23 @@ if [[ -z "$version" || "$version" == "(none)" ]]; then
   exit 1
 fi
 
-if [[ -f "$cache/kernel.env" ]] && grep -qx "SW_KVERSION=$version" "$cache/kernel.env" &&
-   grep -qx "SW_KVER=$kver" "$cache/kernel.env"; then
-  echo "fetch-kernel: $image $version already unpacked in $cache"
-  exit 0
-fi
+cache="$cache_root/${image}_${version//:/_}"
+use_cached() {
+  [[ -f "$cache/complete" ]] || return 1
+  cp "$cache/kernel.env" "$envdir/kernel.env"
+  echo "fetch-kernel: $image $version from the cache $cache"
+}
+use_cached && exit 0
+exec 9>"$cache_root/.lock"
+flock 9
+use_cached && exit 0   # filled by another run while this one waited
+rm -rf "$cache"
+mkdir -p "$cache/debs"
 
 common=linux-headers-${kver%-amd64}-common
 # linux-kbuild-6.1 (>= version) comes from the same source package: take that exact version.
 pkgs=("$image=$version" "linux-headers-$kver=$version" "$common=$version" "linux-kbuild-6.1=$version")
 echo "fetch-kernel: downloading ${pkgs[*]}"
-rm -f "$cache"/debs/*.deb
 # apt's sandbox user cannot write into a root-owned build tree; the warning is harmless.
 (cd "$cache/debs" && apt-get download -q "${pkgs[@]}" 2>&1 | grep -v 'unsandboxed' || true)
 for p in "$image" "linux-headers-$kver" "$common" linux-kbuild-6.1; do
@@ -88,4 +99,7 @@ SW_VMLINUZ=$root/boot/vmlinuz-$kver
 SW_KDIR=$kdir
 SW_MODDIR=$root/lib/modules/$kver
 ENV
-echo "fetch-kernel: unpacked $image $version into $root"
+rm -rf "$cache/debs"   # unpacked: the archives are not read again
+touch "$cache/complete"
+cp "$cache/kernel.env" "$envdir/kernel.env"
+echo "fetch-kernel: unpacked $image $version into $root (cached for later runs)"

@@ -3,9 +3,12 @@
 // module published, and demands the engine's SYN-ACK frame equal the kernel's byte for byte
 // (oracle_replay.h says what is compared and the one freedom allowed: the instant).
 //
-// Usage: oracle_compare RECORD_FILE [--min-exchanges N] [--phase NAME | --except-phase NAME]
-//   --phase / --except-phase: judge only that phase / every other phase, so a known corner can
-//   be its own ctest with its own verdict.
+// Usage: oracle_compare RECORD_FILE --phase NAME=MIN... [--judged-elsewhere NAME...]
+//   --phase NAME=MIN: judge phase NAME, which must be in the record file with at least MIN
+//     exchanges of its own (a minimum per phase: a phase that stopped early cannot hide behind
+//     a large one).
+//   --judged-elsewhere NAME: a phase another ctest judges (a known corner with its own verdict).
+//   Every phase in the file must be named by one of the two, so none goes unjudged.
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -32,29 +35,42 @@ struct PhaseStats {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* usage =
+      "usage: oracle_compare RECORD_FILE --phase NAME=MIN... [--judged-elsewhere NAME...]\n";
   if (argc < 2) {
-    std::cerr << "usage: oracle_compare RECORD_FILE [--min-exchanges N] [--phase NAME | "
-                 "--except-phase NAME]\n";
+    std::cerr << usage;
     return 2;
   }
-  size_t min_exchanges = 1000;
-  std::string only_phase, except_phase;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  std::map<std::string, size_t> minimum;  // judged phase -> its minimum exchange count
+  std::set<std::string> elsewhere;
+  for (int i = 2; i < argc; i += 2) {
     const std::string opt = argv[i];
-    if (opt == "--min-exchanges") {
-      min_exchanges = std::stoul(argv[i + 1]);
-    } else if (opt == "--phase") {
-      only_phase = argv[i + 1];
-    } else if (opt == "--except-phase") {
-      except_phase = argv[i + 1];
+    if (i + 1 >= argc) {
+      std::cerr << "oracle_compare: " << opt << " needs a value\n" << usage;
+      return 2;
+    }
+    const std::string value = argv[i + 1];
+    if (opt == "--phase") {
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == value.size() ||
+          value.find_first_not_of("0123456789", eq + 1) != std::string::npos) {
+        std::cerr << "oracle_compare: --phase wants NAME=MIN (MIN a number), got '" << value
+                  << "'\n";
+        return 2;
+      }
+      minimum[value.substr(0, eq)] = std::stoul(value.substr(eq + 1));
+    } else if (opt == "--judged-elsewhere") {
+      elsewhere.insert(value);
     } else {
-      std::cerr << "oracle_compare: unknown option " << opt << "\n";
+      std::cerr << "oracle_compare: unknown option " << opt << "\n" << usage;
       return 2;
     }
   }
-  const auto judged = [&](const std::string& phase) {
-    return (only_phase.empty() || phase == only_phase) && phase != except_phase;
-  };
+  if (minimum.empty()) {
+    std::cerr << "oracle_compare: no --phase NAME=MIN given: nothing would be judged\n" << usage;
+    return 2;
+  }
+  const auto judged = [&](const std::string& phase) { return minimum.count(phase) != 0; };
   try {
     std::ifstream in(argv[1]);
     if (!in) throw std::runtime_error(std::string("cannot open ") + argv[1]);
@@ -86,10 +102,30 @@ int main(int argc, char** argv) {
       }
     }
 
-    if (!only_phase.empty() && judged_exchanges == 0)
-      std::cout << "oracle: FAILED: the record file has no phase '" << only_phase << "'\n";
+    // Per phase: present, judged by someone, and with at least its own minimum of exchanges.
+    std::vector<std::string> phase_failures;
+    std::set<std::string> in_file;
+    for (size_t i = 0; i < file.phases.size(); ++i) {
+      const std::string& name = file.phases[i].name;
+      in_file.insert(name);
+      if (judged(name)) {
+        const unsigned got = stats.count(i) ? stats.at(i).exchanges : 0;
+        if (got < minimum.at(name))
+          phase_failures.push_back("phase " + name + " has " + std::to_string(got) +
+                                   " exchanges, fewer than its minimum " +
+                                   std::to_string(minimum.at(name)));
+      } else if (!elsewhere.count(name)) {
+        phase_failures.push_back("phase " + name + " is in the record file but judged by no test"
+                                 " (add --phase " + name + "=MIN or --judged-elsewhere " + name +
+                                 ")");
+      }
+    }
+    for (const auto& [name, min] : minimum)
+      if (!in_file.count(name))
+        phase_failures.push_back("phase " + name + " (minimum " + std::to_string(min) +
+                                 ") is not in the record file");
     const bool ok = mismatches == 0 && file.missing.empty() && file.complete &&
-                    judged_exchanges >= min_exchanges && judged_exchanges > 0;
+                    phase_failures.empty() && judged_exchanges > 0;
     for (const auto& [phase, st] : stats) {
       std::cout << "phase " << file.phases[phase].name << ": " << st.matched << "/"
                 << st.exchanges << " SYN-ACKs identical to the kernel's ("
@@ -102,8 +138,7 @@ int main(int argc, char** argv) {
               << file.exchanges.size() << "), " << mismatches
               << " mismatches, " << file.missing.size() << " unanswered SYNs, seed " << file.seed
               << (file.complete ? "" : ", record file INCOMPLETE") << "\n";
-    if (judged_exchanges < min_exchanges)
-      std::cout << "oracle: FAILED: fewer than " << min_exchanges << " exchanges recorded\n";
+    for (const std::string& f : phase_failures) std::cout << "oracle: FAILED: " << f << "\n";
     std::cout << (ok ? "oracle: PASS" : "oracle: FAIL") << "\n";
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
