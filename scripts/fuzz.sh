@@ -58,7 +58,7 @@ fuzz_one() {
   local name=$1 binary=$2 seeds=$3 flags=$4 work=$5
   set +e
   # shellcheck disable=SC2086  # $flags is a list of libFuzzer options
-  "$binary" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+  "$binary" -max_total_time="$seconds" -print_final_stats=1 -timeout=30 -rss_limit_mb=2048 \
     -artifact_prefix="$work/artifacts/" $flags "$work/corpus" "$seeds" >"$work/fuzz.log" 2>&1
   echo $? >"$work/rc"
 }
