@@ -2,7 +2,7 @@
 /*
  * synwarden XDP fast path: the firewall NIC's first decision for every frame.
  *
- * It implements the packet-flow table of shared/DESIGN.md ("Packet flow at the firewall"):
+ * It implements the packet-flow table of docs/packet-flow.md:
  *   not for a protected IP, ARP, non-IP  -> XDP_PASS (firewall's own stack)
  *   SYN, protection on                   -> AF_XDP socket of the RX queue (cookie SYN-ACK)
  *   segment of an established flow       -> MAC rewrite + XDP_TX to the host

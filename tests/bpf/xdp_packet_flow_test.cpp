@@ -1,4 +1,4 @@
-// The packet-flow table of shared/DESIGN.md as an executable specification: one row per cell
+// The packet-flow table of docs/packet-flow.md as an executable specification: one row per cell
 // (protection on / pass mode), each run for IPv4 and IPv6, untagged, 802.1Q and QinQ. Every
 // row states the frame, the expected verdict and reason, the expected output bytes (forwarded
 // frames: same bytes with dst = host MAC and src = firewall MAC; anything else: untouched)

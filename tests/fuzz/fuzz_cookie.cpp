@@ -2,7 +2,7 @@
 // (plan_synack()) and whether it would accept an ACK (check_ack(), check_cookie_v4/v6()) -- for
 // any host secrets, sysctls, clocks, 4-tuple, SYN options and returning ACK (fuzz_cases.h).
 //
-// The oracle is KERNEL-COOKIES.md restated with libsodium's SipHash-2-4
+// The oracle is docs/kernel-cookies.md restated with libsodium's SipHash-2-4
 // (crypto_shorthash_siphash24) over the byte layouts the kernel hashes, independent of
 // siphash.h:
 //  1. plan_synack() returns exactly the cookie, TSval (options in the low 6 bits, never ahead of

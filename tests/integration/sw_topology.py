@@ -8,13 +8,13 @@ veth port "e0" into the bridge:
     firewall  (no address)                 synwarden + XDP on e0 (firewall_queues RX queues)
     host      192.0.2.10   2001:db8::10    the protected host, its own kernel
 
-Why a bridge: it is the deployment DESIGN.md describes. The firewall has one NIC on the same
+Why a bridge: it is the deployment docs/deployment.md describes. The firewall has one NIC on the same
 segment as the protected host; it answers SYNs out of that NIC and forwards valid ACKs to the
 host's MAC out of the same NIC. The client's and attacker's neighbour entries for the protected
 addresses point at the firewall's MAC, which is how operators divert traffic (static ARP/ND on the
 router). The host answers clients directly (asymmetric), as it would behind a router.
 
-Kernel quirks handled here (see TESTING.md):
+Kernel quirks handled here (docs/try-on-veth.md explains them for users):
 - XDP_TX out of the firewall's veth lands in the XDP ring of its bridge-side peer, and veth only
   schedules that peer's NAPI when the peer has an XDP program (veth_xdp_flush()); GRO alone
   gives it NAPI but leaves such frames waiting for unrelated traffic. An XDP_PASS program

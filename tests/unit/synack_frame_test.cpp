@@ -1,5 +1,5 @@
 // SYN -> SYN-ACK in place: the frame build_synack_in_place() makes from a SYN must be the one
-// the host's kernel would send (KERNEL-COOKIES.md "What the SYN-ACK must carry"). Each built
+// the host's kernel would send (docs/kernel-cookies.md "What the SYN-ACK must carry"). Each built
 // frame is parsed back and every field checked, checksums are recomputed by a naive
 // implementation, and the frames are written to a pcap that scapy dissects and re-checksums on
 // its own (that test fails, not skips, when /usr/bin/python3 cannot import scapy).

@@ -61,7 +61,7 @@ constexpr TsCookieOptions cookie_timestamp_decode(uint32_t options, uint8_t tcp_
 }
 
 // Which kernel computes the host's timestamp offset, a fact about its build (see
-// KERNEL-COOKIES.md): per host pair from ts_secret (4.13 up to early 2026), or per connection
+// docs/kernel-cookies.md): per host pair from ts_secret (4.13 up to early 2026), or per connection
 // from net_secret with the ports (upstream 165573e41f2f "tcp: secure_seq: add back ports to TS
 // offset" and the stable kernels carrying it).
 enum class TsOffsetMode : uint8_t { kPerConnection, kPerHost };
