@@ -157,21 +157,10 @@ void random_syn_options(Rng& r, synwarden::FrameBuilder& b) {
   if (!bytes.empty()) b.raw_option_bytes(bytes);
 }
 
-Ipv4Flow v4_flow(const ParsedFrame& p) {
-  return Ipv4Flow{load_raw32(p.saddr), load_raw32(p.daddr), p.sport, p.dport};
-}
-Ipv6Flow v6_flow(const ParsedFrame& p) {
-  Ipv6Flow f;
-  std::memcpy(f.client_addr.data(), p.saddr, 16);
-  std::memcpy(f.host_addr.data(), p.daddr, 16);
-  f.client_port = p.sport;
-  f.host_port = p.dport;
-  return f;
-}
-
 SynAckPlan engine_plan(const HostModel& h, const ClockReading& rd, const ParsedFrame& p) {
-  return p.family == IpFamily::kIpv4 ? plan_synack(h.secrets, rd, v4_flow(p), p.seq, p.options)
-                                     : plan_synack(h.secrets, rd, v6_flow(p), p.seq, p.options);
+  return p.family == IpFamily::kIpv4
+             ? plan_synack(h.secrets, rd, ipv4_flow_of(p), p.seq, p.options)
+             : plan_synack(h.secrets, rd, ipv6_flow_of(p), p.seq, p.options);
 }
 
 class XdpCookieExactness : public FastpathTest {
@@ -315,8 +304,8 @@ TEST_F(XdpCookieExactness, AckVerdictsAreTheWorkersForEveryKindOfAck) {
     if (kind == AckKind::kCountTooOld) {
       const std::uint32_t count = mint_clock.cookie_count - 2;
       ack = 1 + (sp.family == IpFamily::kIpv4
-                     ? make_cookie_v4(minter.secrets.syncookie, v4_flow(sp), isn, count, 0)
-                     : make_cookie_v6(minter.secrets.syncookie6, v6_flow(sp), isn, count, 0));
+                     ? make_cookie_v4(minter.secrets.syncookie, ipv4_flow_of(sp), isn, count, 0)
+                     : make_cookie_v6(minter.secrets.syncookie6, ipv6_flow_of(sp), isn, count, 0));
     }
     // The ACK: the SYN's VLANs, addresses and ports; NOP NOP TS (Linux), TS NOP NOP, or no
     // option; sometimes data.
@@ -342,8 +331,8 @@ TEST_F(XdpCookieExactness, AckVerdictsAreTheWorkersForEveryKindOfAck) {
     AckSegment seg{ap.seq, ap.ack, ap.options.has_timestamp, ap.options.tsval, ap.options.tsecr};
     auto check = [&](const HostModel& h) {
       const ClockReading rd = h.clock.at(now_ms);
-      return ap.family == IpFamily::kIpv4 ? check_ack(h.secrets, rd, v4_flow(ap), seg)
-                                          : check_ack(h.secrets, rd, v6_flow(ap), seg);
+      return ap.family == IpFamily::kIpv4 ? check_ack(h.secrets, rd, ipv4_flow_of(ap), seg)
+                                          : check_ack(h.secrets, rd, ipv6_flow_of(ap), seg);
     };
     // PacketHandler::on_ack(): current keys, then the previous ones during their grace.
     AckVerdict verdict = check(host);

@@ -12,19 +12,6 @@ namespace {
 
 constexpr uint16_t kVlanVidMask = 0x0FFF;
 
-Ipv4Flow ipv4_flow(const ParsedFrame& p) noexcept {
-  return Ipv4Flow{load_raw32(p.saddr), load_raw32(p.daddr), p.sport, p.dport};
-}
-
-Ipv6Flow ipv6_flow(const ParsedFrame& p) noexcept {
-  Ipv6Flow f;
-  std::memcpy(f.client_addr.data(), p.saddr, 16);
-  std::memcpy(f.host_addr.data(), p.daddr, 16);
-  f.client_port = p.sport;
-  f.host_port = p.dport;
-  return f;
-}
-
 // The kernel drops a SYN whose checksum is wrong before it could answer it
 // (tcp_v4_rcv -> tcp_checksum_complete); so does the firewall. Kept on purpose although it is
 // ~5 ns of a SYN's ~70 ns here (codec_bench: Parse_V4Syn ~9.5 ns, _VerifyChecksums ~15 ns): XDP
@@ -45,8 +32,8 @@ bool syn_checksums_ok(const uint8_t* frame, const ParsedFrame& p) noexcept {
 
 AckVerdict check_ack_with(const HostSecrets& secrets, const ClockReading& clock,
                           const ParsedFrame& p, const AckSegment& segment) noexcept {
-  return p.family == IpFamily::kIpv4 ? check_ack(secrets, clock, ipv4_flow(p), segment)
-                                     : check_ack(secrets, clock, ipv6_flow(p), segment);
+  return p.family == IpFamily::kIpv4 ? check_ack(secrets, clock, ipv4_flow_of(p), segment)
+                                     : check_ack(secrets, clock, ipv6_flow_of(p), segment);
 }
 
 }  // namespace
@@ -201,8 +188,8 @@ FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_
   const HostSecrets& secrets = host.keys->secrets;
   const ClockReading& clock = reading_for(host);
   const SynAckPlan plan = p.family == IpFamily::kIpv4
-                              ? plan_synack(secrets, clock, ipv4_flow(p), p.seq, p.options)
-                              : plan_synack(secrets, clock, ipv6_flow(p), p.seq, p.options);
+                              ? plan_synack(secrets, clock, ipv4_flow_of(p), p.seq, p.options)
+                              : plan_synack(secrets, clock, ipv6_flow_of(p), p.seq, p.options);
   const size_t out = build_synack_in_place(frame, capacity, p, plan, settings_.synack);
   if (out == 0) {
     bump(counters_.syn_build_failed);

@@ -130,9 +130,7 @@ TEST_F(PacketHandlerTest, SynIsAnsweredInPlaceWithTheHostsCookieSynAck) {
   ParsedFrame syn;
   const auto original = syn_from_client().build();
   parse_frame(original.data(), original.size(), syn);
-  const SynAckPlan plan = plan_synack(
-      secrets, clock, Ipv4Flow{load_raw32(syn.saddr), load_raw32(syn.daddr), syn.sport, syn.dport},
-      syn.seq, syn.options);
+  const SynAckPlan plan = plan_synack(secrets, clock, ipv4_flow_of(syn), syn.seq, syn.options);
   EXPECT_EQ(p.seq, plan.seq);
   EXPECT_EQ(p.ack, 1001u);
   EXPECT_EQ(p.options.tsval, plan.tsval);

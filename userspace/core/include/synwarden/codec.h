@@ -8,7 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
+#include "synwarden/flow.h"
+#include "synwarden/packet_bytes.h"
 #include "synwarden/packet_headers.h"
 #include "synwarden/synack_plan.h"
 
@@ -146,6 +149,20 @@ size_t build_synack_in_place(uint8_t* frame, size_t capacity, const ParsedFrame&
 // the frame alone) if it is shorter than an Ethernet header.
 bool rewrite_macs(uint8_t* frame, size_t len, const MacAddress& dst,
                   const MacAddress& src) noexcept;
+
+// The cookie engine's view of a parsed frame's flow (client = the frame's source): raw
+// network-order fields, exactly as the kernel hashes them.
+inline Ipv4Flow ipv4_flow_of(const ParsedFrame& p) noexcept {
+  return Ipv4Flow{load_raw32(p.saddr), load_raw32(p.daddr), p.sport, p.dport};
+}
+inline Ipv6Flow ipv6_flow_of(const ParsedFrame& p) noexcept {
+  Ipv6Flow f;
+  std::memcpy(f.client_addr.data(), p.saddr, 16);
+  std::memcpy(f.host_addr.data(), p.daddr, 16);
+  f.client_port = p.sport;
+  f.host_port = p.dport;
+  return f;
+}
 
 // The flow label kAuto produces for a SYN-ACK answering `syn` (exposed for tests and tools).
 uint32_t auto_flow_label(const ParsedFrame& syn, uint32_t seed) noexcept;
