@@ -3,102 +3,34 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/magic.h>
 #include <net/if.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <string_view>
 
+#include "host_bpf_util.h"
 #include "host_cookie.skel.h"
 
 namespace synwarden {
 namespace {
 
 constexpr const char* kCounterPinName = "sw_host_counters";
-constexpr const char* kBpffsRoot = "/sys/fs/bpf";
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+using host_bpf::errno_text;
+using host_bpf::LibbpfLogCapture;
+using host_bpf::log_tail;
 
-// libbpf reports load problems (verifier log, missing kfunc) only through its print callback.
-// While this class loads, that output is collected so the exception can carry it.
-std::mutex g_log_mutex;
-std::string* g_log_sink = nullptr;
-
-int collect_libbpf_output(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG || g_log_sink == nullptr) return 0;
-  char line[1024];
-  const int n = std::vsnprintf(line, sizeof line, fmt, args);
-  if (n > 0 && g_log_sink->size() < 16384) g_log_sink->append(line);
-  return 0;
-}
-
-class LibbpfLogCapture {
- public:
-  explicit LibbpfLogCapture(std::string& sink) : lock_(g_log_mutex) {
-    g_log_sink = &sink;
-    previous_ = libbpf_set_print(collect_libbpf_output);
-  }
-  ~LibbpfLogCapture() {
-    libbpf_set_print(previous_);
-    g_log_sink = nullptr;
-  }
-  LibbpfLogCapture(const LibbpfLogCapture&) = delete;
-  LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
-
- private:
-  std::lock_guard<std::mutex> lock_;
-  libbpf_print_fn_t previous_ = nullptr;
-};
-
-// The last lines of libbpf's output: the verifier's verdict sits at the end of its log.
-std::string log_tail(const std::string& log) {
-  constexpr size_t kTail = 2000;
-  return log.size() <= kTail ? log : "..." + log.substr(log.size() - kTail);
-}
-
-bool is_bpffs(const std::string& path) {
-  struct statfs st {};
-  return ::statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
-}
-
-void make_private_dirs(const std::string& dir) {
-  std::string partial;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    partial = dir.substr(0, pos);
-    if (partial.empty() || partial.size() <= std::strlen(kBpffsRoot)) continue;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw HostProgramError("cannot create pin directory " + partial + ": " + errno_text(errno));
-    }
-  }
-  // The key state is as sensitive as the kernel's own cookie keys: root only.
-  if (::chmod(dir.c_str(), 0700) != 0) {
-    throw HostProgramError("cannot restrict pin directory " + dir + " to root: " + errno_text(errno));
-  }
-}
-
-void prepare_pin_dir(const std::string& dir) {
-  if (dir.rfind(kBpffsRoot, 0) == 0 && !is_bpffs(kBpffsRoot)) {
-    // Debian without systemd's mount unit, or a fresh network namespace's /sys: mount it.
-    if (::mount("bpf", kBpffsRoot, "bpf", 0, "mode=0700") != 0) {
-      throw HostProgramError(std::string("no BPF filesystem on ") + kBpffsRoot +
-                             " and mounting one failed: " + errno_text(errno) +
-                             " (mount it with `mount -t bpf bpf /sys/fs/bpf`)");
-    }
-  }
-  make_private_dirs(dir);
-  if (!is_bpffs(dir)) {
-    throw HostProgramError("pin directory " + dir +
-                           " is not on a BPF filesystem; use a directory under /sys/fs/bpf");
+// Start-up helpers throw std::runtime_error; this class's callers expect HostProgramError.
+template <class F>
+void as_host_error(F&& f) {
+  try {
+    f();
+  } catch (const HostProgramError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw HostProgramError(e.what());
   }
 }
 
@@ -130,21 +62,10 @@ HostKeySet from_raw(const sw_agent_keyset& s) noexcept {
   return out;
 }
 
-bpf_tc_hook ingress_hook(int ifindex) {
-  bpf_tc_hook hook{};
-  hook.sz = sizeof hook;
-  hook.ifindex = ifindex;
-  hook.attach_point = BPF_TC_INGRESS;
-  return hook;
-}
+bpf_tc_hook ingress_hook(int ifindex) { return host_bpf::tc_hook(ifindex, BPF_TC_INGRESS); }
 
 bpf_tc_opts filter_opts(int prog_fd) {
-  bpf_tc_opts opts{};
-  opts.sz = sizeof opts;
-  opts.handle = HostProgram::kTcHandle;
-  opts.priority = HostProgram::kTcPriority;
-  opts.prog_fd = prog_fd;
-  return opts;
+  return host_bpf::tc_filter(HostProgram::kTcHandle, HostProgram::kTcPriority, prog_fd);
 }
 
 #define SW_HOST_COUNTER_LABEL(name, label, help) label,
@@ -153,17 +74,8 @@ constexpr const char* kCounterNames[] = {SW_HOST_COUNTER_LIST(SW_HOST_COUNTER_LA
 static_assert(std::size(kCounterNames) == SW_HC_COUNT);
 
 HostCounters sum_counters(int map_fd) {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) throw HostProgramError("cannot count possible CPUs: " + errno_text(ncpu));
-  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
   HostCounters out{};
-  for (uint32_t i = 0; i < SW_HC_COUNT; ++i) {
-    if (bpf_map_lookup_elem(map_fd, &i, per_cpu.data()) != 0) {
-      throw HostProgramError("cannot read host program counter " + std::to_string(i) + ": " +
-                             errno_text(errno));
-    }
-    for (uint64_t v : per_cpu) out[i] += v;
-  }
+  as_host_error([&] { host_bpf::sum_percpu_counters(map_fd, SW_HC_COUNT, out.data()); });
   return out;
 }
 
@@ -191,7 +103,7 @@ HostProgram::HostProgram(const HostProgramOptions& options) : options_(options) 
     }
     std::string state_pin;
     if (!options_.pin_dir.empty()) {
-      prepare_pin_dir(options_.pin_dir);
+      as_host_error([&] { host_bpf::prepare_pin_dir(options_.pin_dir); });
       state_pin = options_.pin_dir + "/" + SW_AGENT_STATE_PIN_NAME;
       reused_pinned_state_ = ::access(state_pin.c_str(), F_OK) == 0;
       if (const int err = bpf_map__set_pin_path(skel_->maps.sw_agent_state, state_pin.c_str())) {
@@ -241,10 +153,7 @@ HostProgram::~HostProgram() {
 }
 
 void HostProgram::pin_map_file(const char* name) {
-  const std::string path = options_.pin_dir + "/" + name;
-  if (::chmod(path.c_str(), 0600) != 0) {
-    throw HostProgramError("cannot restrict " + path + " to root: " + errno_text(errno));
-  }
+  as_host_error([&] { host_bpf::restrict_pin(options_.pin_dir + "/" + name); });
 }
 
 int HostProgram::program_fd() const noexcept {

@@ -24,7 +24,7 @@ constexpr std::string_view kPerHost = "per-host";
 constexpr auto kKnownKeys = std::to_array<std::string_view>({
     "syncookie_secret", "syncookie6_secret", "ts_offset", "net_secret", "ts_secret",
     "tcp_timestamps", "tcp_sack", "tcp_window_scaling", "tcp_ecn", "mss", "mss6", "rcv_wscale",
-    "rcv_space", "jiffies", "hz", "mono_ms"});
+    "rcv_space", "jiffies", "hz", "mono_ms", "outbound_key"});
 
 class Reader {
  public:
@@ -180,6 +180,10 @@ HostSecrets parse_secrets(std::string_view json_text, std::string_view origin) {
   s.clock.jiffies = r.unsigned_in("jiffies", 0, std::numeric_limits<uint64_t>::max());
   s.clock.hz = static_cast<uint32_t>(r.unsigned_in("hz", 1, HostClock::kMaxHz));
   s.clock.mono_ms = r.unsigned_in("mono_ms", 0, std::numeric_limits<uint64_t>::max());
+  if (r.has("outbound_key")) {
+    s.outbound_key = r.key16("outbound_key", r.need("outbound_key"));
+    if (s.outbound_key->is_zero()) r.fail("outbound_key", "all zero (not a key)");
+  }
   return s;
 }
 
@@ -226,6 +230,7 @@ std::string serialize_secrets(const HostSecrets& s) {
   doc["jiffies"] = s.clock.jiffies;
   doc["hz"] = s.clock.hz;
   doc["mono_ms"] = s.clock.mono_ms;
+  if (s.outbound_key) doc["outbound_key"] = to_hex(*s.outbound_key);
   return doc.dump();
 }
 

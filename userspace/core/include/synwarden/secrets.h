@@ -10,7 +10,8 @@
 //    "tcp_timestamps": 1, "tcp_sack": 1, "tcp_window_scaling": 1, "tcp_ecn": 2,
 //    "mss": 1460, "mss6": 1440, "rcv_wscale": 7,
 //    "jiffies": <u64>, "hz": 250, "mono_ms": <u64>,
-//    "rcv_space": 65536         (optional, see HostSecrets::rcv_space)}
+//    "rcv_space": 65536         (optional, see HostSecrets::rcv_space)
+//    "outbound_key": "<32 hex>" (optional, see HostSecrets::outbound_key)}
 //
 // Each key is the 16 key bytes as they lie in kernel memory, in hex.
 #pragma once
@@ -18,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -57,6 +59,10 @@ struct HostSecrets {
   // differ from the default; the agent may send the value it observes as "rcv_space".
   uint32_t rcv_space = kDefaultRcvSpace;
   HostClockSample clock{};
+  // The key with which the host's agent stamps the TSval of the host's own outbound SYNs
+  // (synwarden/outbound_stamp.h): the firewall forwards a SYN-ACK whose TSecr carries the stamp
+  // without charging the SYN-ACK budget. Absent: the agent does not stamp (or is older).
+  std::optional<SipKey> outbound_key;
 
   // True while any cookie or ts_off key is still all zero: the host's kernel fills them lazily on
   // first use, so cookies made with a zero key will stop validating once it does.
