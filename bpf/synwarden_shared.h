@@ -211,6 +211,16 @@ struct sw_host_port_key {
 };
 SW_STATIC_ASSERT(sizeof(struct sw_host_port_key) == 24, "sw_host_port_key layout is ABI");
 
+/* ---- outbound SYN stamp keys (map sw_outbound_keys; docs/outbound-stamp.md) ----
+ *
+ * Key: struct sw_host_key. Value: the key the host's agent stamps its outbound SYNs with
+ * (struct sw_sip_key). A SYN-ACK whose TSecr carries the stamp of its 4-tuple and ACK − 1 is the
+ * answer to a SYN the host sent: it is forwarded without the SYN-ACK budget and its flow learnt
+ * in sw_outbound; any other SYN-ACK is charged to the budget and learnt in sw_outbound_unverified.
+ * A reader that sees a value half-replaced (the daemon rewrites it only when an agent's key
+ * changes) merely fails one verification: that SYN-ACK takes the budgeted path.
+ */
+
 /* ---- reasons: every frame increments exactly one ---- */
 
 /* X(enum suffix, metric label, help). The single list keeps the enum, the exported names and
@@ -255,7 +265,9 @@ SW_STATIC_ASSERT(sizeof(struct sw_host_port_key) == 24, "sw_host_port_key layout
 	X(XSK_XDP_UNSUPPORTED, "xsk_xdp_unsupported", "XDP datapath cannot: sent to AF_XDP")    \
 	X(DROP_XDP_UNSUPPORTED, "drop_xdp_unsupported", "XDP datapath cannot, no AF_XDP socket")   \
 	X(FWD_SYN_REUSE, "fwd_syn_reuse", "SYN on the 4-tuple of a known flow: host decides")   \
-	X(FWD_OUTBOUND, "fwd_outbound", "segment of a flow the host opened (outbound table)")
+	X(FWD_OUTBOUND, "fwd_outbound", "segment of a flow the host opened (outbound table)")    \
+	X(FWD_SYNACK_VERIFIED, "fwd_synack_verified", "SYN-ACK carrying the host's SYN stamp: no budget") \
+	X(FWD_OUTBOUND_UNVERIFIED, "fwd_outbound_unverified", "segment of an unstamped outbound flow")
 
 #define SW_REASON_ENUM_ENTRY(name, label, help) SW_R_##name,
 enum sw_reason { SW_REASON_LIST(SW_REASON_ENUM_ENTRY) SW_REASON_COUNT };

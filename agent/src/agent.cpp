@@ -22,6 +22,7 @@
 #include "synwarden/log_stamp.h"
 #include "synwarden/secrets.h"
 #include "synwarden/unique_fd.h"
+#include "stamp_program.h"
 
 namespace synwarden::agent {
 namespace {
@@ -71,6 +72,32 @@ class RejectLog {
   std::array<Slot, kChannelResultCount> slots_{};
 };
 
+// The outbound SYN stamp (docs/outbound-stamp.md), in both modes. "auto" degrades to no stamp
+// with a warning when the kernel refuses the programs; "on" makes that a start-up error.
+std::unique_ptr<StampProgram> make_stamp(const Config& config) {
+  if (config.outbound_stamp == StampMode::kOff) {
+    log_line("outbound SYN stamp off (outbound_stamp \"off\"): the firewall charges this host's "
+             "SYN-ACKs to its SYN-ACK budget");
+    return nullptr;
+  }
+  try {
+    StampProgramOptions opts;
+    opts.interfaces = config.interfaces;
+    opts.pin_dir = config.pin_dir;
+    auto stamp = std::make_unique<StampProgram>(opts);
+    stamp->attach();
+    log_line(std::string("outbound SYN stamp on (") +
+             (stamp->adopted_pinned_key() ? "adopted the pinned key" : "new key") +
+             "): the firewall forwards SYN-ACKs answering this host's SYNs outside its budget");
+    return stamp;
+  } catch (const StampProgramError& e) {
+    if (config.outbound_stamp == StampMode::kOn) throw;
+    log_line(std::string("warning: outbound SYN stamp unavailable, continuing without it (the "
+                         "firewall charges this host's SYN-ACKs to its budget): ") + e.what());
+    return nullptr;
+  }
+}
+
 std::unique_ptr<SecretSource> make_source(const Config& config, Mode mode) {
   LogFn log = [](const std::string& line) { log_line(line); };
   if (mode == Mode::kBpf) return std::make_unique<BpfSecretSource>(config, log);
@@ -118,9 +145,15 @@ int run(const Config& config, const std::string& config_origin) {
   server_options.reply_burst = config.reply_burst;
   RejectLog reject_log;
   uint64_t payload_error_logged_ns = 0;
-  auto payload = [&source, &payload_error_logged_ns]() -> std::string {
+  std::unique_ptr<StampProgram> stamp = make_stamp(config);
+  if (stamp && !config.detach_on_exit) stamp->keep_attached_after_exit();
+  std::optional<SipKey> outbound_key;
+  if (stamp) outbound_key = stamp->key();
+  auto payload = [&source, &payload_error_logged_ns, &outbound_key]() -> std::string {
     try {
-      return serialize_secrets(source->current());
+      HostSecrets secrets = source->current();
+      secrets.outbound_key = outbound_key;
+      return serialize_secrets(secrets);
     } catch (const std::exception& e) {
       const uint64_t now = monotonic_ns();
       if (payload_error_logged_ns == 0 || now - payload_error_logged_ns >= kRejectLogIntervalNs) {

@@ -76,7 +76,7 @@ class Reader {
 constexpr std::string_view kKnownKeys[] = {
     "listen",  "key_file", "mode",     "interfaces", "ports",        "key_rotation_s",
     "key_overlap_s", "pin_dir", "kmod_file", "kmod_gate_file", "request_max_age_s", "reply_rate",
-    "reply_burst", "detach_on_exit"};
+    "reply_burst", "detach_on_exit", "outbound_stamp"};
 
 }  // namespace
 
@@ -173,6 +173,16 @@ Config parse_config(std::string_view json_text, std::string_view origin) {
   c.reply_burst = r.positive("reply_burst", c.reply_burst);
   if (c.reply_burst < 1) r.fail("reply_burst", "must be at least 1");
   c.detach_on_exit = r.boolean("detach_on_exit", c.detach_on_exit);
+  const std::string stamp = r.string("outbound_stamp", false, "auto");
+  if (stamp == "auto") {
+    c.outbound_stamp = StampMode::kAuto;
+  } else if (stamp == "on") {
+    c.outbound_stamp = StampMode::kOn;
+  } else if (stamp == "off") {
+    c.outbound_stamp = StampMode::kOff;
+  } else {
+    r.fail("outbound_stamp", "\"" + stamp + "\" is not one of auto, on, off");
+  }
   return c;
 }
 

@@ -15,7 +15,10 @@
 //                                              kmod mode: the gate the agent holds open
 //     "request_max_age_s": 120,                accepted firewall/host wall-clock difference
 //     "reply_rate": 20, "reply_burst": 40,     replies per second the agent sends at most
-//     "detach_on_exit": true                   bpf mode: remove the tc program when stopping
+//     "detach_on_exit": true,                  remove the tc programs when stopping
+//     "outbound_stamp": "auto"                 "auto" | "on" | "off": stamp the host's outbound
+//                                              SYNs (docs/outbound-stamp.md); auto = on unless
+//                                              the kernel refuses, then a warning
 //   }
 //
 // Unknown keys are refused (a typo must not silently become a default). Errors name the file,
@@ -31,6 +34,7 @@
 namespace synwarden::agent {
 
 enum class Mode : uint8_t { kBpf, kKmod, kAuto };
+enum class StampMode : uint8_t { kAuto, kOn, kOff };
 const char* mode_name(Mode m) noexcept;
 
 class ConfigError : public std::runtime_error {
@@ -53,6 +57,7 @@ struct Config {
   double reply_rate = 20;
   double reply_burst = 40;
   bool detach_on_exit = true;
+  StampMode outbound_stamp = StampMode::kAuto;
 };
 
 // A cookie made just before a minute boundary is accepted for up to two minutes

@@ -21,6 +21,7 @@
 #include "agent.h"
 #include "agent_config.h"
 #include "host_program.h"
+#include "stamp_program.h"
 #include "mode_probe.h"
 #include "synwarden/channel_key.h"
 
@@ -64,36 +65,48 @@ std::vector<std::string> running_agents() {
   return pids;
 }
 
+// Prints the counters pinned in `dir`: the cookie program's (bpf mode) and the outbound stamp
+// programs' (prefixed stamp_). False if neither is pinned there.
+bool print_pinned_counters(const std::string& dir, std::string& why) {
+  bool any = false;
+  try {
+    const HostCounters c = read_pinned_counters(dir);
+    for (size_t i = 0; i < c.size(); ++i) {
+      std::printf("%s %llu\n", host_counter_name(i), static_cast<unsigned long long>(c[i]));
+    }
+    any = true;
+  } catch (const HostProgramError& e) {
+    why = e.what();
+  }
+  try {
+    const StampCounters c = read_pinned_stamp_counters(dir);
+    for (size_t i = 0; i < c.size(); ++i) {
+      std::printf("stamp_%s %llu\n", stamp_counter_name(i), static_cast<unsigned long long>(c[i]));
+    }
+    any = true;
+  } catch (const StampProgramError& e) {
+    why += std::string(any || why.empty() ? "" : "; ") + e.what();
+  }
+  return any;
+}
+
 int cmd_stats(const std::string& config_path, bool config_given) {
   const std::string pin_dir = config_given ? load_config(config_path).pin_dir : Config{}.pin_dir;
-  HostCounters c{};
-  try {
-    c = read_pinned_counters(pin_dir);
-  } catch (const HostProgramError& first) {
-    // An agent started with `ip netns exec` pins into that command's own mount namespace
-    // (it remounts /sys), invisible from here: look through the running agents' roots.
-    bool found = false;
-    for (const std::string& pid : running_agents()) {
-      try {
-        c = read_pinned_counters("/proc/" + pid + "/root" + pin_dir);
-        std::fprintf(stderr, "synwarden-agent: read the pins of synwarden-agent pid %s through "
-                     "its own mount namespace (/proc/%s/root%s)\n", pid.c_str(), pid.c_str(),
-                     pin_dir.c_str());
-        found = true;
-        break;
-      } catch (const HostProgramError&) {
-      }
-    }
-    if (!found) {
-      throw HostProgramError(std::string(first.what()) +
-                             " (no running synwarden-agent has pins there in its own mount "
-                             "namespace either; check `pin_dir` in its config)");
+  std::string why;
+  if (print_pinned_counters(pin_dir, why)) return 0;
+  // An agent started with `ip netns exec` pins into that command's own mount namespace (it
+  // remounts /sys), invisible from here: look through the running agents' roots.
+  for (const std::string& pid : running_agents()) {
+    const std::string dir = "/proc/" + pid + "/root" + pin_dir;
+    std::string ignored;
+    if (print_pinned_counters(dir, ignored)) {
+      std::fprintf(stderr, "synwarden-agent: read the pins of synwarden-agent pid %s through "
+                   "its own mount namespace (%s)\n", pid.c_str(), dir.c_str());
+      return 0;
     }
   }
-  for (size_t i = 0; i < c.size(); ++i) {
-    std::printf("%s %llu\n", host_counter_name(i), static_cast<unsigned long long>(c[i]));
-  }
-  return 0;
+  throw HostProgramError(why + " (no running synwarden-agent has pins there in its own mount "
+                               "namespace either; check `pin_dir` in its config)");
 }
 
 }  // namespace

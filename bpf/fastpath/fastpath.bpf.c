@@ -14,6 +14,7 @@
  * choices the table leaves open.
  */
 #include "parse.bpf.h"
+#include "../common/sw_siphash.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -49,6 +50,24 @@ struct {
 	__type(key, struct sw_flow_key);
 	__type(value, struct sw_flow);
 } sw_outbound SEC(".maps");
+
+/* Flows of SYN-ACKs that carried no valid stamp (the host's agent does not stamp, the peer sent
+ * no timestamp, or the SYN-ACK is spoofed). Within the SYN-ACK budget only, and apart from
+ * sw_outbound, so a spoofed flood churns this table and nothing else. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_flow_key);
+	__type(value, struct sw_flow);
+} sw_outbound_unverified SEC(".maps");
+
+/* Per protected host: the key of its agent's outbound SYN stamp (see synwarden_shared.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sw_host_key);
+	__type(value, struct sw_sip_key);
+} sw_outbound_keys SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -192,6 +211,36 @@ static __always_inline int synack_allowed(struct sw_token_bucket *b, const struc
 	return swc_bucket_take(b, set->synack_cost_ns, set->synack_burst_ns);
 }
 
+/*
+ * A SYN-ACK answers a SYN the protected host sent if its TSecr carries the stamp the host's agent
+ * put into that SYN's TSval: the MAC of the 4-tuple and the SYN's ISN (= this ACK number − 1)
+ * under the host's outbound key (docs/outbound-stamp.md). Without a key for the host or without a
+ * timestamp the SYN-ACK is unverified, never rejected for that alone.
+ */
+static __always_inline int outbound_stamp_ok(const struct ctx_state *s, const struct sw_flow_key *key,
+					     const struct tcphdr *th)
+{
+	struct sw_host_key hk = {};
+	hk.family = key->family;
+	__builtin_memcpy(hk.addr, key->daddr, sizeof(hk.addr));
+	const struct sw_sip_key *k = bpf_map_lookup_elem(&sw_outbound_keys, &hk);
+	if (!k)
+		return 0;
+	const __u32 zero = 0;
+	struct swc_scratch *sc = bpf_map_lookup_elem(&sw_cookie_scratch, &zero);
+	if (!sc)
+		return 0;
+	struct swc_frame *f = &sc->frame;
+	f->l4_off = (__u16)((void *)th - (void *)(long)s->ctx->data);
+	f->tcp_hlen = (__u16)(th->doff * 4);
+	struct swc_opts *o = &sc->opts;
+	if (swc_load_and_parse(s->ctx, f, sc, o) || !o->has_ts || o->bad)
+		return 0;
+	__u32 mac = sw_outbound_mac(k->k0, k->k1, key->daddr, key->saddr, key->dport, key->sport,
+				    o->ack - 1, key->family == SW_FAMILY_IPV6);
+	return (o->tsecr & SW_OUTBOUND_STAMP_MASK) == mac;
+}
+
 static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_flow_key *key,
 					 const struct tcphdr *th)
 {
@@ -222,13 +271,18 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		return FORWARD(SW_R_FWD_ESTABLISHED);
 	if (bpf_map_lookup_elem(&sw_outbound, key))
 		return FORWARD(SW_R_FWD_OUTBOUND);
+	if (bpf_map_lookup_elem(&sw_outbound_unverified, key))
+		return FORWARD(SW_R_FWD_OUTBOUND_UNVERIFIED);
 
 	if (flags & TH_SYN) { /* SYN-ACK: the host's own outbound connection is being answered */
+		/* Learnt (in an outbound table, never the established map: see sw_outbound) so
+		 * the rest of that connection is not taken for cookie ACKs. */
+		if (outbound_stamp_ok(s, key, th))
+			return learn_and_forward(&sw_outbound, key, SW_FLOW_SYNACK,
+						 SW_R_FWD_SYNACK_VERIFIED);
 		if (protect && !synack_allowed(&s->stats->synack, s->set))
 			return DROP(SW_R_DROP_SYNACK_RATE);
-		/* Learnt (in the outbound table, never the established map: see sw_outbound) so
-		 * the rest of that connection is not taken for cookie ACKs. */
-		return learn_and_forward(&sw_outbound, key, SW_FLOW_SYNACK,
+		return learn_and_forward(&sw_outbound_unverified, key, SW_FLOW_SYNACK,
 					 protect ? SW_R_FWD_SYNACK : SW_R_FWD_LEARNED);
 	}
 	if (flags & (TH_RST | TH_FIN))

@@ -110,7 +110,8 @@ TEST_F(Behaviour, SynAckRateLimitDropsBeyondTheBurstAndRefills) {
   ASSERT_TRUE(counters.ok());
   EXPECT_EQ((*counters)[SW_R_FWD_SYNACK].packets, 3u);
   EXPECT_EQ((*counters)[SW_R_DROP_SYNACK_RATE].packets, 1u);
-  EXPECT_EQ(*fp().outbound().count(), 3u) << "only forwarded SYN-ACKs are learned";
+  EXPECT_EQ(*fp().outbound_unverified().count(), 3u) << "only forwarded SYN-ACKs are learned";
+  EXPECT_EQ(*fp().outbound().count(), 0u) << "unstamped SYN-ACKs stay out of the stamped table";
   EXPECT_EQ(*fp().flows().count(), 0u) << "SYN-ACKs never reach the established map";
 
   std::this_thread::sleep_for(std::chrono::milliseconds(150));  // > one cost, < two

@@ -115,6 +115,10 @@ void FastpathTest::SetUp() {
   ASSERT_TRUE(cleared.ok()) << cleared.error().message;
   auto cleared_outbound = fp_->outbound().clear();
   ASSERT_TRUE(cleared_outbound.ok()) << cleared_outbound.error().message;
+  auto cleared_unverified = fp_->outbound_unverified().clear();
+  ASSERT_TRUE(cleared_unverified.ok()) << cleared_unverified.error().message;
+  auto cleared_keys = fp_->outbound_keys().sync({});
+  ASSERT_TRUE(cleared_keys.ok()) << cleared_keys.error().message;
   dataplane::Settings settings;
   settings.firewall_mac = kFirewallMac;
   auto written = fp_->settings().write(settings);

@@ -76,6 +76,7 @@ class MapStandIn : public daemon::DataplanePort {
   }
   void write_settings(const daemon::DaemonConfig&) override { ++writes; }
   void write_host_cookies(const daemon::Snapshot&) override { ++writes; }
+  void write_outbound_keys(const daemon::Snapshot&) override { ++writes; }
 
   std::vector<std::pair<IpAddress, bool>> hosts;
   uint64_t writes = 0;

@@ -128,6 +128,52 @@ Result<std::vector<std::pair<IpAddress, HostEntry>>> HostTable::list() const {
   return out;
 }
 
+// ---- OutboundKeyTable ----
+
+Result<void> OutboundKeyTable::sync(const std::vector<std::pair<IpAddress, sw_sip_key>>& keys) {
+  std::vector<sw_host_key> wanted;
+  for (const auto& [addr, value] : keys) {
+    const sw_host_key key = host_key(addr);
+    wanted.push_back(key);
+    sw_sip_key current{};
+    if (bpf_map_lookup_elem(fd_.get(), &key, &current) == 0 && current.k0 == value.k0 &&
+        current.k1 == value.k1) {
+      continue;
+    }
+    if (int ret = bpf_map_update_elem(fd_.get(), &key, &value, BPF_ANY); ret < 0) {
+      return os_error(err_of(ret), "writing the outbound stamp key of " + addr.to_string() +
+                                       " into sw_outbound_keys");
+    }
+  }
+  std::vector<sw_host_key> present;
+  sw_host_key cur{}, next{};
+  const sw_host_key* prev = nullptr;
+  while (bpf_map_get_next_key(fd_.get(), prev, &next) == 0) {
+    present.push_back(next);
+    cur = next;
+    prev = &cur;
+  }
+  for (const auto& k : present) {
+    const bool keep = std::any_of(wanted.begin(), wanted.end(), [&](const sw_host_key& w) {
+      return std::memcmp(&w, &k, sizeof k) == 0;
+    });
+    if (keep) continue;
+    if (int ret = bpf_map_delete_elem(fd_.get(), &k); ret < 0 && err_of(ret) != ENOENT) {
+      return os_error(err_of(ret), "removing an outbound stamp key from sw_outbound_keys");
+    }
+  }
+  return {};
+}
+
+Result<std::optional<sw_sip_key>> OutboundKeyTable::lookup(const IpAddress& addr) const {
+  const sw_host_key key = host_key(addr);
+  sw_sip_key value{};
+  int ret = bpf_map_lookup_elem(fd_.get(), &key, &value);
+  if (err_of(ret) == ENOENT) return std::optional<sw_sip_key>{};
+  if (ret < 0) return os_error(err_of(ret), "looking up " + addr.to_string() + " in sw_outbound_keys");
+  return std::optional<sw_sip_key>{value};
+}
+
 // ---- FlowTable ----
 
 namespace {

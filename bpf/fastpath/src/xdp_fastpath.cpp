@@ -166,11 +166,13 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
 
   fp.skel_->rodata->sw_knob_xsk_fail_open = opts.xsk_fail_open ? 1 : 0;
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
-  const std::array<std::pair<bpf_map*, std::uint32_t>, 5> sizes = {{
+  const std::array<std::pair<bpf_map*, std::uint32_t>, 7> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
       {fp.skel_->maps.sw_host_cookies, opts.host_table_size},
       {fp.skel_->maps.sw_flows, opts.flow_table_size},
       {fp.skel_->maps.sw_outbound, opts.outbound_table_size},
+      {fp.skel_->maps.sw_outbound_unverified, opts.outbound_unverified_table_size},
+      {fp.skel_->maps.sw_outbound_keys, opts.host_table_size},
       {fp.skel_->maps.sw_xsks, opts.max_queues},
   }};
   for (const auto& [map, size] : sizes) {
@@ -194,6 +196,10 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
         {fp.skel_->maps.sw_hosts, false},
         {fp.skel_->maps.sw_flows, false},
         {fp.skel_->maps.sw_outbound, false},
+        {fp.skel_->maps.sw_outbound_unverified, false},
+        // Rewritten by the daemon from its agents' secrets; pinned so a program left running
+        // across a restart keeps verifying stamps.
+        {fp.skel_->maps.sw_outbound_keys, true},
         {fp.skel_->maps.sw_stats, true},
         {fp.skel_->maps.sw_settings, true},
         // The cookie datapath's host data: pinned (bpffs, root-only directory) so a program
@@ -228,17 +234,23 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   auto hosts = dup_fd(bpf_map__fd(fp.skel_->maps.sw_hosts), "sw_hosts");
   auto flows = dup_fd(bpf_map__fd(fp.skel_->maps.sw_flows), "sw_flows");
   auto outbound = dup_fd(bpf_map__fd(fp.skel_->maps.sw_outbound), "sw_outbound");
+  auto unverified =
+      dup_fd(bpf_map__fd(fp.skel_->maps.sw_outbound_unverified), "sw_outbound_unverified");
+  auto okeys = dup_fd(bpf_map__fd(fp.skel_->maps.sw_outbound_keys), "sw_outbound_keys");
   auto xsks = dup_fd(bpf_map__fd(fp.skel_->maps.sw_xsks), "sw_xsks");
   auto stats = dup_fd(bpf_map__fd(fp.skel_->maps.sw_stats), "sw_stats");
   auto settings = dup_fd(bpf_map__fd(fp.skel_->maps.sw_settings), "sw_settings");
   auto cookies = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_cookies), "sw_host_cookies");
   auto ports = dup_fd(bpf_map__fd(fp.skel_->maps.sw_cookie_ports), "sw_cookie_ports");
-  for (auto* r : {&hosts, &flows, &outbound, &xsks, &stats, &settings, &cookies, &ports}) {
+  for (auto* r : {&hosts, &flows, &outbound, &unverified, &okeys, &xsks, &stats, &settings,
+                  &cookies, &ports}) {
     if (!*r) return r->error();
   }
   const auto ncpus = static_cast<unsigned>(cpus);
   fp.tables_.reset(new FastpathTables{HostTable(std::move(*hosts)), FlowTable(std::move(*flows)),
-                                      FlowTable(std::move(*outbound)), XskTable(std::move(*xsks)),
+                                      FlowTable(std::move(*outbound)),
+                                      FlowTable(std::move(*unverified)),
+                                      OutboundKeyTable(std::move(*okeys)), XskTable(std::move(*xsks)),
                                       StatsTable(std::move(*stats), ncpus),
                                       SettingsTable(std::move(*settings), ncpus),
                                       HostCookieTable(std::move(*cookies), std::move(*ports))});
@@ -371,8 +383,9 @@ Result<void> XdpFastpath::detach() {
 
 Result<void> XdpFastpath::unpin() {
   if (pin_dir_.empty()) return {};
-  for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_stats", "sw_settings",
-                           "sw_host_cookies", "sw_cookie_ports"}) {
+  for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
+                           "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
+                           "sw_cookie_ports"}) {
     const std::string path = pin_dir_ + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, "unpinning " + path);
   }

@@ -149,6 +149,8 @@ Limits parse_limits(const nlohmann::json& value, const std::string& path) {
       r.uint_or("flow_table_size", limits.flow_table_size, 1024, 1u << 28));
   limits.outbound_table_size = static_cast<uint32_t>(
       r.uint_or("outbound_table_size", limits.outbound_table_size, 1024, 1u << 26));
+  limits.outbound_unverified_table_size = static_cast<uint32_t>(r.uint_or(
+      "outbound_unverified_table_size", limits.outbound_unverified_table_size, 1024, 1u << 26));
   limits.host_table_size = static_cast<uint32_t>(
       r.uint_or("host_table_size", limits.host_table_size, 1, 1u << 20));
   r.reject_unknown_keys();

@@ -119,7 +119,11 @@ struct Limits {
   // whole would flood the hosts (and the path to them) that the firewall protects.
   uint64_t forwarded_synack_pps = 20000;
   uint32_t flow_table_size = 1u << 20;  // established-map entries (LRU), ~110 bytes each
-  uint32_t outbound_table_size = 1u << 16;  // flows the hosts opened (from SYN-ACKs), LRU
+  // Flows the hosts opened whose SYN-ACK carried their agent's stamp (docs/outbound-stamp.md):
+  // out of a spoofed flood's reach, so sized for the hosts' concurrent outbound connections.
+  uint32_t outbound_table_size = 1u << 17;
+  // Flows of unstamped SYN-ACKs let through within forwarded_synack_pps (LRU).
+  uint32_t outbound_unverified_table_size = 1u << 16;
   uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
 
   friend bool operator==(const Limits&, const Limits&) = default;

@@ -116,4 +116,16 @@ void FastpathPort::write_host_cookies(const Snapshot& snapshot) {
   }
 }
 
+void FastpathPort::write_outbound_keys(const Snapshot& snapshot) {
+  std::vector<std::pair<dataplane::IpAddress, sw_sip_key>> keys;
+  for (const HostEntry& h : snapshot.hosts()) {
+    if (!h.keys || !h.keys->secrets.outbound_key) continue;
+    keys.emplace_back(to_dataplane(h.address),
+                      sw_sip_key{h.keys->secrets.outbound_key->k0, h.keys->secrets.outbound_key->k1});
+  }
+  if (auto r = fastpath_.outbound_keys().sync(keys); !r.ok()) {
+    throw std::runtime_error("writing the hosts' outbound stamp keys: " + r.error().message);
+  }
+}
+
 }  // namespace synwarden::daemon

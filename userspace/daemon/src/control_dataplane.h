@@ -24,6 +24,9 @@ class DataplanePort {
   // per-host cookie map (keys, clock model, previous keys and their grace, fail policy, ports);
   // hosts no longer in it are removed.
   virtual void write_host_cookies(const Snapshot& snapshot) = 0;
+  // Both datapaths: the outbound stamp key of every host of `snapshot` whose agent sends one
+  // (docs/outbound-stamp.md); hosts without one are removed from the map.
+  virtual void write_outbound_keys(const Snapshot& snapshot) = 0;
 };
 
 dataplane::IpAddress to_dataplane(const IpAddress& address);
@@ -43,6 +46,7 @@ class FastpathPort : public DataplanePort {
   std::vector<IpAddress> list_hosts() override;
   void write_settings(const DaemonConfig& config) override;
   void write_host_cookies(const Snapshot& snapshot) override;
+  void write_outbound_keys(const Snapshot& snapshot) override;
 
  private:
   dataplane::XdpFastpath& fastpath_;

@@ -59,6 +59,12 @@ std::unique_ptr<const Snapshot> ControlPlane::first_snapshot() {
 }
 
 void ControlPlane::write_host_cookies(const Snapshot& snapshot) {
+  try {
+    dataplane_.write_outbound_keys(snapshot);
+  } catch (const std::exception& e) {
+    // SYN-ACKs of hosts whose key is missing take the budgeted path until the next publish.
+    log_error(e.what());
+  }
   if (config_.datapath != Datapath::kXdp) return;
   try {
     dataplane_.write_host_cookies(snapshot);

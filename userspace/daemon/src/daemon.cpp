@@ -159,6 +159,7 @@ void Daemon::load_dataplane() {
   options.host_table_size = startup_.limits.host_table_size;
   options.flow_table_size = startup_.limits.flow_table_size;
   options.outbound_table_size = startup_.limits.outbound_table_size;
+  options.outbound_unverified_table_size = startup_.limits.outbound_unverified_table_size;
   const uint32_t highest = *std::max_element(queues_.begin(), queues_.end());
   options.max_queues = std::max<uint32_t>({64, nic_.rx_queues, highest + 1});
   options.xsk_fail_open = startup_.fail_open_without_workers;

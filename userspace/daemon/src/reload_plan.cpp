@@ -72,6 +72,8 @@ ReloadPlan plan_reload(const DaemonConfig& running, const DaemonConfig& next) {
   keep_running(l.flow_table_size, rl.flow_table_size, "limits.flow_table_size", pending);
   keep_running(l.outbound_table_size, rl.outbound_table_size, "limits.outbound_table_size",
                pending);
+  keep_running(l.outbound_unverified_table_size, rl.outbound_unverified_table_size,
+               "limits.outbound_unverified_table_size", pending);
   keep_running(l.host_table_size, rl.host_table_size, "limits.host_table_size", pending);
   keep_running(e.api.address, running.api.address, "api.address", pending);
   keep_running(e.api.port, running.api.port, "api.port", pending);

@@ -41,6 +41,13 @@ class RecordingDataplane : public DataplanePort {
   void write_host_cookies(const Snapshot& s) override {
     log.push_back("host_cookies v" + std::to_string(s.version()));
   }
+  void write_outbound_keys(const Snapshot& s) override {
+    outbound_keys_of = s.version();
+    outbound_key_hosts = 0;
+    for (const auto& h : s.hosts()) outbound_key_hosts += h.keys && h.keys->secrets.outbound_key;
+  }
+  uint64_t outbound_keys_of = 0;    // snapshot version of the last write_outbound_keys
+  size_t outbound_key_hosts = 0;    // hosts of it that had an outbound key
 
   std::vector<std::string> log;
   std::vector<IpAddress> map_hosts;

@@ -56,6 +56,20 @@ class FlowTable {
   UniqueFd fd_;
 };
 
+// Per host: the key its agent stamps outbound SYNs with (sw_outbound_keys).
+class OutboundKeyTable {
+ public:
+  explicit OutboundKeyTable(UniqueFd fd) : fd_(std::move(fd)) {}
+  // Makes the map hold exactly `keys` (one per address): writes changed values, removes hosts
+  // not listed. Values that did not change are not rewritten.
+  Result<void> sync(const std::vector<std::pair<IpAddress, sw_sip_key>>& keys);
+  Result<std::optional<sw_sip_key>> lookup(const IpAddress& addr) const;
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+};
+
 // XSKMAP: RX queue index -> AF_XDP socket. The kernel drops a socket's entry when it closes.
 class XskTable {
  public:

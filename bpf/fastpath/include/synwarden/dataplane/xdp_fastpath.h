@@ -52,7 +52,11 @@ struct LoadOptions {
   std::uint32_t flow_table_size = 1u << 20;
   // Flows the protected hosts opened themselves (learnt from SYN-ACKs), kept apart from the
   // established map so that spoofed SYN-ACKs cannot evict validated flows.
-  std::uint32_t outbound_table_size = 1u << 16;
+  // Only SYN-ACKs carrying the host agent's stamp (docs/outbound-stamp.md) enter it, so a
+  // spoofed flood cannot churn it: size it for the hosts' concurrent outbound connections.
+  std::uint32_t outbound_table_size = 1u << 17;
+  // Flows of unstamped SYN-ACKs (within the SYN-ACK budget); a spoofed flood churns this one.
+  std::uint32_t outbound_unverified_table_size = 1u << 16;
   std::uint32_t max_queues = 64;  // XSKMAP slots: at least the NIC's RX queue count
   // No AF_XDP socket on a frame's queue (worker down or restarting): false drops the SYN or
   // ACK (fail closed; clients retransmit), true forwards it to the host unfiltered.
@@ -87,6 +91,8 @@ struct FastpathTables {
   HostTable hosts;
   FlowTable flows;
   FlowTable outbound;
+  FlowTable outbound_unverified;
+  OutboundKeyTable outbound_keys;
   XskTable xsks;
   StatsTable stats;
   SettingsTable settings;
@@ -123,6 +129,8 @@ class XdpFastpath {
   HostTable& hosts() noexcept { return tables_->hosts; }
   FlowTable& flows() noexcept { return tables_->flows; }
   FlowTable& outbound() noexcept { return tables_->outbound; }
+  FlowTable& outbound_unverified() noexcept { return tables_->outbound_unverified; }
+  OutboundKeyTable& outbound_keys() noexcept { return tables_->outbound_keys; }
   XskTable& xsks() noexcept { return tables_->xsks; }
   StatsTable& stats() noexcept { return tables_->stats; }
   SettingsTable& settings() noexcept { return tables_->settings; }
