@@ -36,6 +36,7 @@ TEST(AgentConfig, MinimalFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.kmod_gate_file, "/sys/module/synwarden_secrets/parameters/accept_cookies");
   EXPECT_EQ(c.request_max_age_s, 120u);
   EXPECT_TRUE(c.detach_on_exit);
+  EXPECT_EQ(c.outbound_stamp, StampMode::kAuto);
 }
 
 TEST(AgentConfig, FullFileIsRead) {
@@ -45,7 +46,7 @@ TEST(AgentConfig, FullFileIsRead) {
           "key_overlap_s": 600, "pin_dir": "/sys/fs/bpf/x", "kmod_file": "/proc/y",
           "kmod_gate_file": "/sys/z",
           "request_max_age_s": 30, "reply_rate": 5, "reply_burst": 10,
-          "detach_on_exit": false})",
+          "detach_on_exit": false, "outbound_stamp": "off"})",
       "agent.json");
   EXPECT_EQ(c.mode, Mode::kBpf);
   EXPECT_EQ(c.ports, (std::vector<uint16_t>{80, 443}));
@@ -53,8 +54,17 @@ TEST(AgentConfig, FullFileIsRead) {
   EXPECT_EQ(c.key_overlap_s, 600u);
   EXPECT_EQ(c.reply_rate, 5);
   EXPECT_FALSE(c.detach_on_exit);
+  EXPECT_EQ(c.outbound_stamp, StampMode::kOff);
   EXPECT_EQ(c.kmod_file, "/proc/y");
   EXPECT_EQ(c.kmod_gate_file, "/sys/z");
+}
+
+TEST(AgentConfig, OutboundStampTakesAutoOnOrOffOnly) {
+  const std::string base = R"({"listen": "192.0.2.10:7070", "key_file": "/k",
+                                "interfaces": ["eth0"], "outbound_stamp": )";
+  EXPECT_EQ(parse_config(base + R"("on"})", "a").outbound_stamp, StampMode::kOn);
+  EXPECT_NE(refusal(base + R"("yes"})").find("\"outbound_stamp\""), std::string::npos);
+  EXPECT_NE(refusal(base + R"(true})").find("outbound_stamp"), std::string::npos);
 }
 
 TEST(AgentConfig, MistakesNameTheKeyAndTheFix) {
