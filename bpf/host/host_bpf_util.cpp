@@ -21,11 +21,22 @@ constexpr const char* kBpffsRoot = "/sys/fs/bpf";
 std::mutex g_log_mutex;
 std::string* g_log_sink = nullptr;
 
+// libbpf prints the whole verifier log with one "%s": its verdict is at the end, so the message
+// is formatted whole and the sink keeps its last 64 KiB.
 int collect_libbpf_output(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG || g_log_sink == nullptr) return 0;
-  char line[1024];
-  const int n = std::vsnprintf(line, sizeof line, fmt, args);
-  if (n > 0 && g_log_sink->size() < 16384) g_log_sink->append(line);
+  va_list again;
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, fmt, args);
+  if (n > 0) {
+    std::string line(static_cast<size_t>(n) + 1, '\0');
+    std::vsnprintf(line.data(), line.size(), fmt, again);
+    line.resize(static_cast<size_t>(n));
+    g_log_sink->append(line);
+    constexpr size_t kKeep = 64 * 1024;
+    if (g_log_sink->size() > kKeep) g_log_sink->erase(0, g_log_sink->size() - kKeep);
+  }
+  va_end(again);
   return 0;
 }
 

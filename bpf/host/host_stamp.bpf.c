@@ -154,8 +154,8 @@ static __always_inline int sw_stamp_parse(struct __sk_buff *skb, struct sw_seg *
  * length < 2 or past the end stops. A global function: the verifier checks the loop once. */
 __noinline int sw_stamp_ts_offset(struct __sk_buff *skb, __u32 l4_off, __u32 opt_len)
 {
-	__u8 buf[SW_MAX_OPTLEN] = {};
-	__u32 i = 0;
+	__u8 buf[64] = {};
+	__u32 i = 0, len;
 	int n;
 
 	if (!skb)
@@ -164,26 +164,29 @@ __noinline int sw_stamp_ts_offset(struct __sk_buff *skb, __u32 l4_off, __u32 opt
 		return 0;
 	if (opt_len > SW_MAX_OPTLEN)
 		return -1;
-	if (bpf_skb_load_bytes(skb, l4_off + 20, buf, opt_len))
+	/* 1..64 by construction (the same value for 1..40): older verifiers (Debian's 6.1) do not
+	 * learn "not zero" from the test above, and the helper refuses a size that may be 0. */
+	len = ((opt_len - 1) & 63) + 1;
+	if (bpf_skb_load_bytes(skb, l4_off + 20, buf, len))
 		return -1;
 	for (n = 0; n < SW_MAX_OPTLEN; n++) {
-		__u8 kind, len;
+		__u8 kind;
 
 		if (i >= opt_len || i >= SW_MAX_OPTLEN - 1)
 			break;
-		kind = buf[i];
+		kind = buf[i & 63];
 		if (kind == SW_OPT_EOL)
 			break;
 		if (kind == SW_OPT_NOP) {
 			i++;
 			continue;
 		}
-		len = buf[i + 1];
-		if (len < 2 || i + len > opt_len)
+		__u8 size = buf[(i + 1) & 63];
+		if (size < 2 || i + size > opt_len)
 			break;
-		if (kind == SW_OPT_TS && len == SW_OPT_TS_LEN)
+		if (kind == SW_OPT_TS && size == SW_OPT_TS_LEN)
 			return (int)(20 + i + 2);
-		i += len;
+		i += size;
 	}
 	return 0;
 }
