@@ -160,7 +160,10 @@ def main():
                  json.dumps(synack))
     ok = sum(r["ok"] for r in stream_results)
     checks.check(f"all {2 * STREAMS} long-lived streams survived the flood ({ok} ok)",
-                 ok == 2 * STREAMS and all(r["min_chunks"] >= 10 * seconds for r in stream_results),
+                 # A stream that stops for more than 10 s fails by its reply timeout; the
+                 # chunk count only shows every stream kept moving for the whole flood (one
+                 # chunk per 100 ms plus its round trip: ~12/s when idle, fewer on a busy box).
+                 ok == 2 * STREAMS and all(r["min_chunks"] >= 5 * seconds for r in stream_results),
                  json.dumps(stream_results)[:600])
     checks.check("the established map kept every stream's flow and gained none from the flood",
                  stream_flows(before) == stream_flows(during) == stream_flows(after) == 2 * STREAMS
