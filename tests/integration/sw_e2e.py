@@ -148,9 +148,9 @@ class Scenario:
             args += [f"--{key}", str(value)]
         return json.loads(self.topo.sh("client", *args, timeout=600).stdout.splitlines()[-1])
 
-    def start_streams(self, dst, count, seconds):
+    def start_streams(self, dst, count, seconds, double=False):
         args = [PYTHON, os.path.join(HERE, "sw_e2e_clients.py"), "streams", "--dst", dst,
-                "--count", str(count), "--seconds", str(seconds)]
+                "--count", str(count), "--seconds", str(seconds)] + (["--double"] if double else [])
         proc = self.topo.popen("client", *args, stdout=subprocess.PIPE, text=True)
         if json.loads(proc.stdout.readline()).get("kind") != "streams-started":
             raise RuntimeError("the stream clients did not start")

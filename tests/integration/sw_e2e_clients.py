@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from sw_servers import BANNER, BANNER_PORT, ECHO_PORT, HTTP_PORT, http_body, pong
+from sw_servers import BANNER, BANNER_PORT, DOUBLE_ECHO, ECHO_PORT, HTTP_PORT, http_body, pong
 
 CONNECT_TIMEOUT = 60  # seconds: the first SYN and five retransmissions
 REPLY_TIMEOUT = 10
@@ -115,19 +115,23 @@ def run_banner(args):
             "failures": failures[:20]}
 
 
-def one_stream(dst, n, seconds, out):
-    """Sends a numbered 512-byte chunk every 100 ms and checks each echo, for `seconds`."""
+def one_stream(dst, n, seconds, out, double=False):
+    """Sends a numbered 512-byte chunk every 100 ms and checks each echo, for `seconds`.
+    `double`: the server echoes each chunk twice (sw_servers.DOUBLE_ECHO)."""
     try:
         with socket.socket(family_of(dst), socket.SOCK_STREAM) as s:
             s.settimeout(CONNECT_TIMEOUT)
             s.connect((dst, ECHO_PORT))
             s.settimeout(REPLY_TIMEOUT)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if double:
+                s.sendall(DOUBLE_ECHO)
             end = time.monotonic() + seconds
             i = 0
             while time.monotonic() < end:
                 chunk = (f"stream {n} chunk {i} ".encode() * 40)[:512]
                 s.sendall(chunk)
+                chunk = chunk * (2 if double else 1)
                 echoed = b""
                 while len(echoed) < len(chunk):
                     data = s.recv(len(chunk) - len(echoed))
@@ -145,7 +149,8 @@ def one_stream(dst, n, seconds, out):
 
 def run_streams(args):
     out = {}
-    threads = [threading.Thread(target=one_stream, args=(args.dst, n, args.seconds, out))
+    threads = [threading.Thread(target=one_stream,
+                                args=(args.dst, n, args.seconds, out, args.double))
                for n in range(args.count)]
     for t in threads:
         t.start()
@@ -232,6 +237,8 @@ def main():
     banner.add_argument("--concurrency", type=int, default=10)
     streams = sub.add_parser("streams")
     streams.add_argument("--seconds", type=float, required=True)
+    streams.add_argument("--double", action="store_true",
+                         help="the server echoes each chunk twice (ACK and seq drift apart)")
     reuse = sub.add_parser("reuse")
     reuse.add_argument("--gap", type=float, default=2.0)
     firstdata = sub.add_parser("firstdata")

@@ -107,13 +107,25 @@ class BannerHandler(socketserver.StreamRequestHandler):
             self.wfile.write(pong(line[5:]).encode())
 
 
+DOUBLE_ECHO = b"DOUBLE\n"  # first bytes of a connection that wants every byte back twice
+
+
 class EchoHandler(socketserver.BaseRequestHandler):
+    """Echoes every byte; a connection that starts with DOUBLE_ECHO gets each chunk back twice
+    (the host then sends more than it receives, so the connection's ACK and sequence numbers
+    drift apart and its segments stop looking like the handshake's cookie)."""
+
     def handle(self):
-        while True:
+        first = self.request.recv(65536)
+        copies = 1
+        if first.startswith(DOUBLE_ECHO):
+            first, copies = first[len(DOUBLE_ECHO):], 2
+            if not first:  # the marker arrived alone: the stream's data follows
+                first = self.request.recv(65536)
+        data = first
+        while data:
+            self.request.sendall(data * copies)
             data = self.request.recv(65536)
-            if not data:
-                return
-            self.request.sendall(data)
 
 
 def main():

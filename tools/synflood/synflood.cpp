@@ -133,8 +133,23 @@ std::vector<uint8_t> build_template(const Options& o, const Prefix& src, const M
 }
 
 // Patches one frame with fresh random fields and recomputes its checksums.
+// Offset of the timestamp option's TSval from the TCP header in `tcp` (0: none).
+size_t timestamp_offset(const uint8_t* tcp, size_t header_len) {
+  for (size_t i = 20; i + 10 <= header_len;) {
+    if (tcp[i] == 0) break;
+    if (tcp[i] == 1) {
+      ++i;
+      continue;
+    }
+    if (tcp[i] == 8 && tcp[i + 1] == 10) return i + 2;
+    if (tcp[i + 1] < 2) break;
+    i += tcp[i + 1];
+  }
+  return 0;
+}
+
 void randomise(uint8_t* f, const synwarden::ParsedFrame& t, const Prefix& src, bool ack_mode,
-               Rng& rng) {
+               size_t ts_at, Rng& rng) {
   using namespace synwarden;
   const bool v6 = t.family == IpFamily::kIpv6;
   uint8_t* l3 = f + t.l3_offset;
@@ -146,6 +161,11 @@ void randomise(uint8_t* f, const synwarden::ParsedFrame& t, const Prefix& src, b
   store_be16(tcp + 0, static_cast<uint16_t>(1024 + (r % 64512)));
   store_be32(tcp + 4, static_cast<uint32_t>(r >> 32));
   if (ack_mode) store_be32(tcp + 8, static_cast<uint32_t>(rng.next()));
+  if (ts_at != 0) {  // plain ACKs: random TSval and TSecr, as a forger who knows nothing sends
+    const uint64_t ts = rng.next();
+    store_be32(tcp + ts_at, static_cast<uint32_t>(ts));
+    store_be32(tcp + ts_at + 4, static_cast<uint32_t>(ts >> 32) | 1);  // TSecr 0 means "none"
+  }
   const size_t tcp_len = t.tcp_header_len + t.payload_len;
   store_be16(tcp + 16, 0);
   if (v6) {
@@ -179,6 +199,8 @@ int run(const Options& o) {
   if (synwarden::parse_frame(tmpl.data(), tmpl.size(), parsed) != synwarden::Verdict::kOk) {
     throw std::logic_error("synflood built a frame its own parser rejects");
   }
+  const size_t ts_at =
+      o.mode == "ack" ? timestamp_offset(tmpl.data() + parsed.l4_offset, parsed.tcp_header_len) : 0;
   std::vector<std::vector<uint8_t>> frames(o.batch, tmpl);
   std::vector<iovec> iov(o.batch);
   std::vector<mmsghdr> msgs(o.batch);
@@ -208,7 +230,7 @@ int run(const Options& o) {
       }
       want = std::min(want, allowed - sent);
     }
-    for (uint64_t i = 0; i < want; ++i) randomise(frames[i].data(), parsed, src, ack_mode, rng);
+    for (uint64_t i = 0; i < want; ++i) randomise(frames[i].data(), parsed, src, ack_mode, ts_at, rng);
     const int n = sendmmsg(sock, msgs.data(), static_cast<unsigned>(want), 0);
     if (n < 0) {
       if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
@@ -240,7 +262,7 @@ int main(int argc, char** argv) {
   app.add_option("--src-prefix", o.src_prefix, "random sources from this prefix")->required();
   app.add_option("--vlan", o.vlan, "802.1Q VLAN id (0 = untagged)")->check(CLI::Range(0, 4094));
   app.add_option("--mode", o.mode,
-                 "syn, ack (ACKs with random cookies) or synack (spoofed SYN-ACKs)")
+                 "syn, ack (ACKs with random cookies and timestamps) or synack (spoofed SYN-ACKs)")
       ->check(CLI::IsMember({"syn", "ack", "synack"}));
   app.add_option("--rate", o.rate, "packets per second, 0 = unlimited");
   app.add_option("--duration", o.duration, "seconds to run");

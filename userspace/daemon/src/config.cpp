@@ -112,6 +112,8 @@ HostPolicy parse_policy(const nlohmann::json& value, const std::string& path) {
   policy.forward_udp = r.bool_or("forward_udp", policy.forward_udp);
   policy.forward_other = r.bool_or("forward_other", policy.forward_other);
   policy.forward_tcp_fragments = r.bool_or("forward_tcp_fragments", policy.forward_tcp_fragments);
+  policy.timestamp_recovery_s = static_cast<uint32_t>(
+      r.uint_or("timestamp_recovery_s", policy.timestamp_recovery_s, 0, 3600));
   r.reject_unknown_keys();
   return policy;
 }
@@ -263,7 +265,8 @@ nlohmann::json protected_host_to_json(const ProtectedHostConfig& host) {
                    {"forward_icmp", host.policy.forward_icmp},
                    {"forward_udp", host.policy.forward_udp},
                    {"forward_other", host.policy.forward_other},
-                   {"forward_tcp_fragments", host.policy.forward_tcp_fragments}};
+                   {"forward_tcp_fragments", host.policy.forward_tcp_fragments},
+                   {"timestamp_recovery_s", host.policy.timestamp_recovery_s}};
   return out;
 }
 

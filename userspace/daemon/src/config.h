@@ -61,6 +61,10 @@ struct HostPolicy {
   bool forward_udp = true;
   bool forward_other = false;          // other IP protocols (GRE, ESP, SCTP, ...)
   bool forward_tcp_fragments = false;  // fragmented TCP: an evasion technique, real TCP sets DF
+  // An ACK of no known flow whose TSecr fits the host's clock and ts_off within this many
+  // seconds is a live connection the firewall forgot (reboot, lost pins, ECMP move): learnt and
+  // forwarded (docs/flow-recovery.md). 0 = off. A forged TSecr passes with odds ~window/2^32.
+  uint32_t timestamp_recovery_s = 300;
 
   friend bool operator==(const HostPolicy&, const HostPolicy&) = default;
 };

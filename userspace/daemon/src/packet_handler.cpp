@@ -5,6 +5,7 @@
 #include "synwarden/checksum.h"
 #include "synwarden/packet_bytes.h"
 #include "synwarden/synack_planner.h"
+#include "synwarden/timestamp_recovery.h"
 
 namespace synwarden::daemon {
 
@@ -28,6 +29,14 @@ bool syn_checksums_ok(const uint8_t* frame, const ParsedFrame& p) noexcept {
            tcp_checksum_ok_v4(p.saddr, p.daddr, tcp, tcp_len);
   }
   return tcp_checksum_ok_v6(p.saddr, p.daddr, tcp, tcp_len);
+}
+
+RecoveryStatus recover_with(const HostSecrets& secrets, const ClockReading& clock,
+                            const ParsedFrame& p, const AckSegment& segment,
+                            uint32_t window_ms) noexcept {
+  return p.family == IpFamily::kIpv4
+             ? recover_by_timestamp(secrets, clock, ipv4_flow_of(p), segment, window_ms)
+             : recover_by_timestamp(secrets, clock, ipv6_flow_of(p), segment, window_ms);
 }
 
 AckVerdict check_ack_with(const HostSecrets& secrets, const ClockReading& clock,
@@ -244,6 +253,19 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
     bump(counters_.forwarded_pending_flow);
     count(host, HostCounter::kForwarded);
     return forward(host, frame, len);
+  }
+  if (verdict.status != AckStatus::kAccepted && host.recovery_window_ms != 0) {
+    // Not a cookie: a segment of a connection the firewall forgot (restart without its pinned
+    // map, a flow moved here from another box)? Its TSecr must then fit the host's clock.
+    const RecoveryStatus r =
+        recover_with(host.keys->secrets, reading_for(host), p, segment, host.recovery_window_ms);
+    if (r == RecoveryStatus::kRecovered) {
+      if (!flows_.insert(flow_key_of(p))) bump(counters_.flow_insert_failed);
+      bump(counters_.flow_recovered_timestamp);
+      count(host, HostCounter::kForwarded);
+      return forward(host, frame, len);
+    }
+    if (r == RecoveryStatus::kOutOfWindow) bump(counters_.recovery_out_of_window);
   }
   switch (verdict.status) {
     case AckStatus::kAccepted:

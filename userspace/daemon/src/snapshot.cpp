@@ -22,6 +22,7 @@ HostEntry HostEntry::from_config(const ProtectedHostConfig& host) {
   entry.protection = host.protection;
   entry.policy = host.policy.fail;
   entry.ports = host.ports;
+  entry.recovery_window_ms = host.policy.timestamp_recovery_s * 1000;
   return entry;
 }
 

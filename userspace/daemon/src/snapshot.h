@@ -37,6 +37,7 @@ struct HostEntry {
   // CLOCK_MONOTONIC), because cookies minted just before the change are still valid on the host.
   std::optional<HostKeys> previous_keys;
   uint64_t previous_until_ms = 0;
+  uint32_t recovery_window_ms = 0;  // timestamp recovery of forgotten flows (0 = off)
   uint32_t counter_slot = kNoCounterSlot;  // this host's block in each worker's HostCounterArea
 
   bool port_protected(uint16_t port_host_order) const noexcept;

@@ -44,7 +44,9 @@ namespace synwarden::daemon {
   X(ack_valid_previous_keys, "valid ACKs that matched only the host's previous keys (key change)") \
   X(syn_shed_backlog, "SYNs dropped unanswered while the RX ring was over half full (ACKs first)") \
   X(forwarded_pending_flow, "segments of a flow whose cookie ACK was still leaving: sent behind it") \
-  X(pending_flow_overflow, "valid ACKs whose flow was learnt at once: pending-flow table full")
+  X(pending_flow_overflow, "valid ACKs whose flow was learnt at once: pending-flow table full") \
+  X(flow_recovered_timestamp, "ACKs of forgotten flows whose TSecr fit the host's clock: learnt") \
+  X(recovery_out_of_window, "failed-cookie ACKs whose TSecr did not fit the host's clock either")
 
 struct alignas(64) WorkerCounters {
 #define SW_DECLARE_COUNTER(name, help) std::atomic<uint64_t> name{0};

@@ -53,6 +53,7 @@ TEST(Config, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(h.policy.fail, FailPolicy::kFailOpen);
   EXPECT_TRUE(h.policy.forward_icmp);
   EXPECT_FALSE(h.policy.forward_tcp_fragments);
+  EXPECT_EQ(h.policy.timestamp_recovery_s, 300u);
 }
 
 TEST(Config, FullConfigIsParsed) {

@@ -199,6 +199,47 @@ TEST_F(PacketHandlerTest, LaterSegmentOfAPendingFlowFollowsItsAckThroughTheWorke
   EXPECT_TRUE(flows_.keys.empty()) << "only the ACK's completion learns the flow";
 }
 
+TEST_F(PacketHandlerTest, ForgottenFlowIsRecoveredFromItsTimestampAndForgedEchoesAreNot) {
+  // A firewall restarted without its established map meets a segment of a connection it once
+  // validated: not a cookie (seq moved on), but its TSecr echoes the host's clock + ts_off.
+  HostEntry h = host("192.0.2.10");
+  h.recovery_window_ms = 300'000;
+  use_hosts({h});
+  std::vector<uint8_t> synack = syn_from_client().build();
+  ASSERT_EQ(run(synack), FrameAction::kTransmit);
+  const ParsedFrame sa = parse_verified(synack);
+  auto segment = [&](uint32_t tsecr, uint16_t port) {
+    return FrameBuilder()
+        .macs(kClientMac, kFirewallMac)
+        .ipv4("192.0.2.1", "192.0.2.10")
+        .ports(port, 8080).seq(1001 + 5000).ack(sa.seq + 1 + 777)
+        .flags(tcpflag::kAck).nop().nop().timestamp(900, tsecr)
+        .payload({'l', 'a', 't', 'e', 'r'})
+        .build();
+  };
+  std::vector<uint8_t> live = segment(sa.options.tsval, 40000);
+  EXPECT_EQ(run(live), FrameAction::kTransmit);
+  EXPECT_EQ(0, std::memcmp(live.data(), kHostMac.data(), 6)) << "to the host's MAC";
+  EXPECT_EQ(count(counters_.flow_recovered_timestamp), 1u);
+  ASSERT_EQ(flows_.keys.size(), 1u) << "learnt again (when the segment has left)";
+
+  // The same echo on another 4-tuple: per-connection ts_off differs, so it does not fit.
+  std::vector<uint8_t> moved = segment(sa.options.tsval, 40001);
+  EXPECT_EQ(run(moved), FrameAction::kDrop);
+  // An echo from the host's far past (an hour before the clock sample) does not fit either.
+  std::vector<uint8_t> stale = segment(sa.options.tsval - 3'600'000, 40000);
+  EXPECT_EQ(run(stale), FrameAction::kDrop);
+  EXPECT_EQ(count(counters_.recovery_out_of_window), 2u);
+  EXPECT_EQ(count(counters_.flow_recovered_timestamp), 1u);
+  EXPECT_EQ(flows_.keys.size(), 1u);
+
+  // Recovery off (window 0): the live echo is just a failed cookie.
+  use_hosts({host("192.0.2.10")});
+  std::vector<uint8_t> off = segment(sa.options.tsval, 40000);
+  EXPECT_EQ(run(off), FrameAction::kDrop);
+  EXPECT_EQ(count(counters_.flow_recovered_timestamp), 1u);
+}
+
 TEST_F(PacketHandlerTest, WrongCookieAckIsDroppedCountedAndLeavesNoState) {
   std::vector<uint8_t> ack = FrameBuilder()
                                  .macs(kClientMac, kFirewallMac)
