@@ -26,7 +26,7 @@ that failed the cookie a second chance: its random TSecr minus the connection's 
 within the window behind the host's clock, p_r = (300 000 + 1 000 + 1) / 2^32 = 7.0e-5. So about
 (checked - accepted) * p_r forged ACKs (~700 for 10 M) are recovered, learnt and forwarded: the
 test asserts that number within 6 sigma, and that the host's stack saw exactly the accepted plus
-the recovered ones.
+the recovered ones (plus the later flood ACKs that happen to reuse a learnt 4-tuple).
 """
 import json
 import math
@@ -126,9 +126,14 @@ def main():
     checks.check(f"forged ACKs accepted ({accepted}) within the 24-bit cookie bound ({bound})",
                  accepted <= bound, f"expected {expected:.4f}")
     attack = nft1["attack"] - nft0["attack"]
-    checks.check("only the accepted and the recovered ACKs reached the host's stack",
-                 attack == accepted + recovered,
-                 f"{attack} flood packets at the host, {accepted} accepted, {recovered} recovered")
+    # A recovered (or accepted) forged ACK's 4-tuple is in the established map from then on, so
+    # later flood ACKs that happen to reuse it (random port and address from a /24: 1 in ~16 M
+    # per packet) are forwarded by XDP as fwd_established: nothing else of the flood may pass.
+    learnt_reuse = d["fwd_established"]
+    checks.check("only the accepted and the recovered ACKs (and flood ACKs on their 4-tuples) "
+                 "reached the host's stack", attack == accepted + recovered + learnt_reuse,
+                 f"{attack} flood packets at the host, {accepted} accepted, {recovered} recovered, "
+                 f"{learnt_reuse} later ACKs on a learnt 4-tuple")
     checks.check("the daemon survived and legitimate IPv4/IPv6 exchanges complete",
                  alive and all(r["ok"] for r in legit), str(legit))
     leaks = H.leaked({"daemon log": daemon_log, "agent log": agent_log}, keys)
