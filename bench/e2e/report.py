@@ -6,7 +6,8 @@ import tempfile
 from results_md import replace_section
 
 NAMES = {"linux": "(a) Linux, tcp_syncookies=2", "synproxy": "(b) nft SYNPROXY",
-         "synwarden": "(c) synwarden", "xdp_tx": "(d) XDP_TX reflector"}
+         "synwarden": "(c) synwarden", "synwarden_xdp": "(c2) synwarden, XDP datapath",
+         "xdp_tx": "(d) XDP_TX reflector"}
 
 
 def _k(v):
@@ -46,22 +47,23 @@ def table(run):
 
 
 def ratios(run):
-    """synwarden's SYN-ACKs per firewall core against each baseline, per width."""
+    """Each synwarden datapath's SYN-ACKs per firewall core against each baseline, per width."""
     out = []
     by = {(r["scenario"], r["queues"]): r for r in run["summary"]}
     for queues in sorted({r["queues"] for r in run["summary"]}):
-        ours = by.get(("synwarden", queues))
-        if not ours or not ours["synack_per_core"]:
-            continue
-        parts = []
-        for other, goal in (("linux", "goal ≥ 3×"), ("synproxy", "goal ≥ 2×"),
-                            ("xdp_tx", "goal ≥ 0.8×")):
-            r = by.get((other, queues))
-            if r and r["synack_per_core"]:
-                parts.append(f"{ours['synack_per_core'] / r['synack_per_core']:.2f}× "
-                             f"{NAMES[other]} ({goal})")
-        out.append(f"- {queues} queue(s): synwarden's SYN-ACKs per firewall core = "
-                   + "; ".join(parts))
+        for name in ("synwarden", "synwarden_xdp"):
+            ours = by.get((name, queues))
+            if not ours or not ours["synack_per_core"]:
+                continue
+            parts = []
+            for other, goal in (("linux", "goal ≥ 3×"), ("synproxy", "goal ≥ 2×"),
+                                ("xdp_tx", "goal ≥ 0.8×")):
+                r = by.get((other, queues))
+                if r and r["synack_per_core"]:
+                    parts.append(f"{ours['synack_per_core'] / r['synack_per_core']:.2f}× "
+                                 f"{NAMES[other]} ({goal})")
+            out.append(f"- {queues} queue(s): {NAMES[name]}'s SYN-ACKs per firewall core = "
+                       + "; ".join(parts))
     return "\n".join(out)
 
 
@@ -74,7 +76,7 @@ def plot(run, png_path):
         data = os.path.join(tmp, "data.txt")
         with open(data, "w") as f:
             for n in names:
-                row = [f'"{NAMES[n][4:]}"']
+                row = [f'"{NAMES[n].split(") ", 1)[1]}"']
                 for q in widths:
                     r = by.get((n, q))
                     row.append(f"{(r['synack_per_core'] or 0) / 1000:.1f}" if r else "0")
@@ -110,7 +112,7 @@ unset multiplot
 
 
 def _accepted(run):
-    rows = [r for r in run["summary"] if r["scenario"] == "synwarden" and r["legit"]]
+    rows = [r for r in run["summary"] if r["scenario"].startswith("synwarden") and r["legit"]]
     if not rows:
         return "—"
     accepted = sum(r.get("host_accepted_cookie_acks") or 0 for r in rows)

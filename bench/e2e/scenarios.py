@@ -9,6 +9,9 @@ on the firewall core(s), see bench_net.py), behind the same bridge, for the same
   (c) synwarden the daemon on e0 (XDP + AF_XDP workers), polling the host's synwarden-agent
                 (BPF mode, so the host's kernel accepts the firewall's cookie ACKs) from the
                 firewall's own address.
+  (c2) synwarden_xdp  the same daemon and agent with config "datapath": "xdp": the XDP program
+                answers SYNs (XDP_TX) and checks cookie ACKs itself; the workers stay bound for
+                what XDP leaves to them.
   (d) xdp_tx    bpf/reflector.bpf.c on e0: swaps addresses and returns the SYN as a SYN-ACK with
                 XDP_TX. No cookie, nothing forwarded: the ceiling of this topology, not a
                 firewall, so it has no legitimate-client numbers.
@@ -119,6 +122,7 @@ table inet swbench {{
 
 class Synwarden(Scenario):
     key, name, title = "c", "synwarden", "synwarden (XDP + AF_XDP workers)"
+    datapath = "afxdp"
 
     def setup(self, topo, net):
         t = self.tools
@@ -149,6 +153,7 @@ class Synwarden(Scenario):
         host["agent"] = {"address": agent_address, "key_file": key}
         config["queues"] = list(range(topo.firewall_queues))
         config["worker_cpus"] = [net.fw_cpus[q % len(net.fw_cpus)] for q in config["queues"]]
+        config["datapath"] = self.datapath
         self.daemon = D.Daemon(topo, t.synwarden, config)
         self.daemon.start()
         # Until the first reply the host's fail policy applies: no flood before that.
@@ -168,7 +173,10 @@ class Synwarden(Scenario):
                    for k in ("rx_dropped", "rx_ring_full"))
         agent = self._topo.sh("host", self.tools.agent, "stats", "--config",
                               self.agent_config, check=False).stdout
-        return {"synack_built_per_worker": per_worker, "xsk_rx_lost": lost,
+        xdp = {k: after.get("xdp", {}).get(k, 0) - self._before.get("xdp", {}).get(k, 0)
+               for k in ("xdp_synack", "xdp_ack_valid", "xsk_syn", "drop_cookie_syn_rate",
+                         "xsk_xdp_unsupported", "drop_xdp_unsupported")}
+        return {"synack_built_per_worker": per_worker, "xsk_rx_lost": lost, "xdp": xdp,
                 "ack_valid": D.worker_total(after, "ack_valid")
                 - D.worker_total(self._before, "ack_valid"),
                 "host_agent": dict(line.split() for line in agent.splitlines()
@@ -185,6 +193,11 @@ class Synwarden(Scenario):
             self._agent_log_file.close()
 
 
+class SynwardenXdp(Synwarden):
+    key, name, title = "c2", "synwarden_xdp", "synwarden, XDP datapath (SYN-ACKs by XDP_TX)"
+    datapath = "xdp"
+
+
 class XdpReflector(Scenario):
     key, name, title = "d", "xdp_tx", "XDP_TX reflector (address swap only; ceiling)"
     legit = False
@@ -194,7 +207,8 @@ class XdpReflector(Scenario):
                 "sec", "xdp")
 
 
-SCENARIOS = {cls.name: cls for cls in (LinuxSyncookies, NftSynproxy, Synwarden, XdpReflector)}
+SCENARIOS = {cls.name: cls for cls in (LinuxSyncookies, NftSynproxy, Synwarden, SynwardenXdp,
+                                        XdpReflector)}
 
 
 def _read(path):

@@ -6,12 +6,18 @@
 // time on that same clock (the host's CLOCK_MONOTONIC in ms). By default the firewall's safety
 // margins apply (the count and TSval it would really use); --exact-clock drops them to reproduce
 // what the host itself sends at that instant.
+//
+// --datapath xdp asks synwarden's XDP program the same question (xdp_cookie_runner.h) and prints
+// the same JSON from what the program answered; the default (afxdp) runs the C++ engine that the
+// AF_XDP workers run.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "cli_args.h"
 #include "commands.h"
@@ -22,6 +28,7 @@
 #include "synwarden/synack_plan.h"
 #include "synwarden/synack_planner.h"
 #include "synwarden/tcp_timestamp.h"
+#include "xdp_cookie_runner.h"
 
 namespace synwarden::ctl {
 namespace {
@@ -34,6 +41,7 @@ struct CommonArgs {
   std::string dst;
   std::string now_ms;
   bool exact_clock = false;
+  std::string datapath = "afxdp";
 };
 
 void add_common_options(CLI::App* cmd, CommonArgs& a) {
@@ -45,6 +53,10 @@ void add_common_options(CLI::App* cmd, CommonArgs& a) {
                   "Evaluate at this host CLOCK_MONOTONIC time in ms (default: the file's mono_ms)");
   cmd->add_flag("--exact-clock", a.exact_clock,
                 "Use the host's clocks without the firewall's safety margins");
+  cmd->add_option("--datapath", a.datapath,
+                  "afxdp: the C++ engine of the AF_XDP workers (default); xdp: run synwarden's XDP "
+                  "program on a frame built from the arguments (BPF_PROG_TEST_RUN, root)")
+      ->check(CLI::IsMember({"afxdp", "xdp"}));
 }
 
 // The secrets, the clock reading to use, and the connection, resolved from the common options.
@@ -53,22 +65,28 @@ struct Context {
   ClockReading clock;
   Endpoint client;
   Endpoint host;
+  uint64_t now_ms = 0;  // the host CLOCK_MONOTONIC instant evaluated
+  ClockSafety safety;
+  bool xdp = false;
+
+  XdpQuery xdp_query() const { return XdpQuery{secrets, safety, now_ms, client, host}; }
 };
 
 Context resolve(const CommonArgs& a) {
   Context c;
+  c.xdp = a.datapath == "xdp";
+  if (c.xdp) XdpCookieRunner::require_privileges();
   c.client = parse_endpoint("--src", a.src);
   c.host = parse_endpoint("--dst", a.dst);
   if (c.client.ipv6 != c.host.ipv6) {
     throw CLI::ValidationError("--src/--dst", "both endpoints must be IPv4 or both IPv6");
   }
   c.secrets = load_secrets_file(a.secrets);
-  const uint64_t now = a.now_ms.empty()
-                           ? c.secrets.clock.mono_ms
-                           : parse_unsigned("--now-mono-ms", a.now_ms, UINT64_MAX);
-  const HostClock clock(c.secrets.clock, c.secrets.clock.mono_ms,
-                        a.exact_clock ? kExactClock : ClockSafety{});
-  c.clock = clock.at(now);
+  c.now_ms = a.now_ms.empty() ? c.secrets.clock.mono_ms
+                              : parse_unsigned("--now-mono-ms", a.now_ms, UINT64_MAX);
+  c.safety = a.exact_clock ? kExactClock : ClockSafety{};
+  const HostClock clock(c.secrets.clock, c.secrets.clock.mono_ms, c.safety);
+  c.clock = clock.at(c.now_ms);
   return c;
 }
 
@@ -170,14 +188,26 @@ void add_synack(CLI::App& cookie) {
     }
     syn.ece_cwr = args->ecn;
 
-    const auto [plan, ts_off] = with_flow(c, [&](const auto& flow) {
-      const SynAckPlan p = plan_synack(c.secrets, c.clock, flow, isn, syn);
-      const uint32_t off =
-          host_ts_off(c.secrets.ts_offset, c.secrets.ts_key, flow, c.secrets.sysctls.tcp_timestamps);
-      return std::pair{p, off};
-    });
+    SynAckPlan plan;
+    uint32_t ts_off = 0;
     uint8_t options[kMaxTcpOptionBytes] = {};
-    const size_t options_len = write_synack_options(plan, options);
+    size_t options_len = 0;
+    if (c.xdp) {
+      XdpCookieRunner xdp(c.xdp_query());
+      const XdpSynAck answer = xdp.synack(isn, syn);
+      plan = answer.plan;
+      ts_off = answer.ts_off;
+      options_len = std::min(answer.options.size(), sizeof options);
+      std::memcpy(options, answer.options.data(), options_len);
+    } else {
+      std::tie(plan, ts_off) = with_flow(c, [&](const auto& flow) {
+        const SynAckPlan p = plan_synack(c.secrets, c.clock, flow, isn, syn);
+        const uint32_t off = host_ts_off(c.secrets.ts_offset, c.secrets.ts_key, flow,
+                                         c.secrets.sysctls.tcp_timestamps);
+        return std::pair{p, off};
+      });
+      options_len = write_synack_options(plan, options);
+    }
     const auto& table = c.client.ipv6 ? kMssTableV6 : kMssTableV4;
 
     json flags = json::array({"SYN", "ACK"});
@@ -225,7 +255,8 @@ void add_check(CLI::App& cookie) {
       ack.tsecr = static_cast<uint32_t>(parse_unsigned("--tsecr", args->tsecr, UINT32_MAX));
     }
     const AckVerdict v =
-        with_flow(c, [&](const auto& flow) { return check_ack(c.secrets, c.clock, flow, ack); });
+        c.xdp ? XdpCookieRunner(c.xdp_query()).check(ack)
+              : with_flow(c, [&](const auto& flow) { return check_ack(c.secrets, c.clock, flow, ack); });
     const bool ok = v.valid();
     json out = {
         {"valid", ok},

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "synwarden/cookie.h"
+#include "synwarden/syn_hashes.h"
 #include "synwarden/tcp_timestamp.h"
 
 namespace synwarden {
@@ -17,10 +18,6 @@ struct V4 {
   static constexpr const std::array<uint16_t, 4>& kTable = kMssTableV4;
   static const CookieKeyPair& keys(const HostSecrets& s) noexcept { return s.syncookie; }
   static uint16_t host_mss(const HostSecrets& s) noexcept { return s.mss; }
-  static uint32_t make(const CookieKeyPair& k, const Flow& f, uint32_t isn, uint32_t count,
-                       uint32_t data) noexcept {
-    return make_cookie_v4(k, f, isn, count, data);
-  }
   static CookieCheck check(const CookieKeyPair& k, const Flow& f, uint32_t seq, uint32_t ack,
                            uint32_t count) noexcept {
     return check_cookie_v4(k, f, seq, ack, count);
@@ -33,10 +30,6 @@ struct V6 {
   static constexpr const std::array<uint16_t, 4>& kTable = kMssTableV6;
   static const CookieKeyPair& keys(const HostSecrets& s) noexcept { return s.syncookie6; }
   static uint16_t host_mss(const HostSecrets& s) noexcept { return s.mss6; }
-  static uint32_t make(const CookieKeyPair& k, const Flow& f, uint32_t isn, uint32_t count,
-                       uint32_t data) noexcept {
-    return make_cookie_v6(k, f, isn, count, data);
-  }
   static CookieCheck check(const CookieKeyPair& k, const Flow& f, uint32_t seq, uint32_t ack,
                            uint32_t count) noexcept {
     return check_cookie_v6(k, f, seq, ack, count);
@@ -66,9 +59,14 @@ SynAckPlan plan(const HostSecrets& s, const ClockReading& clock, const typename 
 
   const uint16_t host_mss = Family::host_mss(s);
   SynAckPlan p;
-  // cookie_v4_init_sequence() / cookie_v6_init_sequence().
+  // cookie_v4_init_sequence() / cookie_v6_init_sequence(), and the ts_off the SYN-ACK's TSval
+  // carries (only with timestamps, and 0 unless tcp_timestamps == 1): the two or three hashes
+  // run in lockstep (syn_hashes.h), the per-SYN path's largest cost.
   p.mss_index = cookie_mss_index(Family::kTable, mss_clamp);
-  p.seq = Family::make(Family::keys(s), flow, client_isn, clock.cookie_count, p.mss_index);
+  const CookieAndTsOff hashes =
+      make_cookie_and_ts_off(Family::keys(s), flow, client_isn, clock.cookie_count, p.mss_index,
+                             tstamp_ok && sys.tcp_timestamps == 1, s.ts_offset, s.ts_key);
+  p.seq = hashes.cookie;
   p.ack = client_isn + 1;
   // tcp_make_synack(): the host's own MSS (tcp_mss_clamp(tp, dst_metric_advmss(dst))), not the
   // table value the cookie encodes.
@@ -80,7 +78,7 @@ SynAckPlan plan(const HostSecrets& s, const ClockReading& clock, const typename 
   p.wscale = wscale_ok ? s.rcv_wscale : uint8_t{0};
   p.has_timestamp = tstamp_ok;
   if (tstamp_ok) {
-    const uint32_t ts_off = host_ts_off(s.ts_offset, s.ts_key, flow, sys.tcp_timestamps);
+    const uint32_t ts_off = hashes.ts_off;
     const uint64_t ts = cookie_init_timestamp(
         clock.tcp_ms, encode_ts_options(wscale_ok, snd_wscale, sack_ok, ecn_ok));
     // tcp_skb_timestamp_ts() + tcp_rsk(req)->ts_off, in 32 bits.

@@ -12,6 +12,7 @@
 //                          {saddr, daddr, u32 count, __be16 sport, dport} (offsetofend(dport))
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -176,6 +177,96 @@ inline constexpr uint64_t len_block(uint64_t len) noexcept { return len << 56; }
   sip_detail::compress_in6(s, b);
   sip_detail::compress(s, uint64_t{count} | (uint64_t{pa} << 32) | (uint64_t{pb} << 48));
   return sip_detail::finish(s, sip_detail::len_block(40));
+}
+
+// ---- Several independent hashes in lockstep ----
+//
+// A SYN needs three SipHashes that do not depend on each other (the cookie's two, and ts_off's).
+// Each SipHash is one long dependency chain of adds, rotates and xors, so one hash alone leaves
+// most of a superscalar core's ALUs idle. siphash_lockstep() runs 2 or 3 of them round by round,
+// side by side in straight-line code, so the chains overlap (instruction-level parallelism).
+//
+// A message is given as its 64-bit blocks: the full little-endian words, then the final block
+// (length << 56 | trailing bytes), as the specialised functions above build them; the
+// sip_blocks_*() functions produce exactly their blocks. Each block is one compression (two
+// rounds), then four finalisation rounds follow, so a lane of n blocks runs 2n + 4 rounds; a
+// shorter lane simply finishes earlier.
+
+// The most blocks of any message hashed here: the IPv6 cookie (five words + the final block).
+inline constexpr size_t kSipMaxBlocks = 6;
+using SipBlocks = std::array<uint64_t, kSipMaxBlocks>;
+
+// The blocks of siphash_2u32 (2 blocks), siphash_3u32 (2), siphash_4u32 (3),
+// siphash_in6_pair (5), siphash_in6_pair_ports (5) and siphash_in6_pair_count_ports (6).
+[[gnu::always_inline]] inline SipBlocks sip_blocks_2u32(uint32_t first, uint32_t second) noexcept {
+  return {(uint64_t{second} << 32) | first, sip_detail::len_block(8)};
+}
+[[gnu::always_inline]] inline SipBlocks sip_blocks_3u32(uint32_t first, uint32_t second,
+                                                        uint32_t third) noexcept {
+  return {(uint64_t{second} << 32) | first, sip_detail::len_block(12) | third};
+}
+[[gnu::always_inline]] inline SipBlocks sip_blocks_4u32(uint32_t a, uint32_t b, uint32_t c,
+                                                        uint32_t d) noexcept {
+  return {(uint64_t{b} << 32) | a, (uint64_t{d} << 32) | c, sip_detail::len_block(16)};
+}
+[[gnu::always_inline]] inline SipBlocks sip_blocks_in6_pair(const In6Bytes& a,
+                                                            const In6Bytes& b) noexcept {
+  using sip_detail::load_le64;
+  return {load_le64(a.data()), load_le64(a.data() + 8), load_le64(b.data()),
+          load_le64(b.data() + 8), sip_detail::len_block(32)};
+}
+[[gnu::always_inline]] inline SipBlocks sip_blocks_in6_pair_ports(const In6Bytes& a,
+                                                                  const In6Bytes& b, uint16_t pa,
+                                                                  uint16_t pb) noexcept {
+  using sip_detail::load_le64;
+  return {load_le64(a.data()), load_le64(a.data() + 8), load_le64(b.data()),
+          load_le64(b.data() + 8),
+          sip_detail::len_block(36) | uint64_t{pa} | (uint64_t{pb} << 16)};
+}
+[[gnu::always_inline]] inline SipBlocks sip_blocks_in6_pair_count_ports(const In6Bytes& a,
+                                                                        const In6Bytes& b,
+                                                                        uint32_t count,
+                                                                        uint16_t pa,
+                                                                        uint16_t pb) noexcept {
+  using sip_detail::load_le64;
+  return {load_le64(a.data()), load_le64(a.data() + 8), load_le64(b.data()),
+          load_le64(b.data() + 8), uint64_t{count} | (uint64_t{pa} << 32) | (uint64_t{pb} << 48),
+          sip_detail::len_block(40)};
+}
+
+// SipHash-2-4 of sizeof...(Blocks) messages in lockstep: message i has Blocks[i] blocks (its
+// final block included) in msgs[i] and is hashed with *keys[i]. The counts are template
+// arguments so that every branch below folds away and the rounds of all lanes end up
+// interleaved in straight-line code.
+template <size_t... Blocks>
+[[gnu::always_inline]] inline std::array<uint64_t, sizeof...(Blocks)> siphash_lockstep(
+    const std::array<const SipKey*, sizeof...(Blocks)>& keys,
+    const std::array<SipBlocks, sizeof...(Blocks)>& msgs) noexcept {
+  constexpr size_t kLanes = sizeof...(Blocks);
+  constexpr std::array<size_t, kLanes> kBlocks{Blocks...};
+  static_assert(((Blocks >= 1 && Blocks <= kSipMaxBlocks) && ...), "1..kSipMaxBlocks blocks");
+  constexpr size_t kRounds = 2 * std::max({Blocks...}) + 4;
+  sip_detail::State s[kLanes];
+#pragma GCC unroll 4
+  for (size_t i = 0; i < kLanes; ++i) s[i] = sip_detail::init(*keys[i]);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRounds; ++r) {
+#pragma GCC unroll 4
+    for (size_t i = 0; i < kLanes; ++i) {
+      const size_t n = kBlocks[i];
+      if (r >= 2 * n + 4) continue;                          // this lane is done
+      if (r < 2 * n && r % 2 == 0) s[i].v3 ^= msgs[i][r / 2];  // compress: before round 1
+      sip_detail::round(s[i]);
+      if (r < 2 * n && r % 2 == 1) {
+        s[i].v0 ^= msgs[i][r / 2];                            // compress: after round 2
+        if (r == 2 * n - 1) s[i].v2 ^= 0xff;                  // the last block: finalise
+      }
+    }
+  }
+  std::array<uint64_t, kLanes> out{};
+#pragma GCC unroll 4
+  for (size_t i = 0; i < kLanes; ++i) out[i] = (s[i].v0 ^ s[i].v1) ^ (s[i].v2 ^ s[i].v3);
+  return out;
 }
 
 }  // namespace synwarden
