@@ -209,6 +209,21 @@ def main():
     checks.check("no flood SYN reached the host",
                  not any(f["src"].startswith(flood_src) for f in host_frames))
 
+    # 5b. The same numbers per host (/stats hosts[].counters, /metrics, synwardenctl top), from
+    # the workers or from the XDP program, whichever datapath decided.
+    def host_delta(name):
+        at = lambda report: next(h["counters"][name] for h in report["hosts"]
+                                 if h["address"] == host_ip)
+        return at(during) - at(before)
+    per_host = {n: host_delta(n) for n in ("syn", "ack", "synack", "ack_valid", "ack_invalid")}
+    print(f"per-host counters of {host_ip}: {json.dumps(per_host)}")
+    checks.check(f"the host's own counters show the SYN-ACKs, valid and invalid ACKs "
+                 f"(datapath {args.datapath})",
+                 per_host["synack"] == answered and per_host["ack_invalid"] == invalid
+                 and per_host["ack_valid"] >= 1
+                 and per_host["syn"] >= answered and per_host["ack"] >= invalid + 1,
+                 f"{per_host} vs answered {answered}, invalid {invalid}")
+
     # 6. Clean shutdown, dataplane removed.
     checks.check("SIGTERM stopped the daemon with status 0 and a final report",
                  daemon.returncode == 0 and final is not None, f"status {daemon.returncode}")
