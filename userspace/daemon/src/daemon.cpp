@@ -199,10 +199,11 @@ void Daemon::start_control_plane() {
   // Datapath "xdp": the XDP program counts the SYNs and ACKs it decides per host itself (same
   // slots). Read in either datapath: a reload may switch datapaths, and the map reads zero
   // where the program counted nothing.
-  const dataplane::HostStatsTable* xdp_stats = &fastpath_->host_stats();
+  // (fastpath_ is reset at the end of shutdown(), after the last read.)
   host_counters_ = std::make_unique<HostCounters>(
-      queues_.size(), startup_.limits.host_table_size,
-      [xdp_stats](uint32_t slot) { return xdp_host_counts(*xdp_stats, slot); });
+      queues_.size(), startup_.limits.host_table_size, [this](uint32_t slot) {
+        return fastpath_ ? xdp_host_counts(fastpath_->host_stats(), slot) : HostCounterValues{};
+      });
   control_ = std::make_unique<ControlPlane>(config_path_, std::move(*initial_), *port_,
                                             *host_counters_, nic_.mac);
   initial_.reset();
