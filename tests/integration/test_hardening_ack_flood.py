@@ -85,7 +85,7 @@ def main():
     expected = checked * P_ACCEPT
     bound = math.floor(expected + 6 * math.sqrt(expected) + 1)
     print(f"flood: {json.dumps(sent)} in {seconds:.1f} s")
-    print(f"firewall: {checked} ACKs checked as cookies ({d['xsk_ack']} steered by XDP, "
+    print(f"firewall: {checked} ACKs checked as cookies ({d.get('xsk_ack', 0)} steered to the workers, "
           f"{ring_drops} dropped at a full socket ring), {refused} refused "
           f"(bad hash {d['ack_bad_cookie']}, count out of window {d['ack_cookie_expired']}, "
           f"option disabled {d['ack_option_disabled']}), {accepted} accepted")
