@@ -196,12 +196,42 @@ enum sw_host_cookie_flags {
 
 struct sw_host_cookie {
 	__u32 flags; /* enum sw_host_cookie_flags */
-	__u32 reserved;
+	/* The host's slot in sw_host_stats (the daemon's per-host counter slot, the same index the
+	 * workers' counter areas use); SW_NO_COUNTER_SLOT or out of range = not counted. */
+	__u32 counter_slot;
 	__u64 previous_until_ms; /* firewall CLOCK_MONOTONIC ms; the 121 s grace of old keys */
 	struct sw_cookie_keys current;
 	struct sw_cookie_keys previous;
 };
 SW_STATIC_ASSERT(sizeof(struct sw_host_cookie) == 304, "sw_host_cookie layout is ABI");
+
+#define SW_NO_COUNTER_SLOT 0xffffffffu
+
+/* ---- per-host counters of the XDP cookie datapath (map sw_host_stats) ----
+ *
+ * A per-CPU array indexed by sw_host_cookie.counter_slot: what the AF_XDP workers count per host
+ * (userspace/daemon/src/metrics_host_counters.h, same order, which asserts it), for the SYNs and
+ * unknown ACKs the XDP program decides itself. Frames it hands to a worker are the worker's to
+ * count. Two inputs (SYN, ACK), then disjoint outcomes. */
+#define SW_HOST_XDP_COUNTER_LIST(X) \
+	X(SYN)                      \
+	X(ACK)                      \
+	X(SYNACK)                   \
+	X(ACK_VALID)                \
+	X(ACK_INVALID)              \
+	X(FORWARDED)                \
+	X(RATE_LIMITED)             \
+	X(DROPPED)
+
+#define SW_HOST_XDP_COUNTER_ENTRY(name) SW_HX_##name,
+enum sw_host_xdp_counter { SW_HOST_XDP_COUNTER_LIST(SW_HOST_XDP_COUNTER_ENTRY) SW_HX_COUNT };
+#undef SW_HOST_XDP_COUNTER_ENTRY
+
+struct sw_host_xdp_counters {
+	__u64 value[SW_HX_COUNT]; /* enum sw_host_xdp_counter */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_host_xdp_counters) == 64,
+		 "sw_host_xdp_counters layout is ABI (one cache line per host per CPU)");
 
 /* Key of sw_cookie_ports: a protected (host, port) of a host with SW_HC_PORTS_LISTED. */
 struct sw_host_port_key {

@@ -36,6 +36,17 @@ struct {
 	__type(value, __u8);
 } sw_cookie_ports SEC(".maps");
 
+/* Per-host counters (synwarden_shared.h): slot = sw_host_cookie.counter_slot. An array, so the
+ * host's counters cost one index lookup on the value the program already holds, not a second
+ * hash lookup; per CPU, so plain increments and no shared cache line. XdpFastpath sizes it to
+ * host_table_size (the daemon's number of counter slots). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct sw_host_xdp_counters);
+} sw_host_stats SEC(".maps");
+
 /* Actions beyond XDP's own, resolved by cookie_or_steer() (SW_ACT_REPLY: by record()). */
 #define SW_ACT_LEARN 0x200      /* forward and learn the flow (origin cookie) */
 #define SW_ACT_LEARN_OPEN 0x300 /* forward and learn the flow (fail open, origin learned) */
@@ -212,6 +223,47 @@ __noinline __u64 swc_ack(struct xdp_md *ctx, const struct swc_frame *f,
 	return DROP(SW_R_DROP_COOKIE_BAD);
 }
 
+/* The worker's per-host outcome (HostCounter) of a reason this datapath decides; SW_HX_COUNT for
+ * a reason that is no outcome of the cookie code. */
+static __always_inline __u32 swc_host_outcome(__u32 reason)
+{
+	switch (reason) {
+	case SW_R_XDP_SYNACK:
+		return SW_HX_SYNACK;
+	case SW_R_XDP_ACK_VALID:
+	case SW_R_XDP_ACK_VALID_PREVIOUS:
+		return SW_HX_ACK_VALID;
+	case SW_R_DROP_COOKIE_EXPIRED:
+	case SW_R_DROP_COOKIE_BAD:
+	case SW_R_DROP_COOKIE_OPTION:
+		return SW_HX_ACK_INVALID;
+	case SW_R_FWD_NO_KEYS:
+	case SW_R_FWD_UNPROTECTED_PORT:
+		return SW_HX_FORWARDED;
+	case SW_R_DROP_COOKIE_SYN_RATE:
+		return SW_HX_RATE_LIMITED;
+	case SW_R_DROP_NO_KEYS:
+	case SW_R_DROP_SYN_CHECKSUM:
+	case SW_R_DROP_BAD_TCP_OPTION:
+		return SW_HX_DROPPED;
+	default:
+		return SW_HX_COUNT;
+	}
+}
+
+static __always_inline void swc_count_host(const struct sw_host_cookie *hc, int syn, __u32 reason)
+{
+	const __u32 slot = hc->counter_slot;
+	struct sw_host_xdp_counters *c = bpf_map_lookup_elem(&sw_host_stats, &slot);
+	if (!c)
+		return; /* no slot (SW_NO_COUNTER_SLOT) or beyond the table */
+	/* Plain increments: the slot is this CPU's and XDP does not nest on a CPU. */
+	c->value[syn ? SW_HX_SYN : SW_HX_ACK]++;
+	const __u32 outcome = swc_host_outcome(reason);
+	if (outcome < SW_HX_COUNT)
+		c->value[outcome]++;
+}
+
 /*
  * Entry from tcp_segment() for a SYN (syn = 1) or an unknown ACK (syn = 0) to a protected host.
  * The AF_XDP datapath, and a host the daemon has not described in sw_host_cookies, steer as
@@ -252,6 +304,9 @@ static __always_inline __u64 cookie_or_steer(const struct ctx_state *s, struct s
 	__u64 d = syn ? swc_syn(s->ctx, f, hc, s->stats, s->set) : swc_ack(s->ctx, f, hc);
 	__u32 action = (__u32)d;
 	__u32 reason = (__u32)(d >> 32);
+	/* A frame handed to the worker is the worker's to count. */
+	if (action != SW_ACT_STEER)
+		swc_count_host(hc, syn, reason);
 	if (action == SW_ACT_LEARN)
 		return learn_and_forward(&sw_flows, key, SW_FLOW_COOKIE, reason);
 	if (action == SW_ACT_LEARN_OPEN)

@@ -1,7 +1,7 @@
 // The XDP cookie datapath's decisions around the cookie itself: which datapath the settings
 // select, hosts the daemon has not described, the fail policy without keys, port lists, the
-// SYN-ACK rate limit, SYN checksums, and what is left to the AF_XDP worker. The cookie bytes
-// themselves are xdp_cookie_exactness_test's subject.
+// SYN-ACK rate limit, SYN checksums, what is left to the AF_XDP worker, and the per-host
+// counters. The cookie bytes themselves are xdp_cookie_exactness_test's subject.
 #include <time.h>
 
 #include "synwarden/bpf_cookie_keys.h"
@@ -54,10 +54,12 @@ class XdpCookieBehaviour : public FastpathTest {
     ASSERT_TRUE(fp().settings().write(s).ok());
   }
   // Describes the IPv4 host: with keys unless `keys` is false, fail open or closed, ports.
-  void describe(bool keys, bool fail_open = false, std::vector<std::uint16_t> ports = {}) {
+  void describe(bool keys, bool fail_open = false, std::vector<std::uint16_t> ports = {},
+                std::uint32_t counter_slot = SW_NO_COUNTER_SLOT) {
     HostCookieTable::Entry e;
     e.addr = *IpAddress::parse(kHostV4);
     e.value.flags = (keys ? SW_HC_HAS_KEYS : 0) | (fail_open ? SW_HC_FAIL_OPEN : 0);
+    e.value.counter_slot = counter_slot;
     e.value.current = bpf_cookie_keys(fixed_secrets(), HostClock(fixed_secrets().clock, monotonic_ms()));
     e.ports = std::move(ports);
     auto ok = fp().host_cookies().write({e});
@@ -152,6 +154,46 @@ TEST_F(XdpCookieBehaviour, BrokenTcpOptionIsDropped) {
   describe(true);
   EXPECT_EQ(run(v4(tcpflag::kSyn).raw_option_bytes({30, 1, 0, 0}).build()).last.reason,
             SW_R_DROP_BAD_TCP_OPTION);
+}
+
+// The workers' per-host counters (metrics_host_counters.h), kept by the XDP program in the host's
+// slot of sw_host_stats for what it decides itself; what it hands to the worker is not counted
+// here (the worker counts it).
+TEST_F(XdpCookieBehaviour, PerHostCountersCountWhatXdpDecidesInTheHostsSlot) {
+  constexpr std::uint32_t kSlot = 5;
+  describe(true, false, {}, kSlot);
+  EXPECT_EQ(run(v4(tcpflag::kSyn).linux_syn_options(1460, 7, 7).build()).last.reason,
+            SW_R_XDP_SYNACK);
+  Bytes bad_sum = v4(tcpflag::kSyn).build();
+  bad_sum[14 + 20 + 16] ^= 0x01;
+  EXPECT_EQ(run(bad_sum).last.reason, SW_R_DROP_SYN_CHECKSUM);
+  const std::uint32_t wrong = run(v4(tcpflag::kAck).build()).last.reason;  // which: the hash's
+  EXPECT_TRUE(wrong == SW_R_DROP_COOKIE_BAD || wrong == SW_R_DROP_COOKIE_EXPIRED) << wrong;
+  EXPECT_EQ(run(v4(tcpflag::kSyn).payload({1, 2, 3}).build()).last.reason,
+            SW_R_DROP_XDP_UNSUPPORTED);  // the worker's to count: not here
+  describe(false, /*fail_open=*/true, {}, kSlot);
+  EXPECT_EQ(run(v4(tcpflag::kSyn).build()).last.reason, SW_R_FWD_NO_KEYS);
+
+  auto c = fp().host_stats().read(kSlot);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ((*c)[SW_HX_SYN], 3u);
+  EXPECT_EQ((*c)[SW_HX_ACK], 1u);
+  EXPECT_EQ((*c)[SW_HX_SYNACK], 1u);
+  EXPECT_EQ((*c)[SW_HX_ACK_VALID], 0u);
+  EXPECT_EQ((*c)[SW_HX_ACK_INVALID], 1u);
+  EXPECT_EQ((*c)[SW_HX_FORWARDED], 1u);
+  EXPECT_EQ((*c)[SW_HX_RATE_LIMITED], 0u);
+  EXPECT_EQ((*c)[SW_HX_DROPPED], 1u);
+  auto other = fp().host_stats().read(kSlot - 1);
+  ASSERT_TRUE(other.ok());
+  for (std::uint64_t v : *other) EXPECT_EQ(v, 0u) << "another host's slot";
+
+  // A host without a slot is decided as before and counted nowhere.
+  describe(true, false, {}, SW_NO_COUNTER_SLOT);
+  EXPECT_EQ(run(v4(tcpflag::kSyn).build()).last.reason, SW_R_XDP_SYNACK);
+  auto after = fp().host_stats().read(kSlot);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*after)[SW_HX_SYN], 3u);
 }
 
 }  // namespace

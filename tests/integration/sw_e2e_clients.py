@@ -185,6 +185,8 @@ def http_get(dst, n, local_port=0, timeout=REPLY_TIMEOUT):
                 data += chunk
             raw = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
             retrans = struct.unpack_from("I", raw, 100)[0]  # tcpi_total_retrans
+            if retrans:
+                retrans = (retrans, s.getsockname()[1])  # the port names it in a capture
             head, _, body = data.partition(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.0 200") or body != http_body(n):
                 return f"/obj/{n}: wrong answer {head[:40]!r}", first, retrans
@@ -219,9 +221,9 @@ def run_firstdata(args):
         results = list(pool.map(lambda n: http_get(args.dst, n), range(args.count)))
     failures = [r[0] for r in results if r[0]]
     firsts = [r[1] * 1000 for r in results if not r[0]]
-    retransmitted = [n for n, r in enumerate(results) if not r[0] and r[2]]
+    retransmitted = [r[2][1] for r in results if not r[0] and r[2]]
     return {"kind": "firstdata", "ok": args.count - len(failures), "total": args.count,
-            "retransmitted": len(retransmitted),
+            "retransmitted": len(retransmitted), "retransmitted_ports": retransmitted[:20],
             "first_byte_ms": {"p50": percentile(firsts, 50), "p99": percentile(firsts, 99),
                               "max": max(firsts, default=None)},
             "failures": failures[:20]}

@@ -27,6 +27,14 @@ Kernel quirks handled here (docs/try-on-veth.md explains them for users):
   port: it tags their frames with the VLAN id on egress and strips it on ingress. The segment
   between them and the firewall carries 802.1Q-tagged frames; the attacker sends tagged frames
   itself (synflood --vlan).
+- One flow, two CPUs (host_rps=True): a real NIC's RSS hashes every segment of a 4-tuple to one
+  RX queue, so the host's kernel handles a flow's segments one after the other. A veth has no
+  RSS: the host takes each frame on whichever CPU forwarded it through the bridge, which is the
+  CPU its sender (client or firewall) ran on. A client's final ACK (sent from softirq) and its
+  first data segment (sent by the application, ~10 us later) can then be checked as SYN
+  cookies on two CPUs at once; the kernel creates the socket once and drops the loser
+  (tcp_v4_syn_recv_sock(): found_dup_sk), which costs the client a 200 ms retransmission when
+  the loser is the data. RPS on the host's e0 hashes flows to CPUs as RSS would.
 Every name carries a per-run tag; everything is removed on exit, also after failures.
 """
 import atexit
@@ -61,15 +69,17 @@ def run(cmd, check=True, capture=True, timeout=60):
 class Topology:
     """Context manager: builds the namespaces on enter, removes them on exit."""
 
-    def __init__(self, bpf_dir, vlan=None, firewall_queues=1):
+    def __init__(self, bpf_dir, vlan=None, firewall_queues=1, host_rps=False):
         """bpf_dir: where the build put xdp_pass.bpf.o and the VLAN taggers vlan_push.bpf.o /
         vlan_pop.bpf.o (built for the VLAN id the tests use); vlan: the VLAN id of the client and
-        host segment, or None for untagged."""
+        host segment, or None for untagged; host_rps: the host steers each flow to one CPU, as a
+        real NIC's RSS does (see the module comment)."""
         tag = f"{os.getpid() % 100000:05d}"
         self.tag = tag
         self.vlan = vlan
         self.bpf_dir = bpf_dir
         self.firewall_queues = firewall_queues  # RX queues of the firewall's e0 (one worker each)
+        self.host_rps = host_rps
         for obj in ("xdp_pass.bpf.o", "vlan_push.bpf.o", "vlan_pop.bpf.o"):
             if not os.path.exists(os.path.join(bpf_dir, obj)):
                 raise FileNotFoundError(f"{obj} not found in {bpf_dir}: build the tests first")
@@ -145,6 +155,12 @@ class Topology:
         # XDP_TX from the firewall's e0 is received by its peer "pfi": see the module comment.
         self.ip("switch", "link", "set", "dev", "pfi", "xdpdrv", "obj",
                 os.path.join(self.bpf_dir, "xdp_pass.bpf.o"), "sec", "xdp")
+        if self.host_rps:
+            cpus = os.cpu_count() or 1
+            mask = f"{(1 << cpus) - 1:x}"
+            groups = [mask[max(0, i - 8):i] for i in range(len(mask), 0, -8)][::-1]
+            self.sh("host", "sh", "-c",
+                    f"echo {','.join(groups)} > /sys/class/net/e0/queues/rx-0/rps_cpus")
         for role in ("client", "attacker", "host"):
             self.ip(role, "addr", "add", f"{IPV4[role]}/24", "dev", "e0")
             self.ip(role, "-6", "addr", "add", f"{IPV6[role]}/64", "dev", "e0", "nodad")

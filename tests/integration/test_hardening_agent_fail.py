@@ -56,10 +56,12 @@ def main():
     args = ap.parse_args()
     checks = Checks()
     closed = args.fail == "closed"
-    print(f"== hardening: agent killed during a flood, fail policy {args.fail} ==")
+    print(f"== hardening: agent killed during a flood, fail policy {args.fail}, datapath "
+          f"{args.datapath} ==")
     with Topology(args.bpf_dir, firewall_queues=2) as topo:
         scenario = H.HardeningScenario(topo, args.synwarden, args.agent, args.synflood,
-                                       fail=args.fail, poll_ms=POLL_MS, hold_ms=HOLD_MS)
+                                       fail=args.fail, poll_ms=POLL_MS, hold_ms=HOLD_MS,
+                                       datapath=args.datapath)
         try:
             scenario.start()
             old_keys = H.agent_key_state(scenario.agent_pin_dir())

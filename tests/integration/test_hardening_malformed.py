@@ -8,7 +8,8 @@ repair them) go to the firewall's MAC, addressed to the protected host, one clas
 three copies each. For every class:
   - exactly those copies are counted under the expected reason: the XDP program's reason
     (bpf/synwarden_shared.h SW_REASON_LIST) where it decides, else the worker's counter
-    (userspace/daemon/src/worker_counters.h);
+    (userspace/daemon/src/worker_counters.h), which in the "xdp" datapath (--datapath xdp)
+    includes the XDP program's twin reason for the same decision (sw_hardening.XDP_TWINS);
   - nothing was forwarded (no fwd_* reason, no valid ACK, no forwarded_* worker counter), except
     for the one class the host's "ports" list forwards by design (a port it does not protect);
 then, after all classes:
@@ -40,9 +41,11 @@ MAL4, MAL6 = "203.0.113.66", "2001:db8:bad::66"       # sources the host must ne
 BYDESIGN4 = "203.0.113.67"                            # the by-design forwarded class's source
 PORT = HTTP_PORT
 
+# Worker counters include their XDP-datapath twins (sw_hardening.XDP_TWINS).
 FORWARDING = ("fwd_established", "fwd_pass_mode", "fwd_learned", "fwd_learn_failed",
-              "fwd_synack", "fwd_non_tcp", "fwd_tcp_fragment", "ack_valid",
-              "forwarded_unprotected_port", "forwarded_pass_mode", "forwarded_fail_open")
+              "fwd_synack", "fwd_non_tcp", "fwd_tcp_fragment", "fwd_syn_reuse", "fwd_outbound",
+              "ack_valid", "forwarded_unprotected_port", "forwarded_pass_mode",
+              "forwarded_fail_open")
 
 
 def checksum(data):
@@ -243,10 +246,11 @@ def main():
     ap = H.argument_parser()
     args = ap.parse_args()
     checks = Checks()
-    print("== hardening: malformed traffic through the firewall ==")
+    print(f"== hardening: malformed traffic through the firewall, datapath {args.datapath} ==")
     results = []
     with Topology(args.bpf_dir, firewall_queues=2) as topo:
-        scenario = H.HardeningScenario(topo, args.synwarden, args.agent, args.synflood)
+        scenario = H.HardeningScenario(topo, args.synwarden, args.agent, args.synflood,
+                                       datapath=args.datapath)
         try:
             scenario.start()
             keys = H.agent_key_state(scenario.agent_pin_dir())

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 
+import sw_control as C
 import sw_daemon as D
 from sw_harness import (PORT, Checks, host_rst_count, host_rst_guard, run_client,
                         start_capture, start_listener, stop_capture)
@@ -41,6 +42,14 @@ def run_flood(topo, args, mode, dst, prefix, **limits):
     for key, value in limits.items():
         cmd += [f"--{key}", str(value)]
     return topo.popen("attacker", *cmd, stdout=subprocess.PIPE, text=True)
+
+
+def api_host_counters(topo, address):
+    """The host's per-host counters from GET /stats (what synwardenctl top shows)."""
+    status, text = C.http(topo, "GET", "/stats")
+    if status != 200:
+        raise RuntimeError(f"GET /stats answered {status}: {text[:300]}")
+    return next(h["counters"] for h in json.loads(text)["hosts"] if h["address"] == address)
 
 
 def main():
@@ -78,6 +87,7 @@ def main():
             host_cap = start_capture(topo, "host", "host")
             client_cap = start_capture(topo, "client", "client")
             before = daemon.stats()
+            hosts_before = api_host_counters(topo, host_ip)
 
             flood = run_flood(topo, args, "syn", host_ip, flood_prefix, rate=args.flood_rate,
                               duration=args.flood_seconds)
@@ -89,6 +99,7 @@ def main():
             flood_result = json.loads(flood.communicate(timeout=60)[0])
             time.sleep(0.3)
             during = daemon.stats()
+            hosts_during = api_host_counters(topo, host_ip)
             flows = D.established_flows(pin_dir)
             host_frames = stop_capture(host_cap)
             client_frames = stop_capture(client_cap)
@@ -208,6 +219,18 @@ def main():
                      f"SYN-ACKs per worker: {per_worker}")
     checks.check("no flood SYN reached the host",
                  not any(f["src"].startswith(flood_src) for f in host_frames))
+
+    # 5b. The same numbers per host (/stats hosts[].counters, /metrics, synwardenctl top), from
+    # the workers or from the XDP program, whichever datapath decided.
+    per_host = {n: hosts_during[n] - hosts_before[n]
+                for n in ("syn", "ack", "synack", "ack_valid", "ack_invalid")}
+    print(f"per-host counters of {host_ip}: {json.dumps(per_host)}")
+    checks.check(f"the host's own counters show the SYN-ACKs, valid and invalid ACKs "
+                 f"(datapath {args.datapath})",
+                 per_host["synack"] == answered and per_host["ack_invalid"] == invalid
+                 and per_host["ack_valid"] >= 1
+                 and per_host["syn"] >= answered and per_host["ack"] >= invalid + 1,
+                 f"{per_host} vs answered {answered}, invalid {invalid}")
 
     # 6. Clean shutdown, dataplane removed.
     checks.check("SIGTERM stopped the daemon with status 0 and a final report",

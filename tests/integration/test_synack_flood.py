@@ -85,7 +85,6 @@ def firstdata_clients(topo, count):
 
 def main():
     ap = H.argument_parser()
-    ap.add_argument("--datapath", choices=("afxdp", "xdp"), default="afxdp")
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     checks = Checks()

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <string>
 
 namespace synwarden::dataplane {
 
@@ -128,6 +129,20 @@ Result<std::vector<IpAddress>> HostCookieTable::list() const {
     out.push_back(IpAddress::from_words(static_cast<std::uint8_t>(k.family), k.addr));
   }
   return out;
+}
+
+Result<HostStatsTable::Values> HostStatsTable::read(std::uint32_t slot) const {
+  std::vector<sw_host_xdp_counters> per_cpu(cpus_);
+  if (int ret = bpf_map_lookup_elem(fd_.get(), &slot, per_cpu.data()); ret < 0) {
+    return os_error(err_of(ret), "reading per-host counters of slot " + std::to_string(slot) +
+                                     " from sw_host_stats",
+                    err_of(ret) == ENOENT ? "the slot is beyond host_table_size" : "");
+  }
+  Values sum{};
+  for (const auto& cpu : per_cpu) {
+    for (std::size_t c = 0; c < SW_HX_COUNT; ++c) sum[c] += cpu.value[c];
+  }
+  return sum;
 }
 
 }  // namespace synwarden::dataplane

@@ -166,9 +166,11 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
 
   fp.skel_->rodata->sw_knob_xsk_fail_open = opts.xsk_fail_open ? 1 : 0;
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
-  const std::array<std::pair<bpf_map*, std::uint32_t>, 7> sizes = {{
+  const std::array<std::pair<bpf_map*, std::uint32_t>, 8> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
       {fp.skel_->maps.sw_host_cookies, opts.host_table_size},
+      // One counter slot per host, as the daemon's HostCounters (limits.host_table_size).
+      {fp.skel_->maps.sw_host_stats, opts.host_table_size},
       {fp.skel_->maps.sw_flows, opts.flow_table_size},
       {fp.skel_->maps.sw_outbound, opts.outbound_table_size},
       {fp.skel_->maps.sw_outbound_unverified, opts.outbound_unverified_table_size},
@@ -192,6 +194,8 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                            : std::string{});
     }
     // The XSKMAP is not pinned: its entries are sockets of the process that bound them.
+    // sw_host_stats neither: its slots are the counter slots of the daemon that loaded the
+    // program (a restarted daemon may number its hosts differently), so it starts at zero.
     const std::pair<bpf_map*, bool> pinned[] = {
         {fp.skel_->maps.sw_hosts, false},
         {fp.skel_->maps.sw_flows, false},
@@ -242,8 +246,9 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   auto settings = dup_fd(bpf_map__fd(fp.skel_->maps.sw_settings), "sw_settings");
   auto cookies = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_cookies), "sw_host_cookies");
   auto ports = dup_fd(bpf_map__fd(fp.skel_->maps.sw_cookie_ports), "sw_cookie_ports");
+  auto host_stats = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_stats), "sw_host_stats");
   for (auto* r : {&hosts, &flows, &outbound, &unverified, &okeys, &xsks, &stats, &settings,
-                  &cookies, &ports}) {
+                  &cookies, &ports, &host_stats}) {
     if (!*r) return r->error();
   }
   const auto ncpus = static_cast<unsigned>(cpus);
@@ -253,7 +258,8 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                       OutboundKeyTable(std::move(*okeys)), XskTable(std::move(*xsks)),
                                       StatsTable(std::move(*stats), ncpus),
                                       SettingsTable(std::move(*settings), ncpus),
-                                      HostCookieTable(std::move(*cookies), std::move(*ports))});
+                                      HostCookieTable(std::move(*cookies), std::move(*ports)),
+                                      HostStatsTable(std::move(*host_stats), ncpus)});
   return fp;
 }
 

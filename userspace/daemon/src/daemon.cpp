@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <system_error>
 
@@ -26,6 +27,25 @@
 namespace synwarden::daemon {
 
 namespace {
+
+// The XDP program's per-host counters (synwarden_shared.h SW_HOST_XDP_COUNTER_LIST) under the
+// workers' names. A failed read (not expected for an array slot) reads zero for that sample.
+HostCounterValues xdp_host_counts(const dataplane::HostStatsTable& table, uint32_t slot) {
+  static constexpr std::pair<sw_host_xdp_counter, HostCounter> kTwins[] = {
+      {SW_HX_SYN, HostCounter::kSynReceived},     {SW_HX_ACK, HostCounter::kAckReceived},
+      {SW_HX_SYNACK, HostCounter::kSynAck},       {SW_HX_ACK_VALID, HostCounter::kAckValid},
+      {SW_HX_ACK_INVALID, HostCounter::kAckInvalid}, {SW_HX_FORWARDED, HostCounter::kForwarded},
+      {SW_HX_RATE_LIMITED, HostCounter::kRateLimited}, {SW_HX_DROPPED, HostCounter::kDropped},
+  };
+  static_assert(std::size(kTwins) == SW_HX_COUNT, "every XDP per-host counter has a twin");
+  static_assert(kNoCounterSlot == SW_NO_COUNTER_SLOT, "one 'no slot' value on both sides");
+  HostCounterValues out{};
+  if (slot == kNoCounterSlot) return out;
+  auto values = table.read(slot);
+  if (!values.ok()) return out;
+  for (const auto& [xdp, worker] : kTwins) out[static_cast<size_t>(worker)] += (*values)[xdp];
+  return out;
+}
 
 sigset_t daemon_signals() {
   sigset_t set;
@@ -177,7 +197,14 @@ void Daemon::load_dataplane() {
 }
 
 void Daemon::start_control_plane() {
-  host_counters_ = std::make_unique<HostCounters>(queues_.size(), startup_.limits.host_table_size);
+  // Datapath "xdp": the XDP program counts the SYNs and ACKs it decides per host itself (same
+  // slots). Read in either datapath: a reload may switch datapaths, and the map reads zero
+  // where the program counted nothing.
+  // (fastpath_ is reset at the end of shutdown(), after the last read.)
+  host_counters_ = std::make_unique<HostCounters>(
+      queues_.size(), startup_.limits.host_table_size, [this](uint32_t slot) {
+        return fastpath_ ? xdp_host_counts(fastpath_->host_stats(), slot) : HostCounterValues{};
+      });
   control_ = std::make_unique<ControlPlane>(config_path_, std::move(*initial_), *port_,
                                             *host_counters_, nic_.mac);
   initial_.reset();

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace synwarden::daemon {
 
@@ -55,12 +56,13 @@ uint64_t HostCounterArea::read(uint32_t slot, HostCounter c) const noexcept {
   return v.load(std::memory_order_relaxed);
 }
 
-HostCounters::HostCounters(size_t workers, uint32_t slots) : baseline_(slots), slots_(slots) {
+HostCounters::HostCounters(size_t workers, uint32_t slots, ExternalCounts external)
+    : external_(std::move(external)), baseline_(slots), slots_(slots) {
   for (size_t i = 0; i < workers; ++i) areas_.push_back(std::make_unique<HostCounterArea>(slots));
 }
 
 HostCounterValues HostCounters::raw_sum(uint32_t slot) const {
-  HostCounterValues sum{};
+  HostCounterValues sum = external_ ? external_(slot) : HostCounterValues{};
   for (const auto& area : areas_) {
     for (size_t c = 0; c < kHostCounterCount; ++c) {
       sum[c] += area->read(slot, static_cast<HostCounter>(c));

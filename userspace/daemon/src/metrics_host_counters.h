@@ -1,4 +1,5 @@
-// Per-protected-host packet counters of the AF_XDP workers, for `synwarden_packets_total{host=…}`
+// Per-protected-host packet counters of the AF_XDP workers (plus, through ExternalCounts, the XDP
+// cookie datapath's own per-host counters), for `synwarden_packets_total{host=…}`
 // and `synwardenctl top`. Each worker writes only its own HostCounterArea (single writer, relaxed
 // load + store through std::atomic_ref: a plain add, no lock prefix), one cache-line-aligned block per host
 // slot, so two workers never share a cache line and a flood on one host never touches another
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -88,7 +90,12 @@ class HostCounterArea {
 // workers at start.
 class HostCounters {
  public:
-  HostCounters(size_t workers, uint32_t slots);
+  // Counts of the same slot that another datapath keeps (the XDP program's sw_host_stats in
+  // datapath "xdp"), added to the workers' so an operator reads one set of per-host numbers
+  // whichever datapath runs. Must only ever grow per slot.
+  using ExternalCounts = std::function<HostCounterValues(uint32_t slot)>;
+
+  HostCounters(size_t workers, uint32_t slots, ExternalCounts external = {});
 
   HostCounterArea& area(size_t worker) { return *areas_.at(worker); }
   size_t workers() const noexcept { return areas_.size(); }
@@ -105,6 +112,7 @@ class HostCounters {
   HostCounterValues raw_sum(uint32_t slot) const;
 
   std::vector<std::unique_ptr<HostCounterArea>> areas_;
+  ExternalCounts external_;
   std::vector<HostCounterValues> baseline_;
   std::vector<uint32_t> free_;  // released slots, reused last-in first-out
   uint32_t next_unused_ = 0;

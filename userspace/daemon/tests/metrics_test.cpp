@@ -48,6 +48,23 @@ TEST(HostCounters, SlotsStartAtZeroEvenWhenReusedAndSumAllWorkers) {
   EXPECT_THROW(counters.acquire(), std::length_error);
 }
 
+// Datapath "xdp": the XDP program's per-host counts (ExternalCounts) are added to the workers',
+// and a reused slot starts at zero for them too.
+TEST(HostCounters, ExternalCountsAddToTheWorkersAndAreBaselinedOnReuse) {
+  std::map<uint32_t, HostCounterValues> xdp;
+  HostCounters counters(1, 4, [&xdp](uint32_t slot) { return xdp[slot]; });
+  const uint32_t a = counters.acquire();
+  xdp[a][idx(HostCounter::kSynAck)] = 5;
+  counters.area(0).bump(a, HostCounter::kSynAck);
+  EXPECT_EQ(counters.read(a)[idx(HostCounter::kSynAck)], 6u) << "XDP's 5 plus the worker's 1";
+  counters.release(a);
+  const uint32_t b = counters.acquire();
+  ASSERT_EQ(b, a);
+  EXPECT_EQ(counters.read(b)[idx(HostCounter::kSynAck)], 0u) << "the old host's XDP counts";
+  xdp[b][idx(HostCounter::kSynAck)] = 7;
+  EXPECT_EQ(counters.read(b)[idx(HostCounter::kSynAck)], 2u);
+}
+
 TEST(HostCounters, OutOfRangeSlotsAreIgnoredNotWrittenPastTheArea) {
   HostCounterArea area(2);
   area.bump(2, HostCounter::kSynAck);

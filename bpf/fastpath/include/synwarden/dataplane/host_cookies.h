@@ -9,6 +9,7 @@
 // the kernel recycles a replaced element on the map's next update. See synwarden_shared.h.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -49,6 +50,24 @@ class HostCookieTable {
   UniqueFd ports_;
   UniqueFd sync_inner_;  // created on first use: the map-in-map whose update waits for RCU
   UniqueFd sync_outer_;
+};
+
+// sw_host_stats: the XDP cookie datapath's per-host counters (struct sw_host_xdp_counters per
+// CPU, indexed by sw_host_cookie.counter_slot). Read by the metrics thread; one syscall per slot.
+class HostStatsTable {
+ public:
+  using Values = std::array<std::uint64_t, SW_HX_COUNT>;  // enum sw_host_xdp_counter
+
+  HostStatsTable(UniqueFd fd, unsigned possible_cpus) : fd_(std::move(fd)), cpus_(possible_cpus) {}
+
+  // The slot's counters summed over CPUs (the array's slots always exist: zero until counted).
+  Result<Values> read(std::uint32_t slot) const;
+
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+  unsigned cpus_;
 };
 
 }  // namespace synwarden::dataplane

@@ -97,6 +97,7 @@ struct FastpathTables {
   StatsTable stats;
   SettingsTable settings;
   HostCookieTable host_cookies;
+  HostStatsTable host_stats;
 };
 
 class XdpFastpath {
@@ -135,6 +136,7 @@ class XdpFastpath {
   StatsTable& stats() noexcept { return tables_->stats; }
   SettingsTable& settings() noexcept { return tables_->settings; }
   HostCookieTable& host_cookies() noexcept { return tables_->host_cookies; }
+  const HostStatsTable& host_stats() const noexcept { return tables_->host_stats; }
 
   // Pinned maps that were adopted from an earlier run rather than created ("sw_flows", ...).
   [[nodiscard]] const std::vector<std::string>& adopted_maps() const noexcept { return adopted_; }
