@@ -183,7 +183,11 @@ struct sw_cookie_keys {
 	/* The SYN-ACK's window field (synack_window() of the engine), precomputed so the program
 	 * never divides: [0] IPv4 without timestamps, [1] IPv4 with, [2] IPv6 without, [3] with. */
 	__u16 window[4];
-	__u16 pad[3];
+	/* Timestamp recovery of forgotten flows (userspace timestamp_recovery.h): an ACK that fails
+	 * the cookie but whose TSecr - ts_off lies at most this many seconds behind the host's TCP
+	 * clock (1 s ahead) is learnt and forwarded. 0 = off. Only `current`'s is used. */
+	__u16 recovery_window_s;
+	__u16 pad[2];
 };
 SW_STATIC_ASSERT(sizeof(struct sw_cookie_keys) == 144, "sw_cookie_keys layout is ABI");
 
@@ -297,7 +301,8 @@ SW_STATIC_ASSERT(sizeof(struct sw_host_port_key) == 24, "sw_host_port_key layout
 	X(FWD_SYN_REUSE, "fwd_syn_reuse", "SYN on the 4-tuple of a known flow: host decides")   \
 	X(FWD_OUTBOUND, "fwd_outbound", "segment of a flow the host opened (outbound table)")    \
 	X(FWD_SYNACK_VERIFIED, "fwd_synack_verified", "SYN-ACK carrying the host's SYN stamp: no budget") \
-	X(FWD_OUTBOUND_UNVERIFIED, "fwd_outbound_unverified", "segment of an unstamped outbound flow")
+	X(FWD_OUTBOUND_UNVERIFIED, "fwd_outbound_unverified", "segment of an unstamped outbound flow") \
+	X(XDP_ACK_RECOVERED, "xdp_ack_recovered", "XDP: no cookie, but TSecr fits the host clock: learnt")
 
 #define SW_REASON_ENUM_ENTRY(name, label, help) SW_R_##name,
 enum sw_reason { SW_REASON_LIST(SW_REASON_ENUM_ENTRY) SW_REASON_COUNT };

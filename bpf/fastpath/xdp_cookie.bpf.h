@@ -190,6 +190,21 @@ __noinline int swc_ack_verdict(const struct sw_cookie_keys *k, const struct swc_
 	return SWC_VALID;
 }
 
+/* recover_by_timestamp() of userspace timestamp_recovery.h: the ACK of a connection the firewall
+ * forgot (restart without its map, a flow moved here) echoes a TSval the host sent not long ago. */
+#define SWC_RECOVERY_AHEAD_MS 1000
+__noinline int swc_recover(const struct sw_cookie_keys *k, const struct swc_frame *f,
+			   const struct swc_opts *o, __u64 now_ms)
+{
+	struct swc_reading clock;
+	if (!k || !f || !o || !k->recovery_window_s || k->tcp_timestamps != 1 || !o->has_ts ||
+	    !o->tsecr || swc_clock_at(&k->clock, now_ms, &clock))
+		return 0;
+	__u32 then = o->tsecr - swc_ts_off(k, f);
+	__s32 behind = (__s32)((__u32)clock.tcp_ms - then);
+	return behind >= -SWC_RECOVERY_AHEAD_MS && behind <= (__s32)k->recovery_window_s * 1000;
+}
+
 __noinline __u64 swc_ack(struct xdp_md *ctx, const struct swc_frame *f,
 			 const struct sw_host_cookie *hc)
 {
@@ -216,6 +231,8 @@ __noinline __u64 swc_ack(struct xdp_md *ctx, const struct swc_frame *f,
 		return DECIDE(SW_R_XDP_ACK_VALID_PREVIOUS, SW_ACT_LEARN);
 	if (v == SWC_VALID)
 		return DECIDE(SW_R_XDP_ACK_VALID, SW_ACT_LEARN);
+	if (swc_recover(&hc->current, f, o, now_ms))
+		return DECIDE(SW_R_XDP_ACK_RECOVERED, SW_ACT_LEARN);
 	if (v == SWC_OUT_OF_WINDOW)
 		return DROP(SW_R_DROP_COOKIE_EXPIRED);
 	if (v == SWC_OPTION_DISABLED)
@@ -239,6 +256,7 @@ static __always_inline __u32 swc_host_outcome(__u32 reason)
 		return SW_HX_ACK_INVALID;
 	case SW_R_FWD_NO_KEYS:
 	case SW_R_FWD_UNPROTECTED_PORT:
+	case SW_R_XDP_ACK_RECOVERED:
 		return SW_HX_FORWARDED;
 	case SW_R_DROP_COOKIE_SYN_RATE:
 		return SW_HX_RATE_LIMITED;

@@ -6,6 +6,7 @@
 
 #include "synwarden/bpf_cookie_keys.h"
 #include "synwarden/packet_builder.h"
+#include "synwarden/tcp_timestamp.h"
 #include "xdp_harness.h"
 
 namespace synwarden::test {
@@ -55,12 +56,13 @@ class XdpCookieBehaviour : public FastpathTest {
   }
   // Describes the IPv4 host: with keys unless `keys` is false, fail open or closed, ports.
   void describe(bool keys, bool fail_open = false, std::vector<std::uint16_t> ports = {},
-                std::uint32_t counter_slot = SW_NO_COUNTER_SLOT) {
+                std::uint32_t counter_slot = SW_NO_COUNTER_SLOT, std::uint16_t recovery_s = 0) {
     HostCookieTable::Entry e;
     e.addr = *IpAddress::parse(kHostV4);
     e.value.flags = (keys ? SW_HC_HAS_KEYS : 0) | (fail_open ? SW_HC_FAIL_OPEN : 0);
     e.value.counter_slot = counter_slot;
     e.value.current = bpf_cookie_keys(fixed_secrets(), HostClock(fixed_secrets().clock, monotonic_ms()));
+    e.value.current.recovery_window_s = recovery_s;
     e.ports = std::move(ports);
     auto ok = fp().host_cookies().write({e});
     ASSERT_TRUE(ok.ok()) << ok.error().message;
@@ -107,6 +109,38 @@ TEST_F(XdpCookieBehaviour, WithoutKeysFailOpenForwardsAndLearnsTheAcksFlow) {
   ASSERT_TRUE(learned.ok() && learned->has_value());
   EXPECT_EQ((*learned)->origin, FlowOrigin::learned);
   EXPECT_EQ(run(v4(tcpflag::kAck | tcpflag::kPsh).build()).last.reason, SW_R_FWD_ESTABLISHED);
+}
+
+TEST_F(XdpCookieBehaviour, ForgottenFlowIsRecoveredFromItsTimestampWhenTheWindowAllows) {
+  // An ACK that is no cookie but echoes a TSval the host sent 5 s ago (its clock + ts_off).
+  describe(true, false, {}, SW_NO_COUNTER_SLOT, 300);
+  const HostSecrets s = fixed_secrets();
+  const std::uint64_t now = monotonic_ms();
+  const std::uint64_t host_ms = HostClock(s.clock, now).at(now).tcp_ms;
+  const Ipv4Flow flow{inet_addr(kClientV4.c_str()), inet_addr(kHostV4.c_str()), htons(kClientPort),
+                      htons(kServicePort)};
+  const std::uint32_t ts_off = host_ts_off(s.ts_offset, s.ts_key, flow, 1);
+  auto ack = [&](std::uint32_t tsecr) {
+    return v4(tcpflag::kAck).ack(0x1234567).nop().nop().timestamp(77, tsecr).build();
+  };
+  // A failed cookie is dropped as expired or bad, whichever its count field says.
+  auto failed_cookie = [](const RunResult& r) {
+    return verdict_name(r.verdict) == "XDP_DROP" &&
+           (r.last.reason == SW_R_DROP_COOKIE_BAD || r.last.reason == SW_R_DROP_COOKIE_EXPIRED);
+  };
+  EXPECT_TRUE(failed_cookie(run(ack(static_cast<std::uint32_t>(host_ms - 400'000) + ts_off))))
+      << "400 s is outside the 300 s window";
+  EXPECT_TRUE(failed_cookie(run(ack(static_cast<std::uint32_t>(host_ms - 5'000) + ts_off + 0x40000000))))
+      << "a TSecr a quarter of the clock away";
+  const RunResult live = run(ack(static_cast<std::uint32_t>(host_ms - 5'000) + ts_off));
+  EXPECT_EQ(live.last.reason, SW_R_XDP_ACK_RECOVERED);
+  EXPECT_EQ(verdict_name(live.verdict), "XDP_TX");
+  auto learned = fp().flows().lookup(client_flow(false));
+  ASSERT_TRUE(learned.ok() && learned->has_value()) << "learnt again";
+  // The same ACK with recovery off is a failed cookie.
+  ASSERT_TRUE(fp().flows().clear().ok());
+  describe(true);
+  EXPECT_TRUE(failed_cookie(run(ack(static_cast<std::uint32_t>(host_ms - 5'000) + ts_off))));
 }
 
 TEST_F(XdpCookieBehaviour, PortsOutsideTheHostsListAreForwardedListedOnesAnswered) {

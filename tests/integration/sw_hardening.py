@@ -326,6 +326,7 @@ XDP_TWINS = {
     "drop_no_keys": ("dropped_fail_closed",),
     "fwd_no_keys": ("forwarded_fail_open",),
     "fwd_unprotected_port": ("forwarded_unprotected_port",),
+    "xdp_ack_recovered": ("flow_recovered_timestamp", "ack_received"),
 }
 
 

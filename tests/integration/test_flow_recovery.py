@@ -38,9 +38,11 @@ def main():
     ap.add_argument("--seconds", type=float, default=25.0)
     args = ap.parse_args()
     checks = Checks()
-    print("== synwarden restarted without its established map: 200 timestamped streams ==")
+    print(f"== synwarden restarted without its established map: 200 timestamped streams, "
+          f"datapath {args.datapath} ==")
     with Topology(args.bpf_dir, firewall_queues=1) as topo:
-        scenario = Scenario(topo, args.synwarden, args.agent, args.synflood)
+        scenario = Scenario(topo, args.synwarden, args.agent, args.synflood,
+                            datapath=args.datapath)
         pins = os.path.join(topo.bpffs, "synwarden")
         try:
             scenario.start()
@@ -57,7 +59,6 @@ def main():
             time.sleep(1.0)
             scenario.daemon.start(timeout=20)
             t_up = time.monotonic()
-            s0 = scenario.daemon.stats()
             # Every stream sends every 100 ms: once it is learnt again its echoes come back.
             deadline, recovered_flows = time.monotonic() + 15, 0
             while time.monotonic() < deadline:
@@ -78,11 +79,13 @@ def main():
                 scenario.daemon.kill()
                 print("daemon log (tail):\n" + scenario.daemon.log()[-1500:])
 
-    recovered = D.worker_total(s1, "flow_recovered_timestamp")
+    # The worker's counter (afxdp) or the XDP program's reason (xdp datapath).
+    recovered = (D.worker_total(s1, "flow_recovered_timestamp")
+                 + s1.get("xdp", {}).get("xdp_ack_recovered", 0))
     print(f"stream flows in the established map: {before} before the stop, {recovered_flows} "
           f"{t_back - t_up:.1f} s after the new daemon ran ({t_back - t_stop:.1f} s after the "
           f"stop), {after} at the end; flow_recovered_timestamp {recovered} "
-          f"(at start-up {D.worker_total(s0, 'flow_recovered_timestamp')})")
+          f"(XDP {s1.get('xdp', {}).get('xdp_ack_recovered', 0)})")
     print("XDP reasons since the restart: " + json.dumps({k: v for k, v in s1.get("xdp", {}).items() if v}))
     print("worker counters since the restart: " + json.dumps(
         {k: D.worker_total(s1, k) for k in s1["workers"][0]["counters"] if D.worker_total(s1, k)}))

@@ -91,9 +91,7 @@ def main():
     refused = d["ack_bad_cookie"] + d["ack_cookie_expired"] + d["ack_option_disabled"]
     accepted = d["ack_valid"]
     recovered = d["flow_recovered_timestamp"]
-    # Timestamp recovery runs in the AF_XDP worker only so far: the XDP datapath drops every
-    # ACK that fails the cookie.
-    p_recover = P_RECOVER if args.datapath == "afxdp" else 0.0
+    p_recover = P_RECOVER
     r_expected = (checked - accepted) * p_recover
     r_sigma = math.sqrt(r_expected)
     ring_drops = D.xsk_total(after, "rx_dropped") - D.xsk_total(before, "rx_dropped")

@@ -89,6 +89,7 @@ void FastpathPort::write_host_cookies(const Snapshot& snapshot) {
     if (h.keys) {
       e.value.flags |= SW_HC_HAS_KEYS;
       e.value.current = bpf_cookie_keys(h.keys->secrets, h.keys->clock);
+      e.value.current.recovery_window_s = static_cast<uint16_t>(h.recovery_window_ms / 1000);
     }
     if (h.previous_keys) {
       e.value.flags |= SW_HC_HAS_PREVIOUS;
