@@ -69,6 +69,8 @@ def base_config(topo, secrets_path, port=8080, **overrides):
         "bpffs_pin_dir": os.path.join(topo.bpffs, "synwarden"),
         "keep_dataplane_on_exit": False,
         "secrets_reload_interval_ms": 500,
+        # The tests name the datapath they specify; the *_xdp variants override it.
+        "datapath": "afxdp",
         "protected_hosts": [
             {"address": IPV4["host"], "mac": MACS["host"], "secrets_file": secrets_path,
              "ports": [port]},

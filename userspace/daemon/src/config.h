@@ -144,7 +144,9 @@ struct DaemonConfig {
   // false drops SYNs and unknown ACKs (clients retransmit), true forwards them unfiltered.
   bool fail_open_without_workers = false;
   XskMode xsk_mode = XskMode::kAuto;
-  Datapath datapath = Datapath::kAfxdp;
+  // xdp: cookies in the XDP program (1.8-2x the AF_XDP workers' SYN-ACKs per firewall core in
+  // bench/RESULTS.md, no skb per SYN-ACK); the workers still take what XDP leaves to them.
+  Datapath datapath = Datapath::kXdp;
   uint32_t secrets_reload_interval_ms = 1000;
   Limits limits;
   ApiConfig api;

@@ -28,8 +28,8 @@ json minimal() {
     ]})");
 }
 
-TEST(DatapathConfig, DefaultsToTheAfxdpWorkers) {
-  EXPECT_EQ(parse_config(minimal()).datapath, Datapath::kAfxdp);
+TEST(DatapathConfig, DefaultsToTheXdpProgram) {
+  EXPECT_EQ(parse_config(minimal()).datapath, Datapath::kXdp);
 }
 
 TEST(DatapathConfig, XdpAndAfxdpAreAcceptedAnythingElseIsRefusedWithTheChoices) {
