@@ -29,7 +29,10 @@ class ControlPlaneTest : public ::testing::Test {
   ControlPlaneTest() {
     dir_.write("a.json", serialize_secrets(testing::secrets_for_test(100)), 0600);
     dir_.write("b.json", serialize_secrets(testing::secrets_for_test(200)), 0600);
+    // The AF_XDP datapath: these tests order the hosts map against the workers' snapshots; the
+    // cookie map the xdp datapath adds is DatapathControlPlane's subject.
     config_ = {{"interface", "eth1"},
+               {"datapath", "afxdp"},
                {"limits", {{"host_table_size", 4}, {"forwarded_synack_pps", 1000}}},
                {"protected_hosts",
                 {host_json("192.0.2.10", "a.json"), host_json("2001:db8::10", "a.json")}}};

@@ -50,9 +50,11 @@ TEST(DatapathConfig, XdpAndAfxdpAreAcceptedAnythingElseIsRefusedWithTheChoices) 
 }
 
 TEST(DatapathConfig, ChangingItOnReloadWaitsForARestart) {
+  json running = minimal();
+  running["datapath"] = "afxdp";
   json next = minimal();
   next["datapath"] = "xdp";
-  const ReloadPlan plan = plan_reload(parse_config(minimal()), parse_config(next));
+  const ReloadPlan plan = plan_reload(parse_config(running), parse_config(next));
   EXPECT_THAT(plan.restart_required, Contains("datapath"));
   EXPECT_EQ(plan.effective.datapath, Datapath::kAfxdp) << "the running datapath stays";
 }
