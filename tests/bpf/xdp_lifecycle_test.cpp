@@ -129,8 +129,9 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
     ASSERT_TRUE(first.flows().insert(key, FlowOrigin::cookie).ok());
     EXPECT_EQ(run_frame(first, ack_frame()).last.reason, SW_R_FWD_ESTABLISHED);
   }
-  for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_stats", "sw_settings",
-                           "sw_host_cookies", "sw_cookie_ports"}) {
+  for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
+                           "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
+                           "sw_cookie_ports"}) {
     struct stat st {};
     EXPECT_EQ(stat((pin_dir_ + "/" + name).c_str(), &st), 0) << name << " not pinned";
   }
@@ -139,7 +140,8 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
 
   XdpFastpath second = must_load(small(pin_dir_));
   EXPECT_EQ(second.adopted_maps(),
-            (std::vector<std::string>{"sw_hosts", "sw_flows", "sw_outbound", "sw_stats",
+            (std::vector<std::string>{"sw_hosts", "sw_flows", "sw_outbound",
+                                      "sw_outbound_unverified", "sw_outbound_keys", "sw_stats",
                                       "sw_settings", "sw_host_cookies", "sw_cookie_ports"}));
   auto flow = second.flows().lookup(key);
   ASSERT_TRUE(flow.ok());
