@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""The debian tier's in-guest scenario: the PACKAGED synwarden and synwarden-agent, started by
+systemd from their installed units, carry real connections through the demo's topology
+(tests/integration/sw_topology.py: client, attacker, firewall, protected host on one bridge)
+under a SYN flood, and each unit is restarted under that load.
+
+  host      synwarden-agent.service in kmod mode (the module DKMS built at install time), its
+            NetworkNamespacePath the host's namespace (a runtime drop-in), listening on
+            192.0.2.10:7070 with the key its postinst generated
+  firewall  synwarden.service on the firewall's e0 (drop-in: the firewall's namespace), polling
+            that agent with the operator's copy of the key in /etc/synwarden/keys/
+  attacker  synflood (the build's) at a fixed rate, spoofed sources in 198.51.100.0/24
+  client    long-lived echo streams (sw_stream.py) opened through the firewall with protection
+            on, so every one was answered with a cookie and accepted by the host's kernel
+            through the module; then fresh curl connections
+
+Pass criteria (PASS/FAIL lines): both units active; the daemon holds fresh secrets and the
+agent runs in kmod mode; the streams connect under the flood; `systemctl restart synwarden`
+and then `systemctl restart synwarden-agent` under load break no stream and each unit is active
+again afterwards; fresh connections during the flood after both restarts succeed; the firewall
+answered the flood with cookie SYN-ACKs; at the end the daemon (keep_dataplane_on_exit false for
+its last run) detaches and unpins, the agent turns the module's gate off.
+Usage: units_under_load.py --tests-dir DIR --bpf-dir DIR --synflood FILE
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+CTL = "/usr/bin/synwardenctl"
+AGENT_KEY = "/etc/synwarden/agent.key"
+FW_KEY = "/etc/synwarden/keys/192.0.2.10.key"
+AGENT_JSON = "/etc/synwarden/agent.json"
+FW_JSON = "/etc/synwarden/synwarden.json"
+DROPIN = "/run/systemd/system/{unit}.service.d/swdeb-netns.conf"
+AGENT_PORT = 7070
+API_PORT = 9477
+STREAMS = 20
+FLOOD_RATE = 20000
+GATE = "/sys/module/synwarden_secrets/parameters/accept_cookies"
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=120)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tests-dir", required=True)
+    ap.add_argument("--bpf-dir", required=True)
+    ap.add_argument("--synflood", required=True)
+    args = ap.parse_args()
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, args.tests_dir)
+    import sw_control as C
+    from sw_harness import Checks
+    from sw_servers import HTTP_PORT
+    from sw_topology import IPV4, MACS, Topology
+
+    checks = Checks()
+    host = IPV4["host"]
+    stream_port = 8080 if HTTP_PORT != 8080 else 8081
+
+    def active(unit):
+        return sh("systemctl", "is-active", unit, check=False).stdout.strip() == "active"
+
+    def wait_active(unit, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if active(unit):
+                return True
+            time.sleep(0.2)
+        return False
+
+    with Topology(args.bpf_dir) as topo:
+        for unit, role in (("synwarden", "firewall"), ("synwarden-agent", "host")):
+            path = DROPIN.format(unit=unit)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(f"[Service]\nNetworkNamespacePath=/run/netns/{topo.ns[role]}\n")
+        shutil.copyfile(AGENT_KEY, FW_KEY)
+        os.chmod(FW_KEY, 0o600)
+        with open(AGENT_JSON, "w") as f:
+            json.dump({"listen": f"{host}:{AGENT_PORT}", "key_file": AGENT_KEY, "mode": "kmod",
+                       "interfaces": ["e0"], "ports": [stream_port]}, f, indent=2)
+        config = {
+            "interface": "e0",
+            "keep_dataplane_on_exit": True,
+            "api": {"address": "127.0.0.1", "port": API_PORT, "persist_changes": False},
+            "protected_hosts": [{
+                "address": host, "mac": MACS["host"], "ports": [stream_port],
+                "protection": True,
+                "agent": {"address": f"{host}:{AGENT_PORT}", "key_file": FW_KEY,
+                          "poll_interval_ms": 1000, "fail": "closed"}}],
+        }
+        with open(FW_JSON, "w") as f:
+            json.dump(config, f, indent=2)
+        sh("systemctl", "daemon-reload")
+
+        def ctl(*cmd):
+            out = topo.sh("firewall", CTL, *cmd, "--api", f"http://127.0.0.1:{API_PORT}",
+                          "--json", check=False)
+            return json.loads(out.stdout) if out.returncode == 0 else {}
+
+        def host_stats():
+            for h in ctl("stats").get("hosts", []):
+                if h.get("address") == host:
+                    return h
+            return {}
+
+        def fresh(timeout=30):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if host_stats().get("secrets_state") == "fresh":
+                    return True
+                time.sleep(0.3)
+            return False
+
+        try:
+            sh("systemctl", "start", "synwarden-agent.service")
+            checks.check("systemctl start synwarden-agent: active", wait_active("synwarden-agent"),
+                         sh("systemctl", "status", "--no-pager", "synwarden-agent", check=False).stdout)
+            sh("systemctl", "start", "synwarden.service", check=False)
+            checks.check("systemctl start synwarden: active", wait_active("synwarden"),
+                         sh("systemctl", "status", "--no-pager", "synwarden", check=False).stdout)
+            for unit in ("synwarden-agent", "synwarden"):
+                print(sh("systemctl", "status", "--no-pager", "--lines=6", unit,
+                         check=False).stdout, flush=True)
+            agent_log = sh("journalctl", "-u", "synwarden-agent", "--no-pager", "-o", "cat",
+                           check=False).stdout
+            checks.check("the agent runs in kmod mode (journal)", "kmod" in agent_log and
+                         "serving secrets" in agent_log, agent_log[-600:])
+            checks.check("the module's gate is on while the agent runs",
+                         open(GATE).read().strip() in ("1", "Y"), open(GATE).read().strip())
+            checks.check("synwarden holds fresh secrets from the agent (synwardenctl stats)",
+                         fresh(), json.dumps(host_stats())[:600])
+
+            flood = C.start_flood(topo, args.synflood, host, stream_port, FLOOD_RATE, 600)
+            time.sleep(1.0)
+            before = host_stats().get("counters", {})
+            streams = C.Streams(topo, host, stream_port, STREAMS)
+            checks.check(f"{STREAMS} streams connected through the firewall under the flood",
+                         True)
+            time.sleep(2.0)
+            for unit in ("synwarden", "synwarden-agent"):
+                sh("systemctl", "restart", f"{unit}.service", check=False)
+                ok = wait_active(unit)
+                fresh_again = fresh()
+                time.sleep(2.0)
+                probe = streams.probe()
+                checks.check(f"systemctl restart {unit} under the flood: active again, secrets "
+                             f"fresh, no stream broken", ok and fresh_again and
+                             probe.get("broken") == 0, json.dumps(probe))
+            new = C.Streams(topo, host, stream_port, 5)
+            checks.check("5 new connections through the firewall after both restarts", True)
+            new.stop()
+            after = host_stats().get("counters", {})
+            summary = streams.stop()
+            checks.check(f"all {STREAMS} streams intact at the end (every byte back in order)",
+                         summary.get("broken") == 0 and summary.get("connections", STREAMS)
+                         == STREAMS, json.dumps(summary))
+            synacks = after.get("synack", 0) - before.get("synack", 0)
+            checks.check("the firewall answered the flood with cookie SYN-ACKs", synacks > 1000,
+                         f"{synacks} SYN-ACKs; counters {json.dumps(after)[:400]}")
+            flood.terminate()
+            flood.wait(timeout=30)
+
+            # Leave nothing: the last run detaches and unpins (keep_dataplane_on_exit false).
+            config["keep_dataplane_on_exit"] = False
+            with open(FW_JSON, "w") as f:
+                json.dump(config, f, indent=2)
+            sh("systemctl", "restart", "synwarden.service", check=False)
+            wait_active("synwarden")
+        finally:
+            sh("systemctl", "stop", "synwarden.service", "synwarden-agent.service", check=False)
+            for unit in ("synwarden", "synwarden-agent"):
+                shutil.rmtree(os.path.dirname(DROPIN.format(unit=unit)), ignore_errors=True)
+            sh("systemctl", "daemon-reload", check=False)
+        checks.check("the stopped daemon detached its XDP program", topo.xdp_attached() is None)
+        checks.check("the stopped agent turned the module's gate off",
+                     open(GATE).read().strip() in ("0", "N"), open(GATE).read().strip())
+    return checks.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
