@@ -41,6 +41,28 @@ API_PORT = 9477
 STREAMS = 20
 FLOOD_RATE = 20000
 GATE = "/sys/module/synwarden_secrets/parameters/accept_cookies"
+# Capability numbers (linux/capability.h), index = bit.
+CAPS = ("chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap "
+        "linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner "
+        "sys_module sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice "
+        "sys_resource sys_time sys_tty_config mknod lease audit_write audit_control setfcap "
+        "mac_override mac_admin syslog wake_alarm block_suspend audit_read perfmon bpf "
+        "checkpoint_restore").split()
+
+
+def cap_names(mask):
+    return {f"cap_{name}" for bit, name in enumerate(CAPS) if mask >> bit & 1}
+
+
+def process_caps(pid):
+    """{"CapEff": names, "CapBnd": names} of a running process."""
+    caps = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("CapEff", "CapBnd"):
+                caps[key] = cap_names(int(value.strip(), 16))
+    return caps
 
 
 def sh(*cmd, check=True):
@@ -137,6 +159,18 @@ def main():
                          open(GATE).read().strip() in ("1", "Y"), open(GATE).read().strip())
             checks.check("synwarden holds fresh secrets from the agent (synwardenctl stats)",
                          fresh(), json.dumps(host_stats())[:600])
+            for unit in ("synwarden", "synwarden-agent"):
+                pid = sh("systemctl", "show", "-p", "MainPID", "--value", unit).stdout.strip()
+                allowed = set(sh("systemctl", "show", "-p", "CapabilityBoundingSet", "--value",
+                                 unit).stdout.split())
+                caps = process_caps(pid) if pid not in ("", "0") else {}
+                print(f"capabilities of {unit} (pid {pid}): effective "
+                      f"{' '.join(sorted(caps.get('CapEff', [])))}; bounding "
+                      f"{' '.join(sorted(caps.get('CapBnd', [])))}", flush=True)
+                checks.check(f"{unit}'s process holds only its unit's capabilities "
+                             f"({' '.join(sorted(allowed))})",
+                             bool(caps) and caps["CapBnd"] == allowed and caps["CapEff"] <= allowed
+                             and len(allowed) <= 5, json.dumps({k: sorted(v) for k, v in caps.items()}))
 
             flood = C.start_flood(topo, args.synflood, host, stream_port, FLOOD_RATE, 600)
             time.sleep(1.0)
