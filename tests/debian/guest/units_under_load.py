@@ -153,7 +153,7 @@ def main():
                          check=False).stdout, flush=True)
             agent_log = sh("journalctl", "-u", "synwarden-agent", "--no-pager", "-o", "cat",
                            check=False).stdout
-            checks.check("the agent runs in kmod mode (journal)", "kmod" in agent_log and
+            checks.check("the agent runs in kmod mode (journal: \"kmod chose kmod\")", "kmod chose kmod" in agent_log and
                          "serving secrets" in agent_log, agent_log[-600:])
             checks.check("the module's gate is on while the agent runs",
                          open(GATE).read().strip() in ("1", "Y"), open(GATE).read().strip())
