@@ -22,6 +22,7 @@ check() {  # check "what" command...
   if out=$("$@" 2>&1); then pass "$what"; else fail "$what -- $(tr '\n' ' ' <<<"$out" | cut -c1-600)"; fi
 }
 absent() { if [ -e "$1" ]; then echo "$1 exists"; return 1; fi; }
+nothing() { local out; out=$("$@" 2>/dev/null); [ -z "$out" ] || { echo "found: $out"; return 1; }; }
 now() { cut -d' ' -f1 /proc/uptime; }
 secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
 
@@ -72,7 +73,7 @@ check "DKMS built and installed synwarden_secrets for $kver at install time" \
   sh -c "dkms status synwarden-secrets | grep -q '$kver.*installed'"
 check "the module is in /lib/modules/$kver/updates/dkms" \
   test -f "/lib/modules/$kver/updates/dkms/synwarden_secrets.ko"
-check "the install loaded the module (synwarden-dkms postinst)" grep -q '^synwarden_secrets ' /proc/modules
+check "the install loaded the module (synwarden-dkms postinst)" grep '^synwarden_secrets ' /proc/modules
 for u in synwarden synwarden-agent; do
   check "$u.service installed, not enabled" test "$(systemctl is-enabled $u.service 2>&1)" = disabled
 done
@@ -108,11 +109,11 @@ for p in synwarden synwarden-agent synwarden-dkms; do
     sh -c "! dpkg-query -W -f='\${db:Status-Status}' $p 2>/dev/null | grep -qv '^not-installed\$'"
 done
 check "purge: no synwarden unit known to systemd" \
-  sh -c '! systemctl list-unit-files --no-legend "synwarden*" | grep -q .'
-check "purge: no synwarden_secrets module loaded" sh -c '! grep -q "^synwarden_secrets " /proc/modules'
+  nothing systemctl list-unit-files --no-legend "synwarden*"
+check "purge: no synwarden_secrets module loaded" nothing grep "^synwarden_secrets " /proc/modules
 check "purge: no synwarden_secrets.ko under /lib/modules" \
-  sh -c '! find /lib/modules -name "synwarden_secrets.ko*" | grep -q .'
-check "purge: no pin under /sys/fs/bpf" sh -c '! find /sys/fs/bpf -path "*synwarden*" | grep -q .'
+  nothing find /lib/modules -name "synwarden_secrets.ko*"
+check "purge: no pin under /sys/fs/bpf" nothing find /sys/fs/bpf -path "*synwarden*"
 for f in /etc/synwarden /usr/sbin/synwarden /usr/bin/synwardenctl /usr/sbin/synwarden-agent \
          /lib/systemd/system/synwarden.service /lib/systemd/system/synwarden-agent.service \
          /run/systemd/system/synwarden.service.d /run/systemd/system/synwarden-agent.service.d \
@@ -120,10 +121,12 @@ for f in /etc/synwarden /usr/sbin/synwarden /usr/bin/synwardenctl /usr/sbin/synw
          /usr/share/doc/synwarden-dkms; do
   check "purge: no $f" absent "$f"
 done
-check "purge: no /usr/src/synwarden-secrets-*" sh -c '! ls -d /usr/src/synwarden-secrets-* 2>/dev/null'
-check "purge: no synwarden process" sh -c '! pgrep -f "^/usr/sbin/synwarden"'
+check "purge: no /usr/src/synwarden-secrets-*" nothing find /usr/src -maxdepth 1 -name "synwarden*"
+check "purge: no synwarden process" nothing pgrep -af "^/usr/sbin/synwarden"
 check "purge: no file of any package named synwarden* left in the dpkg database" \
-  sh -c '! ls /var/lib/dpkg/info/synwarden* 2>/dev/null'
+  nothing find /var/lib/dpkg/info -name "synwarden*"
+check "purge: no file named synwarden* anywhere under /etc, /usr, /var, /lib, /run" \
+  nothing find /etc /usr /var /lib /run -xdev -name "*synwarden*" ! -path "/run/swdeb/*"
 
 info "guest: $passed passed, $failed failed, payload done at uptime $(now) s"
 echo "SWDEB-END"

@@ -89,13 +89,22 @@ def main():
     def active(unit):
         return sh("systemctl", "is-active", unit, check=False).stdout.strip() == "active"
 
-    def wait_active(unit, timeout=30):
+    def restarts(unit):
+        return sh("systemctl", "show", "-p", "NRestarts", "--value", unit).stdout.strip()
+
+    def wait_active(unit, timeout=30, steady=3.0):
+        """Active, and still active `steady` seconds later without a restart by systemd."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if active(unit):
-                return True
+                count = restarts(unit)
+                time.sleep(steady)
+                return active(unit) and restarts(unit) == count
             time.sleep(0.2)
         return False
+
+    def gate():
+        return open(GATE).read().strip() if os.path.exists(GATE) else "absent"
 
     with Topology(args.bpf_dir) as topo:
         for unit, role in (("synwarden", "firewall"), ("synwarden-agent", "host")):
@@ -143,20 +152,21 @@ def main():
 
         try:
             sh("systemctl", "start", "synwarden-agent.service")
-            checks.check("systemctl start synwarden-agent: active", wait_active("synwarden-agent"),
-                         sh("systemctl", "status", "--no-pager", "synwarden-agent", check=False).stdout)
+            checks.check("systemctl start synwarden-agent: active (and stays so)",
+                         wait_active("synwarden-agent"))
             sh("systemctl", "start", "synwarden.service", check=False)
-            checks.check("systemctl start synwarden: active", wait_active("synwarden"),
-                         sh("systemctl", "status", "--no-pager", "synwarden", check=False).stdout)
+            checks.check("systemctl start synwarden: active (and stays so)",
+                         wait_active("synwarden"))
             for unit in ("synwarden-agent", "synwarden"):
                 print(sh("systemctl", "status", "--no-pager", "--lines=6", unit,
                          check=False).stdout, flush=True)
             agent_log = sh("journalctl", "-u", "synwarden-agent", "--no-pager", "-o", "cat",
                            check=False).stdout
-            checks.check("the agent runs in kmod mode (journal: \"kmod chose kmod\")", "kmod chose kmod" in agent_log and
-                         "serving secrets" in agent_log, agent_log[-600:])
-            checks.check("the module's gate is on while the agent runs",
-                         open(GATE).read().strip() in ("1", "Y"), open(GATE).read().strip())
+            checks.check("the agent runs in kmod mode (journal: \"kmod chose kmod\")",
+                         "kmod chose kmod" in agent_log and "serving secrets" in agent_log,
+                         agent_log[-600:])
+            checks.check("the module's gate is on while the agent runs", gate() in ("1", "Y"),
+                         gate())
             checks.check("synwarden holds fresh secrets from the agent (synwardenctl stats)",
                          fresh(), json.dumps(host_stats())[:600])
             for unit in ("synwarden", "synwarden-agent"):
@@ -169,8 +179,9 @@ def main():
                       f"{' '.join(sorted(caps.get('CapBnd', [])))}", flush=True)
                 checks.check(f"{unit}'s process holds only its unit's capabilities "
                              f"({' '.join(sorted(allowed))})",
-                             bool(caps) and caps["CapBnd"] == allowed and caps["CapEff"] <= allowed
-                             and len(allowed) <= 5, json.dumps({k: sorted(v) for k, v in caps.items()}))
+                             bool(caps) and caps["CapBnd"] == allowed
+                             and caps["CapEff"] <= allowed and len(allowed) <= 5,
+                             json.dumps({k: sorted(v) for k, v in caps.items()}))
 
             flood = C.start_flood(topo, args.synflood, host, stream_port, FLOOD_RATE, 600)
             time.sleep(1.0)
@@ -214,8 +225,8 @@ def main():
                 shutil.rmtree(os.path.dirname(DROPIN.format(unit=unit)), ignore_errors=True)
             sh("systemctl", "daemon-reload", check=False)
         checks.check("the stopped daemon detached its XDP program", topo.xdp_attached() is None)
-        checks.check("the stopped agent turned the module's gate off",
-                     open(GATE).read().strip() in ("0", "N"), open(GATE).read().strip())
+        checks.check("the stopped agent turned the module's gate off", gate() in ("0", "N"),
+                     gate())
     return checks.summary()
 
 
