@@ -78,11 +78,20 @@ esac
 if [[ -z $mode ]]; then
   [[ $want != kmod ]] && echo "demo: bpf mode: $bpf_why" >&2
   [[ $want != bpf ]] && echo "demo: kmod mode: $kmod_why" >&2
-  echo "demo: this kernel ($kver) can run neither host mode the demo was allowed ($want)." \
-       "On Debian 12, either install the running kernel's headers (scripts/install-deps.sh) so" \
-       "the demo builds the synwarden_secrets module (kmod mode), or add the bookworm-backports" \
-       "suite to your apt sources (same mirror and components as bookworm), run apt-get update" \
-       "&& apt-get install -y -t bookworm-backports linux-image-amd64 and reboot (bpf mode)." >&2
+  echo "demo: this kernel ($kver) can run neither host mode the demo was allowed ($want). What helps:" >&2
+  if [[ $want != bpf ]]; then
+    if [[ -e /proc/modules ]]; then
+      echo "  kmod mode: install the running kernel's headers (scripts/install-deps.sh installs" \
+           "linux-headers-$kver; the demo then builds the module) or the synwarden-dkms package" >&2
+    else
+      echo "  kmod mode: boot a kernel with loadable module support (Debian's stock kernels have it)" >&2
+    fi
+  fi
+  if [[ $want != kmod ]]; then
+    echo "  bpf mode: Linux >= 6.9 with BTF. On Debian 12 add the bookworm-backports suite to your" \
+         "apt sources (same mirror and components as bookworm), then apt-get update &&" \
+         "apt-get install -y -t bookworm-backports linux-image-amd64, and reboot" >&2
+  fi
   exit 2
 fi
 
