@@ -47,10 +47,11 @@ section_demo() {
   rc=$?
   check "demo with SYNWARDEN_DEMO_HOST_MODE=bpf exits 2 on 6.1, naming the backports suite" \
     sh -c "[ $rc -eq 2 ] && grep -q bookworm-backports /root/demo-bpf.log"
+  # Streamed, so a slow run shows where it is.
   SYNWARDEN_DEMO_PREBUILT=1 SYNWARDEN_BUILD_DIR=/root/demo/build \
-    bash /root/demo/scripts/demo.sh >/root/demo.log 2>&1
-  rc=$?
-  sed 's/^/SWDEB info demo output: /' /root/demo.log | grep -E 'demo: ' | tail -n 14
+    bash /root/demo/scripts/demo.sh 2>&1 | tee /root/demo.log | grep --line-buffered '^demo: ' |
+    sed -u 's/^/SWDEB info demo output: /'
+  rc=${PIPESTATUS[0]}
   info "demo: exit $rc after $(secs_since "$t") s"
   summary=$(grep -E '^demo: [0-9]+/[0-9]+ connections succeeded' /root/demo.log | tail -n 1)
   info "demo summary line: $summary"

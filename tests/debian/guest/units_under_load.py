@@ -85,6 +85,7 @@ def main():
     checks = Checks()
     host = IPV4["host"]
     stream_port = 8080 if HTTP_PORT != 8080 else 8081
+    new_port = stream_port + 10  # a second protected port: fresh connections after the restarts
 
     def active(unit):
         return sh("systemctl", "is-active", unit, check=False).stdout.strip() == "active"
@@ -116,13 +117,13 @@ def main():
         os.chmod(FW_KEY, 0o600)
         with open(AGENT_JSON, "w") as f:
             json.dump({"listen": f"{host}:{AGENT_PORT}", "key_file": AGENT_KEY, "mode": "kmod",
-                       "interfaces": ["e0"], "ports": [stream_port]}, f, indent=2)
+                       "interfaces": ["e0"], "ports": [stream_port, new_port]}, f, indent=2)
         config = {
             "interface": "e0",
             "keep_dataplane_on_exit": True,
             "api": {"address": "127.0.0.1", "port": API_PORT, "persist_changes": False},
             "protected_hosts": [{
-                "address": host, "mac": MACS["host"], "ports": [stream_port],
+                "address": host, "mac": MACS["host"], "ports": [stream_port, new_port],
                 "protection": True,
                 "agent": {"address": f"{host}:{AGENT_PORT}", "key_file": FW_KEY,
                           "poll_interval_ms": 1000, "fail": "closed"}}],
@@ -199,14 +200,15 @@ def main():
                 checks.check(f"systemctl restart {unit} under the flood: active again, secrets "
                              f"fresh, no stream broken", ok and fresh_again and
                              probe.get("broken") == 0, json.dumps(probe))
-            new = C.Streams(topo, host, stream_port, 5)
-            checks.check("5 new connections through the firewall after both restarts", True)
-            new.stop()
+            new = C.Streams(topo, host, new_port, 5)
+            new_summary = new.stop()
+            checks.check("5 new connections through the firewall after both restarts, echoed",
+                         new_summary.get("echoed_ok") is True, json.dumps(new_summary))
             after = host_stats().get("counters", {})
             summary = streams.stop()
             checks.check(f"all {STREAMS} streams intact at the end (every byte back in order)",
-                         summary.get("broken") == 0 and summary.get("connections", STREAMS)
-                         == STREAMS, json.dumps(summary))
+                         summary.get("broken") == [] and summary.get("echoed_ok") is True
+                         and summary.get("connections") == STREAMS, json.dumps(summary))
             synacks = after.get("synack", 0) - before.get("synack", 0)
             checks.check("the firewall answered the flood with cookie SYN-ACKs", synacks > 1000,
                          f"{synacks} SYN-ACKs; counters {json.dumps(after)[:400]}")
