@@ -19,6 +19,8 @@
 #   SYNWARDEN_DEMO_HOST_MODE  auto (default: bpf if the kernel has it, else kmod), bpf or kmod
 #   SYNWARDEN_BUILD_DIR       the build directory (default ./build)
 #   SYNWARDEN_DEMO_PREBUILT=1 do not build: take the programs from the build directory as they are
+#   SYNWARDEN_DEMO_SCALE      multiplies the connection counts (default 1: 520 connections; the
+#                             debian VM tier, under qemu without KVM, runs 0.25)
 #   SYNWARDEN_DEMO_SYNWARDEN, SYNWARDEN_DEMO_AGENT
 #                             other synwarden / synwarden-agent binaries (e.g. the installed
 #                             /usr/sbin ones; the Debian 12 VM tier runs the packaged programs)
@@ -138,7 +140,7 @@ fi
 
 cd "$root/tests/integration"
 /usr/bin/python3 sw_demo.py --build "$build" --host-mode "$mode" \
-  --synwarden "$synwarden" --agent "$agent" &
+  --synwarden "$synwarden" --agent "$agent" --scale "${SYNWARDEN_DEMO_SCALE:-1}" &
 demo_pid=$!
 set +e
 wait "$demo_pid"

@@ -35,7 +35,15 @@ def main():
                     help="the agent's mode (kmod: the caller loaded synwarden_secrets)")
     ap.add_argument("--synwarden", help="the daemon (default: the build directory's)")
     ap.add_argument("--agent", help="synwarden-agent (default: the build directory's)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies every connection count of the plan (0 < scale <= 1; the "
+                         "debian VM tier runs a quarter of it under qemu without KVM)")
     args = ap.parse_args()
+    if not 0 < args.scale <= 1:
+        say(f"--scale must be in (0, 1], got {args.scale}")
+        return 2
+    plan = [(command, {k: max(1, round(v * args.scale)) for k, v in options.items()})
+            for command, options in PLAN]
     b = args.build
     binaries = {"synwarden": args.synwarden or f"{b}/userspace/daemon/synwarden",
                 "agent": args.agent or f"{b}/agent/synwarden-agent",
@@ -61,7 +69,7 @@ def main():
             for family, dst in (("4", IPV4["host"]), ("6", IPV6["host"])):
                 flood = scenario.flood(family, 120)
                 time.sleep(1.0)
-                for command, options in PLAN:
+                for command, options in plan:
                     if command == "curl":  # distinct objects, so every body is checked anew
                         options = dict(options, first=number)
                         number += options["count"]

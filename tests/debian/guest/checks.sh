@@ -48,7 +48,7 @@ section_demo() {
   check "demo with SYNWARDEN_DEMO_HOST_MODE=bpf exits 2 on 6.1, naming the backports suite" \
     sh -c "[ $rc -eq 2 ] && grep -q bookworm-backports /root/demo-bpf.log"
   # Streamed, so a slow run shows where it is.
-  SYNWARDEN_DEMO_PREBUILT=1 SYNWARDEN_BUILD_DIR=/root/demo/build \
+  SYNWARDEN_DEMO_PREBUILT=1 SYNWARDEN_BUILD_DIR=/root/demo/build SYNWARDEN_DEMO_SCALE=0.25 \
     bash /root/demo/scripts/demo.sh 2>&1 | tee /root/demo.log | grep --line-buffered '^demo: ' |
     sed -u 's/^/SWDEB info demo output: /'
   rc=${PIPESTATUS[0]}
