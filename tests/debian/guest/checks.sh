@@ -87,9 +87,9 @@ section_install() {
 
 # --- units: the packaged programs under systemd, in the demo's topology, under a flood ------------
 section_units() {
-  python3 "$P/units_under_load.py" --tests-dir /root/demo/tests/integration \
-    --bpf-dir /root/demo/build/tests/integration/bpf \
-    --synflood /root/demo/build/tools/synflood/synflood >/root/units.log 2>&1
+  python3 "$P/units_under_load.py" --tests-dir "$P/demo/tests/integration" \
+    --bpf-dir "$P/demo/build/tests/integration/bpf" \
+    --synflood "$P/demo/build/tools/synflood/synflood" >/root/units.log 2>&1
   rc=$?
   grep -E '^(PASS|FAIL): ' /root/units.log | sed -e 's/^PASS: /SWDEB PASS units: /' -e 's/^FAIL: /SWDEB FAIL units: /'
   passed=$((passed + $(grep -c '^PASS: ' /root/units.log)))
