@@ -74,7 +74,7 @@ section_install() {
   cd / || exit 1
   check "apt install ./synwarden_*.deb ./synwarden-agent_*.deb ./synwarden-dkms_*.deb" \
     sh -c "[ $rc -eq 0 ] || { tail -n 30 /root/install.log; false; }"
-  info "dkms status: $(dkms status synwarden-secrets 2>&1 | tr '\n' ' ')"
+  info "dkms status: $(dkms status synwarden-secrets 2>/dev/null | tr '\n' ' ')"
   check "DKMS built and installed synwarden_secrets for $kver at install time" \
     sh -c "dkms status synwarden-secrets | grep -q '$kver.*installed'"
   check "the module is in /lib/modules/$kver/updates/dkms" \

@@ -112,7 +112,12 @@ def main():
             path = DROPIN.format(unit=unit)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
-                f.write(f"[Service]\nNetworkNamespacePath=/run/netns/{topo.ns[role]}\n")
+                # With a network namespace of its own systemd mounts a fresh sysfs for the unit
+                # (so /sys/class/net shows that namespace): bind the system's bpffs over its
+                # /sys/fs/bpf, where the daemon pins its maps (in the initial namespace, as
+                # deployed, the unit sees the system's /sys and needs no such line).
+                f.write(f"[Service]\nNetworkNamespacePath=/run/netns/{topo.ns[role]}\n"
+                        "BindPaths=/sys/fs/bpf\n")
         shutil.copyfile(AGENT_KEY, FW_KEY)
         os.chmod(FW_KEY, 0o600)
         with open(AGENT_JSON, "w") as f:
@@ -161,6 +166,9 @@ def main():
             for unit in ("synwarden-agent", "synwarden"):
                 print(sh("systemctl", "status", "--no-pager", "--lines=6", unit,
                          check=False).stdout, flush=True)
+                if not active(unit):
+                    print(sh("journalctl", "-u", unit, "--no-pager", "-o", "cat", "-n", "25",
+                             check=False).stdout, flush=True)
             agent_log = sh("journalctl", "-u", "synwarden-agent", "--no-pager", "-o", "cat",
                            check=False).stdout
             checks.check("the agent runs in kmod mode (journal: \"kmod chose kmod\")",
