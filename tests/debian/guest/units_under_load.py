@@ -166,9 +166,9 @@ def main():
             for unit in ("synwarden-agent", "synwarden"):
                 print(sh("systemctl", "status", "--no-pager", "--lines=6", unit,
                          check=False).stdout, flush=True)
-                if not active(unit):
-                    print(sh("journalctl", "-u", unit, "--no-pager", "-o", "cat", "-n", "25",
-                             check=False).stdout, flush=True)
+                print(f"journal of {unit}.service:\n" +
+                      sh("journalctl", "-u", f"{unit}.service", "--no-pager", "-n", "30",
+                         check=False).stdout, flush=True)
             agent_log = sh("journalctl", "-u", "synwarden-agent", "--no-pager", "-o", "cat",
                            check=False).stdout
             checks.check("the agent runs in kmod mode (journal: \"kmod chose kmod\")",
@@ -195,7 +195,13 @@ def main():
             flood = C.start_flood(topo, args.synflood, host, stream_port, FLOOD_RATE, 600)
             time.sleep(1.0)
             before = host_stats().get("counters", {})
-            streams = C.Streams(topo, host, stream_port, STREAMS)
+            try:
+                streams = C.Streams(topo, host, stream_port, STREAMS)
+            except RuntimeError:
+                print(json.dumps(ctl("stats"))[:3000], flush=True)
+                print(sh("journalctl", "-u", "synwarden.service", "--no-pager", "-n", "40",
+                         check=False).stdout, flush=True)
+                raise
             checks.check(f"{STREAMS} streams connected through the firewall under the flood",
                          True)
             time.sleep(2.0)
