@@ -108,6 +108,8 @@ def main():
         return open(GATE).read().strip() if os.path.exists(GATE) else "absent"
 
     with Topology(args.bpf_dir) as topo:
+        # The firewall's management address: its poller reaches the agent from there.
+        topo.ip("firewall", "addr", "add", "192.0.2.3/24", "dev", "e0")
         for unit, role in (("synwarden", "firewall"), ("synwarden-agent", "host")):
             path = DROPIN.format(unit=unit)
             os.makedirs(os.path.dirname(path), exist_ok=True)
