@@ -13,12 +13,29 @@ BUILD=(build-essential cmake pkg-config git
 # Tools the test tiers drive: namespaces, real TCP clients, packet crafting, captures.
 TEST=(iproute2 iputils-ping ethtool curl netcat-openbsd python3 python3-scapy tcpdump tshark
       nftables procps psmisc kmod)
-# VM tier: a Debian kernel under qemu with a busybox initramfs.
-VM=(qemu-system-x86 busybox-static cpio)
+# VM tiers: a Debian kernel under qemu with a busybox initramfs (vm); a Debian 12 system image
+# built with mmdebstrap and turned into a disk with mke2fs (debian).
+VM=(qemu-system-x86 busybox-static cpio mmdebstrap e2fsprogs)
 # Benchmarks and packaging.
 EXTRA=(gnuplot-nox debhelper dh-dkms dkms devscripts lintian fakeroot systemd)
 
-ALL=("${BUILD[@]}" "${TEST[@]}" "${VM[@]}" "${EXTRA[@]}")
+# The running kernel's headers, when it takes modules and Debian packages them: scripts/demo.sh
+# builds the synwarden_secrets module against them on kernels without the BPF host mode (Debian
+# 12's stock 6.1). A kernel without module support, or one Debian does not package, gets none.
+HEADERS=()
+kver=$(uname -r)
+if [ -e /proc/modules ] && [ ! -e "/lib/modules/$kver/build/Makefile" ]; then
+  if apt-cache show "linux-headers-$kver" >/dev/null 2>&1 ||
+     { apt-get update -qq && apt-cache show "linux-headers-$kver" >/dev/null 2>&1; }; then
+    HEADERS=("linux-headers-$kver")
+  else
+    echo "install-deps: no linux-headers-$kver package in your apt sources; kmod mode on this" \
+         "kernel needs its build headers in /lib/modules/$kver/build (Debian 12 kernels:" \
+         "apt-get update, then rerun this script)" >&2
+  fi
+fi
+
+ALL=("${BUILD[@]}" "${TEST[@]}" "${VM[@]}" "${EXTRA[@]}" "${HEADERS[@]}")
 missing=()
 for p in "${ALL[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,7 @@
 # Runs synwarden's whole test suite: every tier, each really executed; prints a per-tier table of
 # wall and CPU time and a closing "N passed, N failed" line.
 #
-# Tiers (SYNWARDEN_TIERS, default all seven):
+# Tiers (SYNWARDEN_TIERS, default all eight):
 #   unit         ctest label unit on the main build (g++, warnings are errors)
 #   bpf          ctest label bpf          (root: BPF_PROG_TEST_RUN, namespaces)
 #   integration  ctest label integration  (root: namespaces, the real daemon, floods)
@@ -10,6 +10,8 @@
 #   sanitize     scripts/sanitize.sh: the unit tier under ASan + UBSan (clang)
 #   fuzz         scripts/fuzz.sh 30: every libFuzzer target for 30 s, from the same clang build
 #   package      packaging/build-debs.sh, then packaging/smoke-test.sh on those .debs
+#   debian       tests/debian/run.sh: those .debs in a Debian 12 VM with systemd as PID 1 (qemu
+#                TCG, image cached), the demo in kmod mode, units restarted under a flood, purge
 # A ctest tier with no tests, or with any skipped / not-run test, fails; a script tier fails
 # unless it exits 0 and prints its "<tier>: ..." summary line. Nothing is reported as passing
 # that did not run.
@@ -22,16 +24,17 @@
 #   tests   the main build (g++), then unit, then bpf, integration, vm holding
 #           $SYNWARDEN_TEST_LOCK (namespaces and qemu: one such run per machine), at normal
 #           priority;
-# then the sanitize tier's tests, then fuzz beside the package smoke test (under the lock).
+# then the sanitize tier's tests, then fuzz beside the package smoke test and the debian VM tier
+# (both under the lock, one after the other).
 # Needs root. Environment: SYNWARDEN_BUILD_DIR (./build), SYNWARDEN_SANITIZE_BUILD_DIR
 # (./build-sanitize), SYNWARDEN_TIERS, SYNWARDEN_TEST_LOCK (/tmp/synwarden-integration.lock).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SYNWARDEN_BUILD_DIR:-$root/build}
 san_build=${SYNWARDEN_SANITIZE_BUILD_DIR:-$root/build-sanitize}
-tiers=${SYNWARDEN_TIERS:-unit bpf integration vm sanitize fuzz package}
+tiers=${SYNWARDEN_TIERS:-unit bpf integration vm sanitize fuzz package debian}
 lock=${SYNWARDEN_TEST_LOCK:-/tmp/synwarden-integration.lock}
-all_tiers="unit bpf integration vm sanitize fuzz package"
+all_tiers="unit bpf integration vm sanitize fuzz package debian"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "test.sh: must run as root (BPF, network namespaces, the qemu tier, package install)" >&2
@@ -150,7 +153,7 @@ build_lane() {
   if want sanitize || want fuzz; then
     run_step sanitizer-build sanitize idle bash "$root/scripts/sanitize.sh" --build-only "$san_build"
   fi
-  if want package && [ ! -f "$logs/abort" ]; then
+  if { want package || want debian; } && [ ! -f "$logs/abort" ]; then
     run_step package-build package idle bash "$root/packaging/build-debs.sh" "$build/debs"
   fi
 }
@@ -182,13 +185,14 @@ wait "$test_pid" || true
 promote_lane "$build_pid"
 
 # --- 2. after the test lane: sanitize tests, then fuzz beside the package smoke test ----------
-if want package; then
+if want package || want debian; then
   (
     wait_step package-build
     if [ "$(step_rc package-build)" = 0 ]; then
-      take_lock "package smoke test"
-      run_step package-smoke package env SYNWARDEN_DEBS_DIR="$build/debs" \
+      take_lock "package smoke test, debian VM"
+      want package && run_step package-smoke package env SYNWARDEN_DEBS_DIR="$build/debs" \
         bash "$root/packaging/smoke-test.sh"
+      want debian && run_step debian debian bash "$root/tests/debian/run.sh" "$build/debs" "$build"
     fi
   ) &
   smoke_pid=$!
@@ -222,13 +226,16 @@ if want fuzz; then
     result[fuzz]=$(script_verdict fuzz fuzz)
   fi
 fi
-if want package; then
+for t in package debian; do
+  want "$t" || continue
   if [ "$(step_rc package-build)" != 0 ]; then
-    result[package]="FAILED: package build (exit $(step_rc package-build), $logs/package-build.log)"
+    result[$t]="FAILED: package build (exit $(step_rc package-build), $logs/package-build.log)"
+  elif [ "$t" = package ]; then
+    result[$t]=$(script_verdict package package-smoke)
   else
-    result[package]=$(script_verdict package package-smoke)
+    result[$t]=$(script_verdict debian debian)
   fi
-fi
+done
 
 echo
 echo "== synwarden test tiers =="
@@ -243,7 +250,7 @@ echo
 echo "== time per step (wall: start-end in s since the start of test.sh; CPU: user+sys of the step and its children) =="
 printf '%-16s %-10s %6s %6s %7s %8s %8s\n' step tier start end wall cpu_user cpu_sys
 declare -A tier_wall tier_cpu
-for step in build unit bpf integration vm sanitizer-build sanitize-tests fuzz package-build package-smoke; do
+for step in build unit bpf integration vm sanitizer-build sanitize-tests fuzz package-build package-smoke debian; do
   [ -f "$logs/$step.step" ] || continue
   read -r rc start end user sys <"$logs/$step.step"
   tier=$(cat "$logs/$step.tier")

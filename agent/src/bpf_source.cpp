@@ -113,7 +113,7 @@ std::string BpfSecretSource::describe() const {
          std::to_string(state_.current.generation) + "; rotation every " +
          (config_.key_rotation_s ? std::to_string(config_.key_rotation_s) + " s"
                                  : std::string("never")) +
-         "; window scale " + std::to_string(facts_.rcv_wscale) + ", MSS " +
+         "; window scale " + wscale_text(facts_) + ", MSS " +
          std::to_string(facts_.mss) + "/" + std::to_string(facts_.mss6) + " (MTU " +
          std::to_string(facts_.mtu) + ")";
 }

@@ -61,11 +61,21 @@ uint32_t interface_mtu(const std::string& interface) {
   return static_cast<uint32_t>(req.ifr_mtu);
 }
 
+std::string wscale_text(const HostFacts& facts) {
+  return std::to_string(facts.rcv_wscale) +
+         (facts.rmem_max_assumed
+              ? " (net.core.rmem_max is not visible in this network namespace, the kernel keeps "
+                "it global: its default " + std::to_string(kDefaultRmemMax) +
+                    " assumed; run the agent in the initial namespace if it was raised)"
+              : "");
+}
+
 HostFacts read_host_facts(const std::string& interface, const std::string& proc_root) {
   HostFacts f;
   try {
     f.sysctls = read_tcp_sysctls(proc_root + "/sys");
     f.rcv_wscale = read_rcv_wscale(proc_root + "/sys");
+    f.rmem_max_assumed = rmem_max_hidden(proc_root + "/sys");
   } catch (const HostSysctlError& e) {
     throw FactsError(e.what());
   }

@@ -24,8 +24,13 @@ struct HostFacts {
   uint16_t mss = 1460;         // advertised over IPv4
   uint16_t mss6 = 1440;        // advertised over IPv6
   uint8_t rcv_wscale = 7;
+  bool rmem_max_assumed = false;  // rmem_max_hidden(): the default stood in for rmem_max
   friend bool operator==(const HostFacts&, const HostFacts&) = default;
 };
+
+// The window scale as the agent's log states it: "<N>", and where rmem_max_assumed why it
+// may be wrong.
+std::string wscale_text(const HostFacts& facts);
 
 // ipv4_default_advmss() / ip6_default_advmss(): the route MSS of a device MTU.
 uint16_t advertised_mss_v4(uint32_t mtu) noexcept;

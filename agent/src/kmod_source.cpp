@@ -65,7 +65,7 @@ void KmodSecretSource::maintain(uint64_t) {
 std::string KmodSecretSource::describe() const {
   return "mode kmod: " + config_.kmod_file + " (timestamp offsets " + ts_variant_ +
          (has_ipv6_ ? "" : ", no IPv6 in this kernel") + "), gate " + gate_->path() +
-         " held on; window scale " + std::to_string(facts_.rcv_wscale) + ", MSS " +
+         " held on; window scale " + wscale_text(facts_) + ", MSS " +
          std::to_string(facts_.mss) + "/" + std::to_string(facts_.mss6) + " (MTU " +
          std::to_string(facts_.mtu) + ")";
 }

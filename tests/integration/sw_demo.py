@@ -31,10 +31,23 @@ def say(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True, help="the build directory (scripts/build.sh)")
+    ap.add_argument("--host-mode", choices=("bpf", "kmod"), default="bpf",
+                    help="the agent's mode (kmod: the caller loaded synwarden_secrets)")
+    ap.add_argument("--synwarden", help="the daemon (default: the build directory's)")
+    ap.add_argument("--agent", help="synwarden-agent (default: the build directory's)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies every connection count of the plan (0 < scale <= 1; the "
+                         "debian VM tier runs a quarter of it under qemu without KVM)")
     args = ap.parse_args()
+    if not 0 < args.scale <= 1:
+        say(f"--scale must be in (0, 1], got {args.scale}")
+        return 2
+    plan = [(command, {k: max(1, round(v * args.scale)) for k, v in options.items()})
+            for command, options in PLAN]
     b = args.build
-    binaries = {"synwarden": f"{b}/userspace/daemon/synwarden",
-                "agent": f"{b}/agent/synwarden-agent", "synflood": f"{b}/tools/synflood/synflood"}
+    binaries = {"synwarden": args.synwarden or f"{b}/userspace/daemon/synwarden",
+                "agent": args.agent or f"{b}/agent/synwarden-agent",
+                "synflood": f"{b}/tools/synflood/synflood"}
     for path in binaries.values():
         if not os.access(path, os.X_OK):
             say(f"{path} is missing: run scripts/build.sh first")
@@ -43,10 +56,11 @@ def main():
     with Topology(f"{b}/tests/integration/bpf", firewall_queues=2) as topo:
         say("namespaces up: client 192.0.2.1, attacker 192.0.2.2, firewall, host 192.0.2.10 "
             "(2001:db8::/64 too)")
-        scenario = Scenario(topo, binaries["synwarden"], binaries["agent"], binaries["synflood"])
+        scenario = Scenario(topo, binaries["synwarden"], binaries["agent"], binaries["synflood"],
+                            host_mode=args.host_mode)
         try:
             scenario.start()
-            say(f"synwarden-agent in bpf mode on the host (window scale {scenario.host_wscale()})"
+            say(f"synwarden-agent in {args.host_mode} mode on the host (window scale {scenario.host_wscale()})"
                 "; synwarden polls its secrets; HTTP :8080 and banner :2525 on the host")
             before = scenario.daemon.stats()
             ok = total = sent = 0
@@ -55,7 +69,7 @@ def main():
             for family, dst in (("4", IPV4["host"]), ("6", IPV6["host"])):
                 flood = scenario.flood(family, 120)
                 time.sleep(1.0)
-                for command, options in PLAN:
+                for command, options in plan:
                     if command == "curl":  # distinct objects, so every body is checked anew
                         options = dict(options, first=number)
                         number += options["count"]
@@ -84,7 +98,7 @@ def main():
     rate = round(sent / seconds) if seconds else 0
     print(f"demo: {ok}/{total} connections succeeded under a flood of {rate} SYN/s "
           f"({fw['synacks']} SYN-ACKs sent, {fw['acks_valid']} ACKs validated, "
-          f"{fw['dropped']} dropped)", flush=True)
+          f"{fw['dropped']} dropped; host mode {args.host_mode})", flush=True)
     return 0 if total > 0 and ok >= 0.999 * total else 1
 
 

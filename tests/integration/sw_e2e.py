@@ -1,6 +1,7 @@
 """The whole product in one Topology, shared by test_e2e.py and the demo (scripts/demo.sh):
 
-    host      synwarden-agent in bpf mode (tc program on e0, secret channel on 192.0.2.10:7070),
+    host      synwarden-agent in bpf mode (tc program on e0) or kmod mode (the synwarden_secrets
+              module, loaded by the caller), secret channel on 192.0.2.10:7070,
               the real services of sw_servers.py, nft counters of what reaches its TCP stack
     firewall  synwarden with both host addresses protected, secrets polled from the agent,
               management address 192.0.2.3 (the XDP program passes what is not for a protected
@@ -44,8 +45,10 @@ def wait_for(predicate, timeout, what):
 
 
 class Scenario:
-    def __init__(self, topo, synwarden, agent, synflood, limits=None, datapath="afxdp"):
+    def __init__(self, topo, synwarden, agent, synflood, limits=None, datapath="afxdp",
+                 host_mode="bpf"):
         self.topo, self.synwarden, self.agent_bin, self.synflood = topo, synwarden, agent, synflood
+        self.host_mode = host_mode  # the agent's "mode": bpf or kmod
         self.limits = limits or {}
         self.datapath = datapath
         self.work = topo.workdir
@@ -74,7 +77,7 @@ class Scenario:
         os.chmod(self.firewall_key, 0o600)
         with open(self.agent_config, "w") as f:
             json.dump({"listen": f"{IPV4['host']}:{AGENT_PORT}", "key_file": self.agent_key,
-                       "mode": "bpf", "interfaces": ["e0"], "ports": PORTS,
+                       "mode": self.host_mode, "interfaces": ["e0"], "ports": PORTS,
                        "pin_dir": os.path.join(self.topo.bpffs, "agent")}, f)
         self._agent_log = open(self.agent_log_path, "w")
         self.agent = self.topo.popen("host", self.agent_bin, "run", "--config", self.agent_config,

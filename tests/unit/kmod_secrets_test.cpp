@@ -316,6 +316,24 @@ TEST_F(HostSysctls, MissingOddOrOutOfRangeValuesNameTheFile) {
   EXPECT_TRUE(contains(error_of(wscale), "rmem_max"));
 }
 
+// Linux 6.1 in a non-initial network namespace: net/core holds somaxconn but no rmem_max (the
+// kernel keeps rmem_max global). The default stands in; a tree without net/core still fails.
+TEST_F(HostSysctls, RmemMaxHiddenInAChildNamespaceTakesTheDefault) {
+  put_default_sysctls();
+  put("net/core/rmem_max", "33554432\n");
+  EXPECT_FALSE(rmem_max_hidden(root_));
+  EXPECT_EQ(read_rcv_wscale(root_), 10);  // rmem_max 32 MiB > tcp_rmem[2] 6 MiB: ilog2 25 - 15
+  fs::remove(root_ / "net/core/rmem_max");
+  put("net/core/somaxconn", "4096\n");
+  EXPECT_TRUE(rmem_max_hidden(root_));
+  EXPECT_EQ(read_rcv_wscale(root_), 7);   // tcp_rmem[2] 6 MiB vs the default 208 KiB
+  put("net/ipv4/tcp_rmem", "4096 131072 65536\n");
+  EXPECT_EQ(read_rcv_wscale(root_), 2);   // the default 212992 wins: ilog2 17 - 15
+  fs::remove(root_ / "net/core/somaxconn");
+  EXPECT_FALSE(rmem_max_hidden(root_));
+  EXPECT_THROW(read_rcv_wscale(root_), HostSysctlError);
+}
+
 TEST(HostWindowScale, FitsTheLargestReceiveBufferAsTcpSelectInitialWindow) {
   EXPECT_EQ(tcp_rcv_wscale(6291456, 212992), 7);     // Debian defaults: ilog2(6 MiB) = 22
   EXPECT_EQ(tcp_rcv_wscale(33554432, 212992), 10);

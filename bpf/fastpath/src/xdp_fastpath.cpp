@@ -398,6 +398,16 @@ Result<void> XdpFastpath::unpin() {
   if (::rmdir(pin_dir_.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) {
     return os_error(errno, "removing pin directory " + pin_dir_);
   }
+  // The default layout <bpffs>/synwarden/<interface>: the shared parent the load created goes
+  // too once empty (pins of another interface's daemon or of the agent keep it: ENOTEMPTY).
+  const std::string shared = default_pin_dir("");
+  if (pin_dir_.size() > shared.size() && pin_dir_.compare(0, shared.size(), shared) == 0 &&
+      pin_dir_.find('/', shared.size()) == std::string::npos) {
+    const std::string parent = shared.substr(0, shared.size() - 1);
+    if (::rmdir(parent.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) {
+      return os_error(errno, "removing pin directory " + parent);
+    }
+  }
   return {};
 }
 

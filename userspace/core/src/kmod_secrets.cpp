@@ -312,9 +312,17 @@ uint8_t tcp_rcv_wscale(uint64_t tcp_rmem_max, uint64_t rmem_max) noexcept {
   return static_cast<uint8_t>(std::clamp(ilog2 - 15, 0, 14));
 }
 
+bool rmem_max_hidden(const std::filesystem::path& proc_sys) {
+  std::error_code ec;
+  return !std::filesystem::exists(proc_sys / "net/core/rmem_max", ec) &&
+         std::filesystem::exists(proc_sys / "net/core/somaxconn", ec);
+}
+
 uint8_t read_rcv_wscale(const std::filesystem::path& proc_sys) {
   const uint64_t tcp_rmem_max = read_sysctl_numbers(proc_sys / "net/ipv4/tcp_rmem", 3)[2];
-  const uint64_t rmem_max = read_sysctl_numbers(proc_sys / "net/core/rmem_max", 1).front();
+  const uint64_t rmem_max = rmem_max_hidden(proc_sys)
+                                ? kDefaultRmemMax
+                                : read_sysctl_numbers(proc_sys / "net/core/rmem_max", 1).front();
   return tcp_rcv_wscale(tcp_rmem_max, rmem_max);
 }
 

@@ -94,7 +94,18 @@ TcpSysctls read_tcp_sysctls(const std::filesystem::path& proc_sys = "/proc/sys")
 // rcv_wscale = clamp(ilog2(space) - 15, 0, TCP_MAX_WSCALE).
 uint8_t tcp_rcv_wscale(uint64_t tcp_rmem_max, uint64_t rmem_max) noexcept;
 
-// tcp_rcv_wscale() of net.ipv4.tcp_rmem[2] and net.core.rmem_max under `proc_sys`.
+// net.core.rmem_max's default (SK_RMEM_MAX on 64-bit Linux: 256 packets of 832 bytes).
+inline constexpr uint64_t kDefaultRmemMax = 212992;
+
+// True when `proc_sys` is the view of a network namespace other than the initial one on a kernel
+// that keeps net.core.rmem_max global and shows it in the initial namespace only (Linux 6.1 does:
+// net/core is there, with per-namespace entries such as somaxconn, but rmem_max is not). The
+// kernel still applies the global value there; this process cannot read it.
+bool rmem_max_hidden(const std::filesystem::path& proc_sys = "/proc/sys");
+
+// tcp_rcv_wscale() of net.ipv4.tcp_rmem[2] and net.core.rmem_max under `proc_sys`. Where
+// rmem_max_hidden(), kDefaultRmemMax stands in for rmem_max (right unless the initial namespace
+// raised rmem_max above tcp_rmem[2]; callers say so in their log).
 // Throws HostSysctlError naming the file.
 uint8_t read_rcv_wscale(const std::filesystem::path& proc_sys = "/proc/sys");
 
