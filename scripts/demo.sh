@@ -6,7 +6,7 @@
 # agent for the host's secrets, the attacker floods the host's address at the flood generator's
 # maximum rate, and the client makes 520 real connections (curl, sequential and parallel, and a
 # server-speaks-first banner protocol, over IPv4 and IPv6). The last line is the summary:
-#   demo: <ok>/<total> connections succeeded under a flood of <N> SYN/s (<M> SYN-ACKs sent, ...; host mode <kmod|bpf>)
+#   demo: <ok>/<total> connections succeeded under a flood of <N> SYN/s (<M> SYN-ACKs sent, ...; datapath <xdp|afxdp>, host mode <kmod|bpf>)
 #
 # Host modes (docs in README.md, "Supported kernels"):
 #   bpf   Linux >= 6.9 with BTF: a tc program lets the host's kernel accept the firewall's cookies.

@@ -226,19 +226,30 @@ static __always_inline int outbound_stamp_ok(const struct ctx_state *s, const st
 	const struct sw_sip_key *k = bpf_map_lookup_elem(&sw_outbound_keys, &hk);
 	if (!k)
 		return 0;
-	const __u32 zero = 0;
-	struct swc_scratch *sc = bpf_map_lookup_elem(&sw_cookie_scratch, &zero);
-	if (!sc)
-		return 0;
-	struct swc_frame *f = &sc->frame;
-	f->l4_off = (__u16)((void *)th - (void *)(long)s->ctx->data);
-	f->tcp_hlen = (__u16)(th->doff * 4);
-	struct swc_opts *o = &sc->opts;
-	if (swc_load_and_parse(s->ctx, f, sc, o) || !o->has_ts || o->bad)
-		return 0;
+	__u32 tsecr;
+	const __u8 *t = (const __u8 *)th;
+	/* A spoofed flood takes this path for every packet: read the layouts Linux sends (MSS,
+	 * SACK_PERM or NOP NOP, TS, NOP, WS) in place; anything else through the option walk. */
+	if (th->doff == 10 && (void *)(t + 40) <= (void *)(long)s->ctx->data_end && t[20] == 2 &&
+	    t[21] == 4 && ((t[24] == 4 && t[25] == 2) || (t[24] == 1 && t[25] == 1)) &&
+	    t[26] == 8 && t[27] == 10) {
+		tsecr = ((__u32)t[32] << 24) | ((__u32)t[33] << 16) | ((__u32)t[34] << 8) | t[35];
+	} else {
+		const __u32 zero = 0;
+		struct swc_scratch *sc = bpf_map_lookup_elem(&sw_cookie_scratch, &zero);
+		if (!sc)
+			return 0;
+		struct swc_frame *f = &sc->frame;
+		f->l4_off = (__u16)((void *)th - (void *)(long)s->ctx->data);
+		f->tcp_hlen = (__u16)(th->doff * 4);
+		struct swc_opts *o = &sc->opts;
+		if (swc_load_and_parse(s->ctx, f, sc, o) || !o->has_ts || o->bad)
+			return 0;
+		tsecr = o->tsecr;
+	}
 	__u32 mac = sw_outbound_mac(k->k0, k->k1, key->daddr, key->saddr, key->dport, key->sport,
-				    o->ack - 1, key->family == SW_FAMILY_IPV6);
-	return (o->tsecr & SW_OUTBOUND_STAMP_MASK) == mac;
+				    bpf_ntohl(th->ack_seq) - 1, key->family == SW_FAMILY_IPV6);
+	return (tsecr & SW_OUTBOUND_STAMP_MASK) == mac;
 }
 
 static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_flow_key *key,
@@ -269,12 +280,11 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 
 	if (bpf_map_lookup_elem(&sw_flows, key))
 		return FORWARD(SW_R_FWD_ESTABLISHED);
-	if (bpf_map_lookup_elem(&sw_outbound, key))
-		return FORWARD(SW_R_FWD_OUTBOUND);
-	if (bpf_map_lookup_elem(&sw_outbound_unverified, key))
-		return FORWARD(SW_R_FWD_OUTBOUND_UNVERIFIED);
 
 	if (flags & TH_SYN) { /* SYN-ACK: the host's own outbound connection is being answered */
+		/* No outbound-table lookup first: a retransmitted SYN-ACK is verified (or charged)
+		 * again like the first one, and a spoofed flood, which takes this path with every
+		 * packet, costs two hash lookups less. */
 		/* Learnt (in an outbound table, never the established map: see sw_outbound) so
 		 * the rest of that connection is not taken for cookie ACKs. */
 		if (outbound_stamp_ok(s, key, th))
@@ -285,6 +295,10 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		return learn_and_forward(&sw_outbound_unverified, key, SW_FLOW_SYNACK,
 					 protect ? SW_R_FWD_SYNACK : SW_R_FWD_LEARNED);
 	}
+	if (bpf_map_lookup_elem(&sw_outbound, key))
+		return FORWARD(SW_R_FWD_OUTBOUND);
+	if (bpf_map_lookup_elem(&sw_outbound_unverified, key))
+		return FORWARD(SW_R_FWD_OUTBOUND_UNVERIFIED);
 	if (flags & (TH_RST | TH_FIN))
 		return protect ? DROP(SW_R_DROP_UNKNOWN_RST_FIN) : FORWARD(SW_R_FWD_PASS_MODE);
 	if (!(flags & TH_ACK))

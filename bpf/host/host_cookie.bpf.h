@@ -15,65 +15,18 @@
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 
+#include "../common/sw_siphash.bpf.h"
 #include "host_shared.h"
 
-struct sw_sip {
-	__u64 v0, v1, v2, v3;
-};
+/* SipHash-2-4: the one BPF copy (../common/sw_siphash.bpf.h), with this file's key type. */
+#define sw_sip sws_sip
+#define sw_sip_compress sws_compress
+#define sw_sip_finish sws_finish
+#define sw_words sws_words
 
-#define SW_ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-
-/* SIPHASH_PERMUTATION in include/linux/siphash.h. */
-static __always_inline void sw_sip_round(struct sw_sip *s)
+static __always_inline void sw_sip_init(struct sws_sip *s, const struct sw_sipkey *k)
 {
-	s->v0 += s->v1;
-	s->v1 = SW_ROTL64(s->v1, 13);
-	s->v1 ^= s->v0;
-	s->v0 = SW_ROTL64(s->v0, 32);
-	s->v2 += s->v3;
-	s->v3 = SW_ROTL64(s->v3, 16);
-	s->v3 ^= s->v2;
-	s->v0 += s->v3;
-	s->v3 = SW_ROTL64(s->v3, 21);
-	s->v3 ^= s->v0;
-	s->v2 += s->v1;
-	s->v1 = SW_ROTL64(s->v1, 17);
-	s->v1 ^= s->v2;
-	s->v2 = SW_ROTL64(s->v2, 32);
-}
-
-/* PREAMBLE() in lib/siphash.c. */
-static __always_inline void sw_sip_init(struct sw_sip *s, const struct sw_sipkey *k)
-{
-	s->v0 = 0x736f6d6570736575ULL ^ k->k0;
-	s->v1 = 0x646f72616e646f6dULL ^ k->k1;
-	s->v2 = 0x6c7967656e657261ULL ^ k->k0;
-	s->v3 = 0x7465646279746573ULL ^ k->k1;
-}
-
-static __always_inline void sw_sip_compress(struct sw_sip *s, __u64 m)
-{
-	s->v3 ^= m;
-	sw_sip_round(s);
-	sw_sip_round(s);
-	s->v0 ^= m;
-}
-
-/* POSTAMBLE: b = (total length << 56) | trailing bytes, then four finalisation rounds. */
-static __always_inline __u64 sw_sip_finish(struct sw_sip *s, __u64 b)
-{
-	sw_sip_compress(s, b);
-	s->v2 ^= 0xff;
-	sw_sip_round(s);
-	sw_sip_round(s);
-	sw_sip_round(s);
-	sw_sip_round(s);
-	return (s->v0 ^ s->v1) ^ (s->v2 ^ s->v3);
-}
-
-static __always_inline __u64 sw_words(__u32 lo, __u32 hi)
-{
-	return ((__u64)hi << 32) | lo;
+	sws_init(s, k->k0, k->k1);
 }
 
 /* A connection as the cookie sees it; addresses hold 1 (IPv4) or 4 (IPv6) words. */

@@ -33,6 +33,9 @@ def main():
     ap.add_argument("--build", required=True, help="the build directory (scripts/build.sh)")
     ap.add_argument("--host-mode", choices=("bpf", "kmod"), default="bpf",
                     help="the agent's mode (kmod: the caller loaded synwarden_secrets)")
+    ap.add_argument("--datapath", choices=("xdp", "afxdp"), default="xdp",
+                    help="who answers SYNs: the XDP program (the daemon's default) or the "
+                         "AF_XDP workers")
     ap.add_argument("--synwarden", help="the daemon (default: the build directory's)")
     ap.add_argument("--agent", help="synwarden-agent (default: the build directory's)")
     ap.add_argument("--scale", type=float, default=1.0,
@@ -57,10 +60,11 @@ def main():
         say("namespaces up: client 192.0.2.1, attacker 192.0.2.2, firewall, host 192.0.2.10 "
             "(2001:db8::/64 too)")
         scenario = Scenario(topo, binaries["synwarden"], binaries["agent"], binaries["synflood"],
-                            host_mode=args.host_mode)
+                            host_mode=args.host_mode, datapath=args.datapath)
         try:
             scenario.start()
-            say(f"synwarden-agent in {args.host_mode} mode on the host (window scale {scenario.host_wscale()})"
+            say(f"synwarden answers SYNs in its {args.datapath} datapath; synwarden-agent in "
+                f"{args.host_mode} mode on the host (window scale {scenario.host_wscale()})"
                 "; synwarden polls its secrets; HTTP :8080 and banner :2525 on the host")
             before = scenario.daemon.stats()
             ok = total = sent = 0
@@ -98,7 +102,8 @@ def main():
     rate = round(sent / seconds) if seconds else 0
     print(f"demo: {ok}/{total} connections succeeded under a flood of {rate} SYN/s "
           f"({fw['synacks']} SYN-ACKs sent, {fw['acks_valid']} ACKs validated, "
-          f"{fw['dropped']} dropped; host mode {args.host_mode})", flush=True)
+          f"{fw['dropped']} dropped; datapath {args.datapath}, host mode {args.host_mode})",
+          flush=True)
     return 0 if total > 0 and ok >= 0.999 * total else 1
 
 
