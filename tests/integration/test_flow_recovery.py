@@ -40,7 +40,9 @@ def main():
     checks = Checks()
     print(f"== synwarden restarted without its established map: 200 timestamped streams, "
           f"datapath {args.datapath} ==")
-    with Topology(args.bpf_dir, firewall_queues=1) as topo:
+    # host_rps: every stream sends its first bytes right after connect(); a real NIC's RSS keeps
+    # the cookie ACK and that data on one host CPU, a veth does not (sw_topology.py explains).
+    with Topology(args.bpf_dir, firewall_queues=1, host_rps=True) as topo:
         scenario = Scenario(topo, args.synwarden, args.agent, args.synflood,
                             datapath=args.datapath)
         pins = os.path.join(topo.bpffs, "synwarden")

@@ -183,14 +183,18 @@ def main():
     else:
         invalid = delta("ack_bad_cookie") + delta("ack_cookie_expired") + delta("ack_option_disabled")
     lost = xsk_delta("rx_dropped") + xsk_delta("rx_ring_full")
+    # Their random TSecr gives each a 7.0e-5 chance to pass timestamp recovery
+    # (docs/flow-recovery.md): ~0.02 of 300, counted apart and the only ones allowed through.
+    recovered = xdp_delta("xdp_ack_recovered") if xdp_mode else delta("flow_recovered_timestamp")
     checks.check(f"all {wrong_result['sent']} wrong-cookie ACKs were counted as invalid "
-                 "(less any the socket dropped before the worker)",
-                 wrong_result["sent"] == WRONG_ACKS
-                 and WRONG_ACKS - lost <= invalid <= WRONG_ACKS,
-                 f"invalid={invalid} socket drops={lost}")
+                 "(less any the socket dropped before the worker, or timestamp recovery passed)",
+                 wrong_result["sent"] == WRONG_ACKS and recovered <= 3
+                 and WRONG_ACKS - lost <= invalid + recovered <= WRONG_ACKS,
+                 f"invalid={invalid} recovered={recovered} socket drops={lost}")
     attack_src = "2001:db8:ac" if v6 else "203.0.113."
-    checks.check("no wrong-cookie ACK reached the host",
-                 not any(f["src"].startswith(attack_src) for f in host_frames))
+    reached = sum(1 for f in host_frames if f["src"].startswith(attack_src))
+    checks.check("no wrong-cookie ACK reached the host but the recovered ones",
+                 reached == recovered, f"{reached} reached, {recovered} recovered")
 
     # 5. The flood was answered by the workers and kept away from the host.
     flood_src = "2001:db8:f100" if v6 else "198.51.100."
