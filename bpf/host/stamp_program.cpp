@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <thread>
 
@@ -155,6 +156,17 @@ void StampProgram::detach() noexcept {
     if (where == BPF_TC_EGRESS) std::this_thread::sleep_for(kIngressGrace);
   }
   attached_ifindexes_.clear();
+  if (options_.pin_dir.empty()) return;
+  // Detached for good (not kept for a restart): nothing of ours stays pinned, and the pin
+  // directory and its parent go too once nothing else is in them (a package purge checks that).
+  for (const char* name : {SW_STAMP_KEY_PIN_NAME, SW_STAMP_SYNS_PIN_NAME, SW_STAMP_COUNTERS_PIN_NAME}) {
+    ::unlink((options_.pin_dir + "/" + name).c_str());
+  }
+  std::string dir = options_.pin_dir;
+  for (int level = 0; level < 2 && dir.size() > std::strlen("/sys/fs/bpf/"); ++level) {
+    if (::rmdir(dir.c_str()) != 0) break;  // not empty (other pins): leave it and its parent
+    dir = dir.substr(0, dir.find_last_of('/'));
+  }
 }
 
 StampCounters StampProgram::counters() const {

@@ -46,6 +46,8 @@ class StampProgram {
 
   // Attaches to tc egress and ingress of every interface, replacing our own earlier filters.
   void attach();
+  // Detaches (egress first, ingress 1.5 s later) and removes the pins and the pin directory
+  // (and its parent) if they are then empty.
   void detach() noexcept;
   // Leaves the filters attached when this object goes away (agent restarts without a gap).
   void keep_attached_after_exit() noexcept { attached_ifindexes_.clear(); }
