@@ -131,7 +131,7 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
   }
   for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
                            "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
-                           "sw_cookie_ports"}) {
+                           "sw_cookie_ports", "sw_flow_hint"}) {
     struct stat st {};
     EXPECT_EQ(stat((pin_dir_ + "/" + name).c_str(), &st), 0) << name << " not pinned";
   }
@@ -142,7 +142,8 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
   EXPECT_EQ(second.adopted_maps(),
             (std::vector<std::string>{"sw_hosts", "sw_flows", "sw_outbound",
                                       "sw_outbound_unverified", "sw_outbound_keys", "sw_stats",
-                                      "sw_settings", "sw_host_cookies", "sw_cookie_ports"}));
+                                      "sw_settings", "sw_host_cookies", "sw_cookie_ports",
+                                      "sw_flow_hint"}));
   auto flow = second.flows().lookup(key);
   ASSERT_TRUE(flow.ok());
   ASSERT_TRUE(flow->has_value()) << "the established flow did not survive the restart";

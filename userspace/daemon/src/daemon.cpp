@@ -21,6 +21,7 @@
 #include "agent_secrets.h"
 #include "established_map.h"
 #include "log.h"
+#include "flow_hint_keeper.h"
 #include "metrics_sample.h"
 #include "stats_report.h"
 
@@ -225,6 +226,9 @@ void Daemon::start_workers() {
   std::vector<BoundQueue> bound = attach_and_bind(*fastpath_, nic_, queues_, startup_.xsk_mode,
                                                   geometry, !startup_.keep_dataplane_on_exit);
   established_ = std::make_unique<EstablishedMap>(fastpath_->flows());
+  // Only now, with our program attached, may the hint go on: an older program attached until
+  // then may have inserted flows without marking them (docs/flow-hint.md).
+  flow_hint_keeper_ = std::make_unique<FlowHintKeeper>(fastpath_->flow_hint(), fastpath_->flows());
 
   HandlerSettings handler;
   handler.synack.src_mac = nic_.mac;
@@ -368,6 +372,7 @@ void Daemon::shutdown() {
   for (auto& w : workers_) w->join();
   if (!workers_.empty()) print_stats("final");
   workers_.clear();  // closes the sockets and frees the UMEMs
+  flow_hint_keeper_.reset();
   // 3. The dataplane: left attached and pinned, or removed.
   if (!fastpath_) return;
   if (startup_.keep_dataplane_on_exit) {
