@@ -155,6 +155,7 @@ Limits parse_limits(const nlohmann::json& value, const std::string& path) {
       "outbound_unverified_table_size", limits.outbound_unverified_table_size, 1024, 1u << 26));
   limits.host_table_size = static_cast<uint32_t>(
       r.uint_or("host_table_size", limits.host_table_size, 1, 1u << 20));
+  limits.flow_hint = r.bool_or("flow_hint", limits.flow_hint);
   r.reject_unknown_keys();
   return limits;
 }

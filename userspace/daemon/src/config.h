@@ -129,6 +129,9 @@ struct Limits {
   // Flows of unstamped SYN-ACKs let through within forwarded_synack_pps (LRU).
   uint32_t outbound_unverified_table_size = 1u << 16;
   uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
+  // The established-flow hint in front of the flow table (docs/flow-hint.md). false: the XDP
+  // program looks up every SYN and ACK (for A/B measurement, or flows inserted by hand).
+  bool flow_hint = true;
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };

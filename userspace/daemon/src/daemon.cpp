@@ -228,7 +228,13 @@ void Daemon::start_workers() {
   established_ = std::make_unique<EstablishedMap>(fastpath_->flows());
   // Only now, with our program attached, may the hint go on: an older program attached until
   // then may have inserted flows without marking them (docs/flow-hint.md).
-  flow_hint_keeper_ = std::make_unique<FlowHintKeeper>(fastpath_->flow_hint(), fastpath_->flows());
+  if (startup_.limits.flow_hint) {
+    flow_hint_keeper_ =
+        std::make_unique<FlowHintKeeper>(fastpath_->flow_hint(), fastpath_->flows());
+  } else {
+    fastpath_->flow_hint().disable();  // a pinned hint may have been on
+    log_info("flow hint off (limits.flow_hint): every SYN and ACK is looked up");
+  }
 
   HandlerSettings handler;
   handler.synack.src_mac = nic_.mac;
