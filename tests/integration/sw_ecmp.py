@@ -11,6 +11,13 @@ to one box; the box answers SYNs with cookies out of its LAN port and forwards v
 host's MAC, as in the one-box topology (sw_topology.py, whose kernel quirks apply here too). The
 host answers the clients through the router directly.
 
+A lab quirk of the router's hashing: Linux's fib_multipath_hash() takes an skb's existing L4
+hash when it has one, and a frame that a client's socket sent through a veth still carries that
+socket's hash (sk_txhash), which TCP re-randomises after a retransmission timeout. So here a
+flow whose segments were lost for a while (box A down, not yet withdrawn) may come back on the
+other box than a header hash would choose: more moves between boxes than a real router makes,
+which only adds recoveries. The test therefore counts the flows each box actually holds.
+
 EcmpTopology offers Topology's interface (cmd, sh, popen, ip, workdir, bpffs) with the roles
 client, firewall (box A), firewall_b (box B), host, router and switch, so sw_e2e.Scenario and
 sw_daemon.Daemon run in it unchanged.
