@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 namespace synwarden::ctl {
 
@@ -50,7 +53,10 @@ bool valid_host_port(const std::string& rest) {
     }
   }
   if (!port.empty()) {
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
+    if (port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); })) {
+      return false;
+    }
     const long value = std::stol(port);
     if (value < 1 || value > 65535) return false;
   }
