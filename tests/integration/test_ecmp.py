@@ -145,7 +145,8 @@ def mid_handshake(topo, scenario):
     head, _, body = answer.partition(b"\r\n\r\n")
     return {"connected": connected, "answer_ok": head.startswith(b"HTTP/1.0 200")
             and body == http_body(7), "a_synacks": synacks(a1) - synacks(a0),
-            "b_synacks": synacks(b1) - synacks(b0), "b_cookie_acks": cookie_acks(b2) - cookie_acks(b1),
+            "b_synacks": synacks(b1) - synacks(b0),
+            "b_cookie_acks": cookie_acks(b2) - cookie_acks(b1),
             "a_cookie_acks": cookie_acks(a1) - cookie_acks(a0), "acks_held": dropped}
 
 
@@ -246,10 +247,11 @@ def main():
     rec = recovered(b_mid) - recovered(b_before)
     rec_a = recovered(a_back)
     flood_b = synacks(b_mid) - synacks(b_before)
-    print(f"box B recovered {rec} flows from timestamps (flow_recovered_timestamp "
-          f"{D.worker_total(b_mid, 'flow_recovered_timestamp') - D.worker_total(b_before, 'flow_recovered_timestamp')}, "
-          f"xdp_ack_recovered {D.xdp(b_mid, 'xdp_ack_recovered') - D.xdp(b_before, 'xdp_ack_recovered')}); "
-          f"B holds {b_flows} stream flows after the failover")
+    by_worker = (D.worker_total(b_mid, "flow_recovered_timestamp")
+                 - D.worker_total(b_before, "flow_recovered_timestamp"))
+    by_xdp = D.xdp(b_mid, "xdp_ack_recovered") - D.xdp(b_before, "xdp_ack_recovered")
+    print(f"box B recovered {rec} flows from timestamps (flow_recovered_timestamp {by_worker}, "
+          f"xdp_ack_recovered {by_xdp}); B holds {b_flows} stream flows after the failover")
     print(f"new connections after the failover: {fresh['ok']}/{fresh['total']}; box B's "
           f"SYN-ACKs meanwhile {flood_b}; box A back: recovered {rec_a}, holds {back_on_a} "
           f"stream flows")

@@ -112,7 +112,8 @@ void print_prefixed(std::FILE* to, const std::string& prefix, const std::string&
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
-    std::fprintf(to, "%s%.*s\n", prefix.c_str(), static_cast<int>(end - start), text.data() + start);
+    std::fprintf(to, "%s%.*s\n", prefix.c_str(), static_cast<int>(end - start),
+                 text.data() + start);
     start = end + 1;
   }
 }
@@ -125,11 +126,13 @@ std::vector<std::string> parse_api_urls(const std::string& text) {
   size_t index = 1;
   while (true) {
     const size_t comma = text.find(',', start);
-    std::string entry = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string entry =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     const std::string where = "--api entry " + std::to_string(index) + " \"" + entry + "\"";
     if (entry.empty()) {
       throw CLI::ValidationError("--api", "entry " + std::to_string(index) +
-                                              " is empty; expected http://HOST:PORT[,http://HOST:PORT...]");
+                                              " is empty; expected URL[,URL...], each "
+                                              "http://HOST:PORT");
     }
     while (entry.size() > 7 && entry.back() == '/') entry.pop_back();
     const std::string scheme = "http://";

@@ -17,7 +17,8 @@ constexpr int kUnreachable = 2;
 void print_health(const nlohmann::json& h) {
   std::printf("%s\n", h.value("healthy", false) ? "healthy" : "UNHEALTHY");
   for (const auto& c : h.value("checks", nlohmann::json::array())) {
-    std::printf("  %-9s %-4s %s\n", c.value("name", "?").c_str(), c.value("ok", false) ? "ok" : "FAIL",
+    std::printf("  %-9s %-4s %s\n", c.value("name", "?").c_str(),
+                c.value("ok", false) ? "ok" : "FAIL",
                 c.value("detail", "").c_str());
   }
   for (const auto& s : h.value("stale_hosts", nlohmann::json::array())) {

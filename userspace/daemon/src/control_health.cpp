@@ -13,7 +13,8 @@ std::string queue_list(const std::vector<uint32_t>& queues) {
 
 HealthCheck check_dataplane(const HealthInputs& in) {
   HealthCheck c{"dataplane", false, {}};
-  const std::string on = " on " + (in.interface.empty() ? std::string("the interface") : in.interface);
+  const std::string on =
+      " on " + (in.interface.empty() ? std::string("the interface") : in.interface);
   if (in.loaded_program_id == 0) {
     c.detail = "no XDP program loaded" + on;
   } else if (!in.attach_query_error.empty()) {
@@ -99,7 +100,9 @@ nlohmann::json HealthReport::to_json() const {
                      {"age_ms", s.age_ms ? nlohmann::json(*s.age_ms) : nlohmann::json(nullptr)},
                      {"last_error", s.last_error}});
   }
-  return {{"healthy", healthy}, {"checks", std::move(checks_json)}, {"stale_hosts", std::move(stale)}};
+  return {{"healthy", healthy},
+          {"checks", std::move(checks_json)},
+          {"stale_hosts", std::move(stale)}};
 }
 
 }  // namespace synwarden::daemon
