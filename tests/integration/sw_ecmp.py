@@ -16,7 +16,9 @@ hash when it has one, and a frame that a client's socket sent through a veth sti
 socket's hash (sk_txhash), which TCP re-randomises after a retransmission timeout. So here a
 flow whose segments were lost for a while (box A down, not yet withdrawn) may come back on the
 other box than a header hash would choose: more moves between boxes than a real router makes,
-which only adds recoveries. The test therefore counts the flows each box actually holds.
+which only adds recoveries. (Checked once: for 100 streams on box A, the header-hash choice that
+`ip route get ... ipproto tcp sport P dport 9000` names agreed with the box actually carrying
+the flow for 49, i.e. chance.) The test therefore counts the flows each box actually holds.
 
 EcmpTopology offers Topology's interface (cmd, sh, popen, ip, workdir, bpffs) with the roles
 client, firewall (box A), firewall_b (box B), host, router and switch, so sw_e2e.Scenario and
