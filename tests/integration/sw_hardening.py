@@ -37,6 +37,7 @@ def argument_parser():
     ap.add_argument("--agent", required=True)
     ap.add_argument("--synflood", required=True)
     ap.add_argument("--bpf-dir", required=True)
+    ap.add_argument("--synwardenctl", help="the CLI (tests that check `synwardenctl health`)")
     ap.add_argument("--datapath", choices=("afxdp", "xdp"), default="afxdp",
                     help="the daemon's cookie datapath (config \"datapath\")")
     return ap

@@ -268,6 +268,7 @@ void Daemon::start_api() {
   RuntimeInfo runtime;
   runtime.nic = &nic_;
   for (size_t i = 0; i < workers_.size(); ++i) runtime.workers.push_back({workers_[i].get(), rungs_[i]});
+  runtime.queues = queues_;
   runtime.fastpath = &*fastpath_;
   runtime.pin_dir = pin_dir_;
   runtime.start_unix_ms = start_unix_ms_;
