@@ -1,4 +1,4 @@
-"""Shared pieces of the hardening tests (test_hardening_*.py, issue 10): the end-to-end scenario
+"""Shared pieces of the hardening tests (test_hardening_*.py): the end-to-end scenario
 of sw_e2e.py with the fail policy and poll timing the test chooses, a raw-frame sender in the
 attacker namespace, a host-side tripwire that counts frames carrying a marker address, quick
 legitimate probes, the daemon's /metrics, the agent's rejection log lines, the secret
