@@ -108,20 +108,27 @@ SW_STATIC_ASSERT(sizeof(struct sw_flow) == 16, "sw_flow layout is ABI");
 #define SW_FLOW_HINT_GEN0 1ull
 #define SW_FLOW_HINT_GEN1 2ull
 
+/* The SplitMix64 finaliser: a 64-bit bijection whose every output bit depends on every input
+ * bit. Used where a fast, non-secret spread is enough (the hint below, IPv6 flow labels). */
+static inline __u64 sw_mix64(__u64 h)
+{
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	return h;
+}
+
 /* Not a secret hash: a chosen collision only costs its sender the lookup every SYN paid
- * before the hint existed. It mixes all of the key the flood varies (addresses, ports). */
+ * before the hint existed. It mixes all of the key the flood varies (addresses, ports). The
+ * hint is never pinned or adopted, so this may change between versions. */
 static inline __u64 sw_flow_hint_hash(const struct sw_flow_key *k)
 {
 	__u64 a = ((__u64)(k->saddr[0] ^ k->saddr[1] ^ k->saddr[2] ^ k->saddr[3]) << 32) |
 		  (__u64)(k->daddr[0] ^ k->daddr[1] ^ k->daddr[2] ^ k->daddr[3]);
 	__u64 b = ((__u64)k->sport << 16) | (__u64)k->dport;
-	__u64 x = a ^ (b * 0xff51afd7ed558ccdull);
-	x ^= x >> 31;
-	x *= 0x9e3779b97f4a7c15ull;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 32;
-	return x;
+	return sw_mix64(a ^ (b * 0x9e3779b97f4a7c15ull));
 }
 
 /* Index (in u64 words of the map) and bit of a key's hint in generation `gen` (0 or 1);

@@ -43,7 +43,7 @@ struct {
 
 /* The established-flow hint (synwarden_shared.h, docs/flow-hint.md): element 0 is the state,
  * then two generations of sw_knob_flow_hint_words words each. Memory-mappable so the daemon
- * marks and rebuilds it without a syscall per word. */
+ * marks and rebuilds it without a syscall per word. Never pinned: each program has its own. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);

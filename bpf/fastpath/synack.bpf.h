@@ -75,25 +75,15 @@ static __always_inline __u16 swc_fold(__u64 sum)
 	return (__u16)r;
 }
 
-static __always_inline __u64 swc_mix64(__u64 h)
-{
-	h ^= h >> 30;
-	h *= 0xBF58476D1CE4E5B9ULL;
-	h ^= h >> 27;
-	h *= 0x94D049BB133111EBULL;
-	h ^= h >> 31;
-	return h;
-}
-
 /* auto_flow_label() of the codec (a keyed mix of the SYN's 4-tuple). */
 static __always_inline __u32 swc_flow_label(const struct swc_frame *f, __u32 seed)
 {
-	__u64 h = swc_mix64((__u64)seed ^ 0x9E3779B97F4A7C15ULL);
-	h = swc_mix64(h ^ swc_words(f->client[0], f->client[1]) ^
+	__u64 h = sw_mix64((__u64)seed ^ 0x9E3779B97F4A7C15ULL);
+	h = sw_mix64(h ^ swc_words(f->client[0], f->client[1]) ^
 		      (swc_words(f->client[2], f->client[3]) << 1));
-	h = swc_mix64(h ^ swc_words(f->host[0], f->host[1]) ^
+	h = sw_mix64(h ^ swc_words(f->host[0], f->host[1]) ^
 		      (swc_words(f->host[2], f->host[3]) << 1));
-	h = swc_mix64(h ^ ((__u64)f->client_port << 16) ^ f->host_port);
+	h = sw_mix64(h ^ ((__u64)f->client_port << 16) ^ f->host_port);
 	return (__u32)(h >> 44) & 0xfffff;
 }
 

@@ -107,22 +107,6 @@ Result<UniqueFd> dup_fd(int fd, const char* what) {
   return UniqueFd(copy);
 }
 
-// Unpins `map`'s pin in `dir` when its size differs from the one set on `map` (for maps that are
-// rebuilt after load rather than adopted at another size).
-Result<void> drop_pin_of_other_size(bpf_map* map, const std::string& dir) {
-  const std::string path = dir + "/" + bpf_map__name(map);
-  UniqueFd pinned(bpf_obj_get(path.c_str()));
-  if (!pinned.valid()) {
-    if (errno == ENOENT) return {};
-    return os_error(errno, "opening pinned map " + path);
-  }
-  auto info = map_info(pinned.get(), path);
-  if (!info) return info.error();
-  if (info->max_entries == bpf_map__max_entries(map)) return {};
-  if (::unlink(path.c_str()) != 0) return os_error(errno, "unpinning resized map " + path);
-  return {};
-}
-
 // Decides, before load, whether a pinned map can be adopted. Same type, key, value and flags:
 // adopt (a differing max_entries is taken from the pinned map, so a config change never loses
 // flows silently; it is reported). Otherwise the layout changed (an upgrade): a disposable map
@@ -199,8 +183,8 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
       return os_error(err_of(ret), std::string("sizing map ") + bpf_map__name(map));
     }
   }
-  // The flow hint's size follows the flow table's configured size. A pinned hint of another
-  // size is dropped before the pins are adopted: it is rebuilt from sw_flows anyway.
+  // The flow hint's size follows the flow table's configured size. It is never pinned: each
+  // program has its own, off until the daemon's first rebuild after attach (docs/flow-hint.md).
   const std::uint32_t hint_words = flow_hint_words_for(opts.flow_table_size);
   if (int ret = bpf_map__set_max_entries(fp.skel_->maps.sw_flow_hint, 1 + 2 * hint_words);
       ret < 0) {
@@ -234,13 +218,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
         // left running across a daemon restart keeps answering SYNs; the daemon rewrites it.
         {fp.skel_->maps.sw_host_cookies, true},
         {fp.skel_->maps.sw_cookie_ports, true},
-        // Shared by an old program still attached and this one, so both mark the flows they
-        // learn in the same bitmap (docs/flow-hint.md); rebuilt from sw_flows after load.
-        {fp.skel_->maps.sw_flow_hint, true},
     };
-    if (auto ok = drop_pin_of_other_size(fp.skel_->maps.sw_flow_hint, opts.pin_dir); !ok) {
-      return ok.error();
-    }
     for (const auto& [map, disposable] : pinned) {
       const std::string path = opts.pin_dir + "/" + bpf_map__name(map);
       if (auto ok = prepare_pin(map, disposable, path, opts, fp.adopted_, fp.warnings_); !ok) {
@@ -425,7 +403,7 @@ Result<void> XdpFastpath::unpin() {
   if (pin_dir_.empty()) return {};
   for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
                            "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
-                           "sw_cookie_ports", "sw_flow_hint"}) {
+                           "sw_cookie_ports"}) {
     const std::string path = pin_dir_ + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, "unpinning " + path);
   }

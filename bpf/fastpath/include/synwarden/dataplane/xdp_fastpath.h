@@ -139,9 +139,9 @@ class XdpFastpath {
   SettingsTable& settings() noexcept { return tables_->settings; }
   HostCookieTable& host_cookies() noexcept { return tables_->host_cookies; }
   const HostStatsTable& host_stats() const noexcept { return tables_->host_stats; }
-  // The established-flow hint in front of sw_flows (docs/flow-hint.md). A new hint is off (the
-  // program looks up every key) until its first rebuild(), which must come after attach(): an
-  // older program still attached until then may insert flows without marking them.
+  // The established-flow hint in front of sw_flows (docs/flow-hint.md), this program's own (not
+  // pinned). Off (the program looks up every key) until its first rebuild(), which must come
+  // after attach(): the program replaced until then inserts flows without marking them here.
   FlowHint& flow_hint() noexcept { return tables_->flow_hint; }
 
   // Pinned maps that were adopted from an earlier run rather than created ("sw_flows", ...).
