@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   synwarden::ctl::add_status_command(app);
   synwarden::ctl::add_hosts_commands(app);
   synwarden::ctl::add_protect_command(app);
+  synwarden::ctl::add_mode_command(app);
   synwarden::ctl::add_stats_command(app);
   synwarden::ctl::add_top_command(app);
   synwarden::ctl::add_reload_command(app);

@@ -239,10 +239,8 @@ ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std:
     std::sort(host.ports.begin(), host.ports.end());
   }
   // "protection" is the older spelling of protect|pass; given with "mode", they must agree.
-  const auto* protection = r.find("protection");
-  if (protection != nullptr && !protection->is_boolean()) {
-    throw_config_error(r.path_of("protection"), "expected true or false");
-  }
+  const bool has_protection = r.find("protection") != nullptr;
+  const bool protection = r.bool_or("protection", true);
   if (const auto* mode = r.find("mode")) {
     const std::string text = json_string(*mode, r.path_of("mode"));
     const auto parsed = parse_host_mode(text);
@@ -251,13 +249,13 @@ ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std:
                          std::string("expected ") + kHostModeChoices + ", got \"" + text + "\"");
     }
     host.mode = *parsed;
-    if (protection != nullptr && protection->get<bool>() != (host.mode == HostMode::kProtect)) {
+    if (has_protection && protection != (host.mode == HostMode::kProtect)) {
       throw_config_error(r.path_of("protection"),
                          "contradicts " + r.path_of("mode") + " \"" + text +
                              "\": true means mode protect; set one of them");
     }
-  } else if (protection != nullptr) {
-    host.mode = protection->get<bool>() ? HostMode::kProtect : HostMode::kPass;
+  } else if (has_protection) {
+    host.mode = protection ? HostMode::kProtect : HostMode::kPass;
   }
   if (const auto* policy = r.find("policy")) host.policy = parse_policy(*policy, r.path_of("policy"));
   if (host.agent && host.agent->fail_open) {

@@ -24,8 +24,14 @@ nlohmann::json ControlPlane::set_mode(const IpAddress& address, HostMode mode) {
   if (host.mode == mode) return mode_reply(address, mode, false, !dirty_, "");
   nlohmann::ordered_json next = document_;
   auto& entry = next["protected_hosts"][document_index(address)];
-  entry.erase("protection");  // the older key; "mode" says it all
-  entry["mode"] = host_mode_name(mode);
+  // The file keeps its form: a host written with the older "protection" stays so while its
+  // mode is protect or pass; otherwise "mode" says it all.
+  if (!entry.contains("mode") && (mode == HostMode::kProtect || mode == HostMode::kPass)) {
+    entry["protection"] = mode == HostMode::kProtect;
+  } else {
+    entry.erase("protection");
+    entry["mode"] = host_mode_name(mode);
+  }
   const Applied applied = change_document(
       std::move(next), "mode " + std::string(host_mode_name(mode)) + " for " + address.to_string());
   return mode_reply(address, mode, true, applied.persisted, applied.persist_note);
