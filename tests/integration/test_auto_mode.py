@@ -5,11 +5,15 @@ The whole product (synwarden-agent in bpf mode on the host, so its kernel accept
 cookies; datapath xdp by default). The IPv4 host is in mode auto (syn_pps_on 2000/s held 200 ms,
 syn_pps_off 500/s held 1 s, polls every 50 ms). 50 long-lived echo streams (a chunk every 100 ms,
 each echo checked) are opened while it is in pass. Then five times: a spoofed SYN
-flood of 1 s at 20 000 SYN/s, and calm until the host is back in pass: ten switches. Throughout,
+flood of 1 s (the first: 8.5 s) at 20 000 SYN/s, and calm until the host is back in pass: ten switches. Throughout,
 two paced clients open short server-speaks-first connections (a banner, a PING, its PONG; a
 client whose handshake the firewall broke never gets the banner): one from the client namespace
-with TCP timestamps, one from the attacker namespace's own address with net.ipv4.tcp_timestamps=0,
-whose handshakes in flight at a switch only the pass-mode SYN table can carry over.
+with TCP timestamps, one from the attacker namespace's own address with net.ipv4.tcp_timestamps=0.
+For 0.4 s before the first flood the latter's final ACKs are dropped (nft, in its namespace):
+those handshakes' SYNs were forwarded in pass, and their ACKs, repeated when the host retransmits
+its SYN-ACK, meet protect; the first flood lasts 8.5 s, beyond the retransmissions at 1, 3 and 7 s,
+so only the pass-mode SYN table (sw_pass_syns) can complete them (timestamp recovery cannot: no
+timestamps), and a banner client that never gets its banner fails.
 
 Required:
   - each switch to protect is logged at most on_ms + one poll after the flood's first SYN
@@ -19,7 +23,9 @@ Required:
     synwarden_host_mode_changes_total (5 to protect, 5 to pass), /status shows auto and its state;
   - 0 of the 50 streams broken, every byte echoed in order;
   - >= 99.9 % of the short connections of each client succeed, and the host saw connections
-    without timestamps.
+    without timestamps;
+  - ACKs were dropped before the first flood, and as many handshakes completed through
+    sw_pass_syns (reason fwd_pass_handshake).
 The allowance for the control thread's scheduling on a loaded machine is SCHED_SLACK_MS.
 """
 import argparse
@@ -47,6 +53,11 @@ AUTO = {"syn_pps_on": 2000, "on_ms": 200, "syn_pps_off": 500, "off_s": 1, "poll_
 CHURN_RATE = 60  # short connections started per second, per client
 # The control thread polls on a timer; on a 2-core machine shared with builds it can wake late.
 SCHED_SLACK_MS = 30
+# The first flood lasts longer than the host's SYN-ACK retransmissions (1 s, 3 s, 7 s after the
+# SYN): a handshake whose final ACK was lost just before it can only complete through
+# sw_pass_syns (its retransmitted ACK meets protect; without timestamps the cookie check fails).
+FIRST_FLOOD_S = 8.5
+ACK_DROP_S = 0.4
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z synwarden info: auto mode: "
                       r"host (\S+) switched to (protect|pass): SYN rate (\d+)/s", re.M)
 
@@ -92,6 +103,20 @@ def switches(log):
     return out
 
 
+def drop_acks(topo, on):
+    """In the attacker namespace: drop (on) or pass again (off: returns how many were dropped)
+    the no-timestamp client's pure ACKs (40 bytes: no options, no data) to the banner port."""
+    if on:
+        rule = (f"add rule inet swauto out ip daddr {HOST} tcp dport {BANNER_PORT} "
+                "tcp flags == ack ip length 40 counter drop\n")
+        subprocess.run(topo.cmd("attacker", "nft", "-f", "-"), input=rule, text=True, check=True)
+        return 0
+    listing = topo.sh("attacker", "nft", "list", "chain", "inet", "swauto", "out").stdout
+    topo.sh("attacker", "nft", "flush", "chain", "inet", "swauto", "out")
+    m = re.search(r"counter packets (\d+)", listing)
+    return int(m.group(1)) if m else 0
+
+
 def churn(topo, role, seconds):
     count = int(CHURN_RATE * seconds)
     return topo.popen(role, PYTHON, os.path.join(HERE, "sw_e2e_clients.py"), "banner",
@@ -110,17 +135,28 @@ def main():
         try:
             scenario.start()
             topo.sh("attacker", "sysctl", "-qw", "net.ipv4.tcp_timestamps=0")
+            # Drops the no-timestamp client's data-less ACKs while asked to (drop_acks): lost
+            # final ACKs whose SYNs were forwarded in pass (no-ts.md below).
+            subprocess.run(topo.cmd("attacker", "nft", "-f", "-"), check=True, text=True,
+                           input="add table inet swauto\n"
+                                 "add chain inet swauto out { type filter hook output priority 0; }\n")
             status = ctl_json("status")
             host_status = next(h for h in status["hosts"] if h["address"] == HOST)
             checks.check("the host starts in auto, in pass", host_status["mode"] ==
                          {"configured": "auto", "effective": "pass"}, json.dumps(host_status))
-            run_s = CYCLES * (FLOOD_S + AUTO["off_s"] + 1.2) + 3
+            run_s = CYCLES * (FLOOD_S + AUTO["off_s"] + 1.2) + FIRST_FLOOD_S + ACK_DROP_S + 3
             streams = scenario.start_streams(HOST, CONNECTIONS, run_s)
             churners = [churn(topo, "client", run_s - 1), churn(topo, "attacker", run_s - 1)]
             floods = []
             for cycle in range(CYCLES):
                 time.sleep(0.5)
-                flood = C.start_flood(topo, args.synflood, HOST, BANNER_PORT, FLOOD_RATE, FLOOD_S)
+                if cycle == 0:
+                    drop_acks(topo, True)
+                    time.sleep(ACK_DROP_S)
+                seconds = FIRST_FLOOD_S if cycle == 0 else FLOOD_S
+                flood = C.start_flood(topo, args.synflood, HOST, BANNER_PORT, FLOOD_RATE, seconds)
+                if cycle == 0:  # before the switch: no cookie SYN-ACK's ACK is lost
+                    acks_dropped = drop_acks(topo, False)
                 C.wait_until(f"switch {2 * cycle + 1}",
                              lambda: len(switches(scenario.daemon.log())) >= 2 * cycle + 1,
                              timeout=10)
@@ -185,6 +221,11 @@ def main():
         rate = r["ok"] / r["total"] if r["total"] else 0
         checks.check(f"{who}: >= 99.9 % of {r['total']} new connections succeeded",
                      rate >= 0.999, f"{r['ok']}/{r['total']}: {r['failures'][:5]}")
+    handshakes = stats.get("xdp", {}).get("fwd_pass_handshake", 0)
+    print(f"ACKs dropped in the attacker namespace before the first flood: {acks_dropped}")
+    checks.check("handshakes whose final ACK was lost in pass completed in protect "
+                 "(sw_pass_syns)", acks_dropped > 0 and handshakes >= min(acks_dropped, 5),
+                 f"{acks_dropped} ACKs dropped, fwd_pass_handshake {handshakes}")
     without_ts = sum(1 for i in infos if not i["timestamps"])
     checks.check("the host accepted connections without timestamps, and with",
                  without_ts > 0 and without_ts < len(infos), f"{without_ts} of {len(infos)}")
