@@ -86,15 +86,19 @@ void ControlPlane::poll_auto_mode(uint64_t now_ms) {
     const std::string name = host.address.to_string();
     std::optional<AutoModeSwitch> change;
     try {
-      change = auto_.sample(name, dataplane_.read_syn_count(host.address), now_ms);
+      const uint64_t count = dataplane_.read_syn_count(host.address);
+      if (!auto_.tracked(name)) {
+        // After a failure: start again from the map's state and this count.
+        auto_.track(name, dataplane_.auto_protected(host.address), count, now_ms);
+        continue;
+      }
+      change = auto_.sample(name, count, now_ms);
       if (!change) continue;
       dataplane_.set_auto_protect(host.address, change->protect);
     } catch (const std::exception& e) {
-      // Re-read the map's state at the next change of the hosts; until then the host stays
-      // in whatever state the XDP map holds.
+      // The host stays in whatever state the XDP map holds; the next poll starts over from it.
       log_error(std::string("auto mode: ") + e.what());
       auto_.untrack(name);
-      auto_.track(name, dataplane_.auto_protected(host.address), 0, now_ms);
       continue;
     }
     const auto& c = config_.auto_mode;

@@ -401,5 +401,25 @@ TEST_F(ControlPlaneTest, AutoModeSwitchesOnTheSynRateAndBackLoggingNothingInBetw
   EXPECT_EQ(c.mode_view(host).effective, HostMode::kProtect);
 }
 
+TEST_F(ControlPlaneTest, AFailedSynCountReadNeitherSwitchesNorInventsARate) {
+  config_["auto"] = {{"syn_pps_on", 1000}, {"on_ms", 0}, {"syn_pps_off", 100}, {"off_s", 1},
+                     {"poll_ms", 50}};
+  write_config(config_);
+  ControlPlane& c = start();
+  const auto host = *parse_ip_address("192.0.2.10");
+  c.set_mode(host, HostMode::kAuto);
+  dataplane_.log.clear();
+  uint64_t now = c.next_auto_poll_ms() + 50;
+  dataplane_.fail_syn_read = true;
+  c.poll_auto_mode(now += 50);
+  dataplane_.fail_syn_read = false;
+  dataplane_.syn_counts["192.0.2.10"] = 1'000'000;  // counted while the reads failed
+  c.poll_auto_mode(now += 50);                      // starts over from this count
+  c.poll_auto_mode(now += 50);                      // a quiet window
+  EXPECT_TRUE(dataplane_.log.empty()) << "no switch from a count that spans the failure";
+  EXPECT_EQ(c.mode_view(host).effective, HostMode::kPass);
+  EXPECT_EQ(c.next_auto_poll_ms(), now + 50) << "polling goes on";
+}
+
 }  // namespace
 }  // namespace synwarden::daemon

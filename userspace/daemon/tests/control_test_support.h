@@ -52,7 +52,11 @@ class RecordingDataplane : public DataplanePort {
     for (const auto& h : s.hosts()) outbound_key_hosts += h.keys && h.keys->secrets.outbound_key;
   }
   // Auto mode: SYN counters the test sets, protect states the control plane switches.
-  uint64_t read_syn_count(const IpAddress& a) override { return syn_counts[a.to_string()]; }
+  uint64_t read_syn_count(const IpAddress& a) override {
+    if (fail_syn_read) throw std::runtime_error("injected sw_host_syns failure");
+    return syn_counts[a.to_string()];
+  }
+  bool fail_syn_read = false;
   void set_auto_protect(const IpAddress& a, bool protect) override {
     log.push_back("auto " + a.to_string() + " " + (protect ? "protect" : "pass"));
     auto_protect[a.to_string()] = protect;
