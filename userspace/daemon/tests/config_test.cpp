@@ -187,6 +187,9 @@ TEST(Config, TheShippedExampleConfigIsValid) {
   EXPECT_EQ(c.protected_hosts[0].ports, (std::vector<uint16_t>{80, 443}));
   EXPECT_FALSE(c.protected_hosts[0].policy.forward_udp);
   EXPECT_EQ(c.limits.forwarded_synack_pps, 50000u);
+  EXPECT_EQ(c.protected_hosts[0].mode, HostMode::kProtect);
+  EXPECT_EQ(c.protected_hosts[1].mode, HostMode::kAuto);
+  EXPECT_EQ(c.auto_mode, AutoModeConfig{}) << "the example spells out the defaults";
 }
 
 TEST(Config, AddressAndMacParsersAcceptOnlyWellFormedText) {
