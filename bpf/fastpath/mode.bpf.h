@@ -7,7 +7,7 @@
  *   planned but never written over the frame (swc_syn's `dry`), the rate limits draw from
  *   monitor-only buckets, and the per-host outcome counters are left alone — then
  *   sw_monitor_outcome() counts that verdict in sw_cpu_stats.would and does what pass mode
- *   does: forward, learning the flow of a pure ACK. What protection forwards is forwarded the
+ *   does: forward, learning the flow of a pure ACK (a malformed frame is dropped, as in pass). What protection forwards is forwarded the
  *   same way (and counted under its own reason); everything else counts as fwd_monitor.
  *
  * auto (SW_HOST_AUTO): the daemon sets or clears SW_HOST_PROTECT from the host's SYN rate,
@@ -97,7 +97,8 @@ static __always_inline __u64 sw_monitor_outcome(struct ctx_state *s, struct sw_f
 						__u8 tcp_flags, __u64 d)
 {
 	s->would = (__u32)(d >> 32);
-	if ((__u32)d == XDP_TX)
+	/* Malformed frames to a host are dropped in pass mode too (the host would drop them). */
+	if ((__u32)d == XDP_TX || s->would == SW_R_DROP_MALFORMED)
 		return d;
 	if (key && sw_knob_learn_in_pass_mode &&
 	    (tcp_flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_ACK)
