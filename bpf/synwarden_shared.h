@@ -44,6 +44,13 @@ enum sw_host_flags {
 	/* Protection on: SYNs and unknown ACKs go to AF_XDP workers. Off: pass mode (forward and
 	 * learn established flows). */
 	SW_HOST_PROTECT = 1u << 0,
+	/* Monitor mode (PROTECT clear): every frame is judged as protection would judge it and
+	 * that reason counted in sw_cpu_stats.would, then forwarded (and learnt) as in pass mode. */
+	SW_HOST_MONITOR = 1u << 1,
+	/* Auto mode: the daemon flips PROTECT from the host's SYN rate. SYNs are counted in
+	 * sw_host_syns; in pass the 4-tuples of forwarded SYNs go to sw_pass_syns, whose first
+	 * ACK is accepted after a switch to protect (bpf/fastpath/mode.bpf.h). */
+	SW_HOST_AUTO = 1u << 2,
 };
 
 /* What protection-on does with traffic that is not TCP handshake material. Pass mode forwards
@@ -354,7 +361,9 @@ SW_STATIC_ASSERT(sizeof(struct sw_host_port_key) == 24, "sw_host_port_key layout
 	X(FWD_OUTBOUND, "fwd_outbound", "segment of a flow the host opened (outbound table)")    \
 	X(FWD_SYNACK_VERIFIED, "fwd_synack_verified", "SYN-ACK carrying the host's SYN stamp: no budget") \
 	X(FWD_OUTBOUND_UNVERIFIED, "fwd_outbound_unverified", "segment of an unstamped outbound flow") \
-	X(XDP_ACK_RECOVERED, "xdp_ack_recovered", "XDP: no cookie, but TSecr fits the host clock: learnt")
+	X(XDP_ACK_RECOVERED, "xdp_ack_recovered", "XDP: no cookie, but TSecr fits the host clock: learnt") \
+	X(FWD_MONITOR, "fwd_monitor", "monitor mode: forwarded where protection would not have")  \
+	X(FWD_PASS_HANDSHAKE, "fwd_pass_handshake", "auto: first ACK of a SYN forwarded in pass mode")
 
 #define SW_REASON_ENUM_ENTRY(name, label, help) SW_R_##name,
 enum sw_reason { SW_REASON_LIST(SW_REASON_ENUM_ENTRY) SW_REASON_COUNT };
@@ -391,9 +400,15 @@ struct sw_cpu_stats {
 	struct sw_decision last;
 	struct sw_token_bucket synack;
 	struct sw_token_bucket cookie_synack; /* cookie SYN-ACKs sent by XDP */
+	/* Monitor mode: frames per reason protection would have counted (what it would have
+	 * done), and the buckets its rate limits would have drawn from (apart from the real
+	 * ones, so a monitored host never spends a protected host's budget). */
+	__u64 would[SW_REASON_COUNT];
+	struct sw_token_bucket would_synack;
+	struct sw_token_bucket would_cookie_synack;
 };
 SW_STATIC_ASSERT(sizeof(struct sw_cpu_stats) ==
-			 SW_REASON_COUNT * sizeof(struct sw_counter) + 24 + 16 + 16,
+			 SW_REASON_COUNT * (sizeof(struct sw_counter) + 8) + 24 + 16 * 4,
 		 "sw_cpu_stats must have no hidden padding");
 
 #endif /* SYNWARDEN_SHARED_H */

@@ -44,7 +44,8 @@ struct swc_frame {
 	__u16 tcp_hlen;  /* doff * 4, 20..60 */
 	__u8 v6;
 	__u8 ip_hlen_ok; /* IPv4: IHL*4; IPv6: 40 when no extension header precedes TCP, else 0 */
-	__u8 pad[2];
+	__u8 monitor;    /* monitor mode (mode.bpf.h): decide, never write a SYN-ACK */
+	__u8 pad[1];
 };
 
 /* The options of a segment, as the codec's parse_tcp_options() reports them (SynOptions). */

@@ -145,6 +145,9 @@ struct ctx_state {
 	const struct sw_settings *set;  /* set together with host */
 	void *l3;                       /* IP header (cookie datapath) */
 	__u32 l4_len;                   /* TCP bytes per the IP length fields (cookie datapath) */
+	__u32 would;                    /* monitor: protection's reason (mode.bpf.h) */
+	__u8 monitor;                   /* the host is in monitor mode */
+	__u8 monitor_done;              /* sw_monitor_outcome() already applied */
 };
 
 /* A decision is (reason, XDP action) packed in one register, so every branch of the
@@ -188,6 +191,12 @@ static __always_inline int record(const struct ctx_state *s, __u64 decision)
 	/* Plain increments: the slot is this CPU's and XDP does not nest on a CPU. */
 	st->counters[reason].packets++;
 	st->counters[reason].bytes += len;
+	if (s->monitor) {
+		__u32 would = s->would;
+		if (would >= SW_REASON_COUNT)
+			would = SW_R_NONE;
+		st->would[would]++;
+	}
 	st->last.reason = reason;
 	st->last.action = action;
 	st->last.rx_queue = s->ctx->rx_queue_index;
@@ -232,9 +241,10 @@ static __always_inline __u64 steer(const struct ctx_state *s, __u32 reason_ok,
 	return DROP(reason_missing);
 }
 
-static __always_inline __u64 non_tcp(const struct sw_host *host, __u8 family, __u8 proto)
+static __always_inline __u64 non_tcp(const struct sw_host *host, int protect, __u8 family,
+				     __u8 proto)
 {
-	if (!(host->flags & SW_HOST_PROTECT))
+	if (!protect)
 		return FORWARD(SW_R_FWD_PASS_MODE);
 	__u8 bit = SW_POLICY_FWD_OTHER;
 	if ((family == SW_FAMILY_IPV4 && proto == IPPROTO_ICMP) ||
@@ -248,6 +258,7 @@ static __always_inline __u64 non_tcp(const struct sw_host *host, __u8 family, __
 }
 
 #include "xdp_cookie.bpf.h"
+#include "mode.bpf.h"
 
 /* Forwarded SYN-ACKs: a token bucket per CPU in nanoseconds of credit (no atomics, no shared
  * cache line); user space sets cost = 1e9 / per-CPU rate and burst = cost * burst packets. */
@@ -300,12 +311,13 @@ static __always_inline int outbound_stamp_ok(const struct ctx_state *s, const st
 static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_flow_key *key,
 					 const struct tcphdr *th)
 {
-	const int protect = s->host->flags & SW_HOST_PROTECT;
+	const int protect = sw_host_judges(s->host);
 	const __u8 flags = ((const __u8 *)th)[13];
 	key->sport = th->source;
 	key->dport = th->dest;
 
 	if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN) {
+		sw_mode_syn(s, key);
 		if (!protect)
 			return FORWARD(SW_R_FWD_PASS_MODE);
 		/* A new SYN on the 4-tuple of a flow the firewall validated (or learnt) is the
@@ -335,7 +347,8 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		if (outbound_stamp_ok(s, key, th))
 			return learn_and_forward(&sw_outbound, key, SW_FLOW_SYNACK,
 						 SW_R_FWD_SYNACK_VERIFIED);
-		if (protect && !synack_allowed(&s->stats->synack, s->set))
+		if (protect && !synack_allowed(s->monitor ? &s->stats->would_synack
+							  : &s->stats->synack, s->set))
 			return DROP(SW_R_DROP_SYNACK_RATE);
 		return learn_and_forward(&sw_outbound_unverified, key, SW_FLOW_SYNACK,
 					 protect ? SW_R_FWD_SYNACK : SW_R_FWD_LEARNED);
@@ -348,8 +361,12 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		return protect ? DROP(SW_R_DROP_UNKNOWN_RST_FIN) : FORWARD(SW_R_FWD_PASS_MODE);
 	if (!(flags & TH_ACK))
 		return protect ? DROP(SW_R_DROP_BAD_FLAGS) : FORWARD(SW_R_FWD_PASS_MODE);
-	if (protect)
+	if (protect) {
+		const __u64 handshake = sw_mode_pass_handshake(s, key);
+		if (handshake)
+			return handshake;
 		return cookie_or_steer(s, key, th, 0);
+	}
 	if (sw_knob_learn_in_pass_mode)
 		return learn_and_forward(&sw_flows, key, SW_FLOW_LEARNED, SW_R_FWD_LEARNED);
 	return FORWARD(SW_R_FWD_PASS_MODE);
@@ -387,7 +404,8 @@ static __always_inline __u64 classify(struct ctx_state *s)
 		return PASS(SW_R_PASS_UNCONFIGURED);
 	s->host = host;
 	s->set = set;
-	const int protect = host->flags & SW_HOST_PROTECT;
+	const int protect = sw_host_judges(host);
+	s->monitor = sw_host_monitors(host);
 
 	/* From here on the frame is for a protected host: anything malformed is dropped (the
 	 * host's stack would drop it too, after the flood already crossed the wire). */
@@ -405,7 +423,7 @@ static __always_inline __u64 classify(struct ctx_state *s)
 		 * headers) are an evasion technique: real TCP sets DF and does PMTU discovery. */
 		if (l3.proto == IPPROTO_UDP || l3.proto == IPPROTO_ICMP ||
 		    l3.proto == IPPROTO_ICMPV6)
-			return non_tcp(host, key.family, l3.proto);
+			return non_tcp(host, protect, key.family, l3.proto);
 		if (!protect)
 			return FORWARD(SW_R_FWD_PASS_MODE);
 		if (host->policy & SW_POLICY_FWD_TCP_FRAGMENTS)
@@ -413,13 +431,19 @@ static __always_inline __u64 classify(struct ctx_state *s)
 		return DROP(SW_R_DROP_TCP_FRAGMENT);
 	}
 	if (l3.proto != IPPROTO_TCP)
-		return non_tcp(host, key.family, l3.proto);
+		return non_tcp(host, protect, key.family, l3.proto);
 
 	const struct tcphdr *th = parse_tcp(&c, &l3);
 	if (!th)
 		return DROP(SW_R_DROP_MALFORMED);
 	s->l4_len = l3.l4_len;
-	return tcp_segment(s, &key, th);
+	/* Read before tcp_segment(): a SYN-ACK built in place invalidates packet pointers. */
+	const __u8 tcp_flags = ((const __u8 *)th)[13];
+	const __u64 d = tcp_segment(s, &key, th);
+	if (!s->monitor)
+		return d;
+	s->monitor_done = 1;
+	return sw_monitor_outcome(s, &key, tcp_flags, d);
 }
 
 SEC("xdp")
@@ -430,5 +454,8 @@ int sw_fastpath(struct xdp_md *ctx)
 	s.stats = bpf_map_lookup_elem(&sw_stats, &zero);
 	if (!s.stats)
 		return XDP_PASS; /* slot 0 of an array always exists; keeps the verifier happy */
-	return record(&s, classify(&s));
+	__u64 d = classify(&s);
+	if (s.monitor && !s.monitor_done)
+		d = sw_monitor_outcome(&s, NULL, 0, d);
+	return record(&s, d);
 }

@@ -146,7 +146,8 @@ __noinline __u64 swc_syn(struct xdp_md *ctx, const struct swc_frame *f,
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
 	if (!swc_syn_checksums_ok(ctx, f, sc))
 		return DROP(SW_R_DROP_SYN_CHECKSUM);
-	if (!swc_bucket_take(&st->cookie_synack, set->cookie_synack_cost_ns,
+	if (!swc_bucket_take(f->monitor ? &st->would_cookie_synack : &st->cookie_synack,
+			     set->cookie_synack_cost_ns,
 			     set->cookie_synack_burst_ns))
 		return DROP(SW_R_DROP_COOKIE_SYN_RATE);
 
@@ -158,6 +159,8 @@ __noinline __u64 swc_syn(struct xdp_md *ctx, const struct swc_frame *f,
 	syn->tcp_res1 = (sc->tcp[12] & 0x0f) != 0;
 	if (swc_plan_synack(&hc->current, f, o, syn, &sc->plan))
 		return DECIDE(SW_R_NONE, SW_ACT_STEER);
+	if (f->monitor) /* monitor mode (mode.bpf.h): the verdict, the frame untouched */
+		return DECIDE(SW_R_XDP_SYNACK, SW_ACT_REPLY);
 	/* The frame could not grow (a driver or generic XDP without tailroom): the worker can. The
 	 * token is spent, as the worker will spend its own: both limits hold. */
 	if (swc_build_synack(ctx, f, sc, &sc->plan, set))
@@ -319,11 +322,12 @@ static __always_inline __u64 cookie_or_steer(const struct ctx_state *s, struct s
 	__u32 ip_hlen = (__u32)((void *)th - (void *)s->l3);
 	f->ip_hlen_ok = f->v6 ? (ip_hlen == 40 ? 40 : 0) : (__u8)ip_hlen;
 
+	f->monitor = s->monitor;
 	__u64 d = syn ? swc_syn(s->ctx, f, hc, s->stats, s->set) : swc_ack(s->ctx, f, hc);
 	__u32 action = (__u32)d;
 	__u32 reason = (__u32)(d >> 32);
-	/* A frame handed to the worker is the worker's to count. */
-	if (action != SW_ACT_STEER)
+	/* A frame handed to the worker is the worker's to count; monitor counts nothing per host. */
+	if (action != SW_ACT_STEER && !s->monitor)
 		swc_count_host(hc, syn, reason);
 	if (action == SW_ACT_LEARN)
 		return learn_and_forward(&sw_flows, key, SW_FLOW_COOKIE, reason);

@@ -11,10 +11,11 @@
 //  2. A 4xx changed nothing: hosts, their settings, the XDP map, the snapshot version and the
 //     published snapshots are exactly as before.
 //  3. The XDP hosts map, the running config and the workers' latest snapshot list the same
-//     addresses with the same protection flag (the control plane's ordering guarantee).
+//     addresses with the same mode (the control plane's ordering guarantee); the workers'
+//     snapshot protects exactly the protect and auto hosts (host_mode.h).
 //  4. A 2xx host operation did what it says: an added host is listed, a removed one is not, a
-//     protect request set exactly the requested flag.
-//  5. Ambiguous input is refused (4xx): a body (POST /hosts, POST /hosts/{ip}/protect) that
+//     protect or mode request set exactly the requested mode.
+//  5. Ambiguous input is refused (4xx): a body (POST /hosts, POST /hosts/{ip}/protect|mode) that
 //     repeats a key or holds a NUL byte in a key or string (json_reference.h, an independent
 //     check), a path holding a NUL byte, a request without a Host header.
 //
@@ -65,7 +66,7 @@ class MapStandIn : public daemon::DataplanePort {
   void upsert_host(const daemon::ProtectedHostConfig& h) override {
     ++writes;
     std::erase_if(hosts, [&](const auto& e) { return e.first == h.address; });
-    hosts.emplace_back(h.address, h.protection);
+    hosts.emplace_back(h.address, h.mode);
   }
   void erase_host(const IpAddress& a) override {
     ++writes;
@@ -80,7 +81,7 @@ class MapStandIn : public daemon::DataplanePort {
   void write_host_cookies(const daemon::Snapshot&) override { ++writes; }
   void write_outbound_keys(const daemon::Snapshot&) override { ++writes; }
 
-  std::vector<std::pair<IpAddress, bool>> hosts;
+  std::vector<std::pair<IpAddress, daemon::HostMode>> hosts;
   uint64_t writes = 0;
 };
 
@@ -256,13 +257,15 @@ class Harness {
     for (const auto& h : hosts) {
       const auto in_map = std::find_if(map_.hosts.begin(), map_.hosts.end(),
                                        [&](const auto& e) { return e.first == h.address; });
-      FUZZ_CHECK(in_map != map_.hosts.end() && in_map->second == h.protection,
-                 "after %s: XDP map entry of %s missing or protection differs", after,
+      FUZZ_CHECK(in_map != map_.hosts.end() && in_map->second == h.mode,
+                 "after %s: XDP map entry of %s missing or its mode differs", after,
                  h.address.to_string().c_str());
       const auto& snap = latest_->hosts();
       const auto in_snap = std::find_if(snap.begin(), snap.end(),
                                         [&](const auto& e) { return e.address == h.address; });
-      FUZZ_CHECK(in_snap != snap.end() && in_snap->protection == h.protection,
+      const bool workers_protect =
+          h.mode == daemon::HostMode::kProtect || h.mode == daemon::HostMode::kAuto;
+      FUZZ_CHECK(in_snap != snap.end() && in_snap->protection == workers_protect,
                  "after %s: snapshot entry of %s missing or protection differs", after,
                  h.address.to_string().c_str());
     }
@@ -351,8 +354,14 @@ void check_effect(const Harness& h, const ApiRequest& q, const ApiResponse& r) {
   } else if (q.path.ends_with("protect") || q.path.ends_with("protect/")) {
     const bool on = json::parse(q.body).at("protection").get<bool>();
     const auto* host = h.find(*address);
-    FUZZ_CHECK(host != nullptr && host->protection == on, "POST %s {protection: %d} not applied",
+    const auto want = on ? daemon::HostMode::kProtect : daemon::HostMode::kPass;
+    FUZZ_CHECK(host != nullptr && host->mode == want, "POST %s {protection: %d} not applied",
                q.path.c_str(), on);
+  } else if (q.path.ends_with("/mode") || q.path.ends_with("/mode/")) {
+    const auto want = daemon::parse_host_mode(json::parse(q.body).at("mode").get<std::string>());
+    const auto* host = h.find(*address);
+    FUZZ_CHECK(want && host != nullptr && host->mode == *want, "POST %s {mode} not applied",
+               q.path.c_str());
   }
 }
 

@@ -67,7 +67,8 @@ bool same_config(const DaemonConfig& a, const DaemonConfig& b) {
          a.keep_dataplane_on_exit == b.keep_dataplane_on_exit &&
          a.fail_open_without_workers == b.fail_open_without_workers &&
          a.xsk_mode == b.xsk_mode && a.secrets_reload_interval_ms == b.secrets_reload_interval_ms &&
-         a.limits == b.limits && a.api == b.api && a.protected_hosts == b.protected_hosts;
+         a.limits == b.limits && a.api == b.api && a.auto_mode == b.auto_mode &&
+         a.protected_hosts == b.protected_hosts;
 }
 
 bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -77,6 +78,12 @@ void check_ranges(const DaemonConfig& c) {
              c.interface.size());
   FUZZ_CHECK(c.worker_cpus.empty() || c.worker_cpus.size() == c.queues.size(),
              "%zu worker CPUs for %zu queues", c.worker_cpus.size(), c.queues.size());
+  // The auto mode's hysteresis needs a gap between its thresholds (host_mode.h).
+  FUZZ_CHECK(c.auto_mode.syn_pps_off < c.auto_mode.syn_pps_on && c.auto_mode.poll_ms >= 10 &&
+                 c.auto_mode.off_s >= 1,
+             "auto: syn_pps_off %llu, syn_pps_on %llu, poll_ms %u",
+             static_cast<unsigned long long>(c.auto_mode.syn_pps_off),
+             static_cast<unsigned long long>(c.auto_mode.syn_pps_on), c.auto_mode.poll_ms);
   const auto& l = c.limits;
   FUZZ_CHECK(power_of_two(l.frames_per_queue) && power_of_two(l.ring_size) &&
                  l.frames_per_queue >= l.ring_size,

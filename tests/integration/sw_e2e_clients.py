@@ -3,7 +3,7 @@ subcommand prints one JSON line {"kind", "ok", "total", "failures": [...]}; a co
 as ok only if it returned exactly the data the server (sw_servers.py) must send.
 
     curl    --dst ADDR --count N [--parallel P]   HTTP GETs with curl, one connection each
-    banner  --dst ADDR --count N [--concurrency C] server-speaks-first exchanges
+    banner  --dst ADDR --count N [--concurrency C] [--rate R]  server-speaks-first exchanges
     streams --dst ADDR --count N --seconds S       long-lived echo streams (a chunk every 100 ms)
     reuse   --dst ADDR --count N --gap S           HTTP/1.0 GET twice from each of N fixed local
                                                    ports, S seconds apart (the host closes first,
@@ -109,7 +109,14 @@ def one_banner(dst, n):
 
 def run_banner(args):
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-        results = list(pool.map(lambda n: one_banner(args.dst, n), range(args.count)))
+        if not args.rate:
+            results = list(pool.map(lambda n: one_banner(args.dst, n), range(args.count)))
+        else:  # paced: connection n starts n / rate seconds after the first
+            start, futures = time.monotonic(), []
+            for n in range(args.count):
+                time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
+                futures.append(pool.submit(one_banner, args.dst, n))
+            results = [f.result() for f in futures]
     failures = [r for r in results if r]
     return {"kind": "banner", "ok": args.count - len(failures), "total": args.count,
             "failures": failures[:20]}
@@ -237,6 +244,8 @@ def main():
     curl.add_argument("--first", type=int, default=0, help="number of the first object")
     banner = sub.add_parser("banner")
     banner.add_argument("--concurrency", type=int, default=10)
+    banner.add_argument("--rate", type=float, default=0,
+                        help="connections started per second (0: as fast as the pool allows)")
     streams = sub.add_parser("streams")
     streams.add_argument("--seconds", type=float, required=True)
     streams.add_argument("--double", action="store_true",

@@ -56,6 +56,12 @@ uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+uint64_t unix_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000ull + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
 // xorshift64*: fast, good enough to spread sources over a prefix; not for cryptography.
 struct Rng {
   uint64_t s;
@@ -213,6 +219,8 @@ int run(const Options& o) {
 
   Rng rng{o.seed * 0x9E3779B97F4A7C15ull + 1};
   uint64_t sent = 0, errors = 0;
+  // Wall-clock bounds of the flood, for tests that compare them with the daemon's log times.
+  const uint64_t start_unix_ms = unix_ms();
   const uint64_t start = now_ns();
   const uint64_t end = o.duration > 0 ? start + static_cast<uint64_t>(o.duration * 1e9) : 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
@@ -242,10 +250,14 @@ int run(const Options& o) {
     sent += static_cast<uint64_t>(n);
   }
   const double seconds = static_cast<double>(now_ns() - start) / 1e9;
-  std::printf("{\"mode\":\"%s\",\"sent\":%llu,\"send_errors\":%llu,\"seconds\":%.3f,\"pps\":%.0f}\n",
+  const uint64_t end_unix_ms = unix_ms();
+  std::printf("{\"mode\":\"%s\",\"sent\":%llu,\"send_errors\":%llu,\"seconds\":%.3f,\"pps\":%.0f,"
+              "\"start_unix_ms\":%llu,\"end_unix_ms\":%llu}\n",
               o.mode.c_str(), static_cast<unsigned long long>(sent),
               static_cast<unsigned long long>(errors), seconds,
-              seconds > 0 ? static_cast<double>(sent) / seconds : 0.0);
+              seconds > 0 ? static_cast<double>(sent) / seconds : 0.0,
+              static_cast<unsigned long long>(start_unix_ms),
+              static_cast<unsigned long long>(end_unix_ms));
   close(sock);
   return 0;
 }

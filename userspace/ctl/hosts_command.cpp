@@ -54,15 +54,19 @@ int list_hosts_of(const ApiOptions& o, ApiClient& api) {
     print_json(answer);
     return 0;
   }
-  Table table({"HOST", "MAC", "PROTECTION", "PORTS", "FAIL", "SECRETS"},
+  Table table({"HOST", "MAC", "MODE", "PORTS", "FAIL", "SECRETS"},
               {false, false, false, false, false, false});
   for (const auto& h : answer.value("hosts", nlohmann::json::array())) {
     std::string ports;
     for (const auto& p : h.value("ports", nlohmann::json::array())) {
       ports += (ports.empty() ? "" : ",") + std::to_string(p.get<unsigned>());
     }
-    table.add_row({h.value("address", "?"), h.value("mac", "?"),
-                   h.value("protection", false) ? "on" : "off (pass)", ports.empty() ? "all" : ports,
+    // The config form names the mode ("mode"); older daemons only "protection".
+    const std::string mode = h.contains("mode") && h["mode"].is_string()
+                                 ? h["mode"].get<std::string>()
+                                 : (h.value("protection", false) ? "on" : "off (pass)");
+    table.add_row({h.value("address", "?"), h.value("mac", "?"), mode,
+                   ports.empty() ? "all" : ports,
                    h.contains("policy") ? h["policy"].value("fail", "?") : "?", secrets_of(h)});
   }
   std::printf("%s", table.render().c_str());

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   synwarden::ctl::add_health_command(app);
   synwarden::ctl::add_hosts_commands(app);
   synwarden::ctl::add_protect_command(app);
+  synwarden::ctl::add_mode_command(app);
   synwarden::ctl::add_stats_command(app);
   synwarden::ctl::add_top_command(app);
   synwarden::ctl::add_reload_command(app);

@@ -59,6 +59,7 @@ TopView top_view(const nlohmann::json& before, const nlohmann::json& after) {
     HostRates hr;
     hr.address = h.value("address", "?");
     hr.protection = h.value("protection", false);
+    hr.mode = mode_label(h);
     hr.secrets_state = h.value("secrets_state", "?");
     hr.syn = r("syn");
     hr.synack = r("synack");
@@ -84,11 +85,20 @@ TopView top_view(const nlohmann::json& before, const nlohmann::json& after) {
   return view;
 }
 
+std::string mode_label(const nlohmann::json& h, const char* on, const char* off) {
+  const auto m = h.find("mode");
+  if (m == h.end() || !m->is_object()) return h.value("protection", false) ? on : off;
+  const std::string configured = m->value("configured", "?");
+  if (configured != "auto") return configured;
+  return "auto:" + m->value("effective", std::string("?"));
+}
+
 nlohmann::json top_view_to_json(const TopView& v) {
   nlohmann::json hosts = nlohmann::json::array();
   for (const auto& h : v.hosts) {
     hosts.push_back({{"address", h.address},
                      {"protection", h.protection},
+                     {"mode", h.mode},
                      {"secrets_state", h.secrets_state},
                      {"syn_per_s", h.syn},
                      {"synack_per_s", h.synack},
@@ -113,11 +123,11 @@ std::string render_top(const TopView& v) {
   char head[256];
   std::snprintf(head, sizeof head, "synwarden top: %zu host(s), %llu established flows, over %.1fs\n\n",
                 v.hosts.size(), static_cast<unsigned long long>(v.established_flows), v.interval_s);
-  Table t({"HOST", "PROT", "SECRETS", "SYN/s", "SYNACK/s", "ACK OK/s", "ACK BAD/s", "FWD/s",
+  Table t({"HOST", "MODE", "SECRETS", "SYN/s", "SYNACK/s", "ACK OK/s", "ACK BAD/s", "FWD/s",
            "DROP/s"},
           {false, false, false, true, true, true, true, true, true});
   for (const auto& h : v.hosts) {
-    t.add_row({h.address, h.protection ? "on" : "pass", h.secrets_state, format_rate(h.syn),
+    t.add_row({h.address, h.mode, h.secrets_state, format_rate(h.syn),
                format_rate(h.synack), format_rate(h.ack_valid), format_rate(h.ack_invalid),
                format_rate(h.forwarded), format_rate(h.dropped)});
   }
@@ -133,12 +143,12 @@ std::string render_top(const TopView& v) {
 
 std::string render_stats(const nlohmann::json& stats) {
   std::string out;
-  Table hosts({"HOST", "PROT", "SYN", "ACK", "SYNACK", "ACK OK", "ACK BAD", "FORWARDED",
+  Table hosts({"HOST", "MODE", "SYN", "ACK", "SYNACK", "ACK OK", "ACK BAD", "FORWARDED",
                "RATE LIMITED", "SHED (BUSY)", "DROPPED"},
               {false, false, true, true, true, true, true, true, true, true, true});
   for (const auto& h : stats.value("hosts", nlohmann::json::array())) {
     const auto c = [&](const char* name) { return format_count(counter(h, name)); };
-    hosts.add_row({h.value("address", "?"), h.value("protection", false) ? "on" : "pass", c("syn"),
+    hosts.add_row({h.value("address", "?"), mode_label(h), c("syn"),
                    c("ack"), c("synack"), c("ack_valid"), c("ack_invalid"), c("forwarded"),
                    c("rate_limited"), c("shed"), c("dropped")});
   }

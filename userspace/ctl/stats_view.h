@@ -14,6 +14,7 @@ namespace synwarden::ctl {
 struct HostRates {
   std::string address;
   bool protection = false;
+  std::string mode;  // mode_label()
   std::string secrets_state;
   double syn = 0, synack = 0, ack_valid = 0, ack_invalid = 0, forwarded = 0, dropped = 0;
 };
@@ -35,6 +36,11 @@ struct TopView {
 TopView top_view(const nlohmann::json& before, const nlohmann::json& after);
 nlohmann::json top_view_to_json(const TopView& view);
 std::string render_top(const TopView& view);
+
+// A host's mode from a /status or /stats host object: "protect", "pass", "monitor",
+// "auto:protect" / "auto:pass" (auto and its current state); from a daemon that reports no mode,
+// `on` / `off` by its "protection".
+std::string mode_label(const nlohmann::json& host, const char* on = "on", const char* off = "pass");
 
 // `synwardenctl stats` as tables: per host, per worker, XDP reasons that counted something.
 std::string render_stats(const nlohmann::json& stats);

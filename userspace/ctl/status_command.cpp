@@ -7,6 +7,7 @@
 
 #include "api_options.h"
 #include "commands.h"
+#include "stats_view.h"
 #include "table.h"
 
 namespace synwarden::ctl {
@@ -62,7 +63,7 @@ void print_status(const nlohmann::json& s) {
       std::printf("  %s\n", r["error"].get<std::string>().c_str());
     }
   }
-  Table hosts({"HOST", "PROTECTION", "SECRETS", "SOURCE", "AGE", "FROM / LAST ERROR"},
+  Table hosts({"HOST", "MODE", "SECRETS", "SOURCE", "AGE", "FROM / LAST ERROR"},
               {false, false, false, false, true, false});
   for (const auto& h : s.value("hosts", nlohmann::json::array())) {
     const auto& sec = h["secrets"];
@@ -71,7 +72,7 @@ void print_status(const nlohmann::json& s) {
                                 : "-";
     const std::string where = sec["last_error"].is_string() ? sec["last_error"].get<std::string>()
                                                             : sec.value("location", "");
-    hosts.add_row({h.value("address", "?"), h.value("protection", false) ? "on" : "off (pass)",
+    hosts.add_row({h.value("address", "?"), mode_label(h, "on", "off (pass)"),
                    sec.value("state", "?"), sec.value("source", "?"), age, where});
   }
   std::printf("\n%s", hosts.render().c_str());

@@ -314,6 +314,7 @@ Result<CounterSnapshot> StatsTable::read() const {
     for (std::size_t r = 0; r < SW_REASON_COUNT; ++r) {
       snap.by_reason[r].packets += cpu.counters[r].packets;
       snap.by_reason[r].bytes += cpu.counters[r].bytes;
+      snap.would[r] += cpu.would[r];
     }
   }
   return snap;

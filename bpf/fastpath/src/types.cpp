@@ -94,7 +94,8 @@ IpAddress IpAddress::from_words(std::uint8_t family, const __u32 (&words)[4]) no
 sw_host HostEntry::to_raw() const noexcept {
   sw_host raw{};
   std::memcpy(raw.mac, mac.data(), mac.size());
-  raw.flags = protect ? static_cast<__u8>(SW_HOST_PROTECT) : 0;
+  raw.flags = static_cast<__u8>((protect ? SW_HOST_PROTECT : 0) |
+                                 (monitor ? SW_HOST_MONITOR : 0) | (auto_mode ? SW_HOST_AUTO : 0));
   raw.policy = policy_bits(policy);
   return raw;
 }
@@ -103,6 +104,8 @@ HostEntry HostEntry::from_raw(const sw_host& raw) noexcept {
   HostEntry e;
   std::memcpy(e.mac.data(), raw.mac, e.mac.size());
   e.protect = (raw.flags & SW_HOST_PROTECT) != 0;
+  e.monitor = (raw.flags & SW_HOST_MONITOR) != 0;
+  e.auto_mode = (raw.flags & SW_HOST_AUTO) != 0;
   e.policy.forward_icmp = (raw.policy & SW_POLICY_FWD_ICMP) != 0;
   e.policy.forward_udp = (raw.policy & SW_POLICY_FWD_UDP) != 0;
   e.policy.forward_other = (raw.policy & SW_POLICY_FWD_OTHER) != 0;

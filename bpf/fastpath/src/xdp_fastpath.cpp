@@ -166,7 +166,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
 
   fp.skel_->rodata->sw_knob_xsk_fail_open = opts.xsk_fail_open ? 1 : 0;
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
-  const std::array<std::pair<bpf_map*, std::uint32_t>, 8> sizes = {{
+  const std::array<std::pair<bpf_map*, std::uint32_t>, 10> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
       {fp.skel_->maps.sw_host_cookies, opts.host_table_size},
       // One counter slot per host, as the daemon's HostCounters (limits.host_table_size).
@@ -176,6 +176,8 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
       {fp.skel_->maps.sw_outbound_unverified, opts.outbound_unverified_table_size},
       {fp.skel_->maps.sw_outbound_keys, opts.host_table_size},
       {fp.skel_->maps.sw_xsks, opts.max_queues},
+      {fp.skel_->maps.sw_host_syns, opts.host_table_size},
+      {fp.skel_->maps.sw_pass_syns, opts.pass_syn_table_size},
   }};
   for (const auto& [map, size] : sizes) {
     if (size == 0) return logic_error(std::string("size of map ") + bpf_map__name(map) + " is 0");
@@ -255,8 +257,11 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   auto cookies = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_cookies), "sw_host_cookies");
   auto ports = dup_fd(bpf_map__fd(fp.skel_->maps.sw_cookie_ports), "sw_cookie_ports");
   auto host_stats = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_stats), "sw_host_stats");
+  // sw_host_syns and sw_pass_syns are not pinned: the SYN counts are the running daemon's
+  // controller's, and a pass-mode SYN vouches for seconds only.
+  auto host_syns = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_syns), "sw_host_syns");
   for (auto* r : {&hosts, &flows, &outbound, &unverified, &okeys, &xsks, &stats, &settings,
-                  &cookies, &ports, &host_stats}) {
+                  &cookies, &ports, &host_stats, &host_syns}) {
     if (!*r) return r->error();
   }
   auto hint = FlowHint::map(bpf_map__fd(fp.skel_->maps.sw_flow_hint), hint_words);
@@ -270,6 +275,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                       SettingsTable(std::move(*settings), ncpus),
                                       HostCookieTable(std::move(*cookies), std::move(*ports)),
                                       HostStatsTable(std::move(*host_stats), ncpus),
+                                      HostSynTable(std::move(*host_syns), ncpus),
                                       std::move(*hint)});
   fp.tables_->flows.set_hint(&fp.tables_->flow_hint);
   return fp;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Contract of synwardenctl's API commands (status, health, hosts, protect, stats, top, reload) against a
+"""Contract of synwardenctl's API commands (status, health, hosts, protect, mode, stats, top, reload) against a
 stand-in for the daemon's API: a local HTTP server that answers with recorded /status and /stats
 shapes and records every request. Checks what synwardenctl sends (method, path, JSON body,
 Content-Type), what it prints (tables by default, --json for scripts), its exit status and
@@ -37,6 +37,7 @@ STATUS = {
          "secrets": {"source": "file", "location": "/etc/synwarden/web1.json", "state": "fresh",
                      "last_update_age_ms": 1500, "last_error": None}},
         {"address": "2001:db8::10", "protection": False,
+         "mode": {"configured": "auto", "effective": "pass"},
          "secrets": {"source": "agent", "location": "[2001:db8::10]:7070", "state": "no_secrets",
                      "last_update_age_ms": None, "last_error": "agent silent for 30.0 s"}}],
 }
@@ -110,6 +111,10 @@ class Api(http.server.BaseHTTPRequestHandler):
             ("POST", "/hosts/192.0.2.10/protect"): (200, {"address": "192.0.2.10",
                                                           "protection": True, "changed": True,
                                                           "persisted": True, "persist_note": ""}),
+            ("POST", "/hosts/192.0.2.10/mode"): (200, {"address": "192.0.2.10", "mode": "monitor",
+                                                       "protection": False, "changed": True,
+                                                       "persisted": False,
+                                                       "persist_note": "runtime only"}),
             ("POST", "/hosts/192.0.2.99/protect"): (404, {"error": "host 192.0.2.99 is not a "
                                                                    "protected host"}),
             ("POST", "/reload"): (200, {"reloaded": True, "snapshot_version": 6, "changes": {
@@ -184,6 +189,8 @@ check("REFUSED" in out and "protected_hosts[1].mac" in out, "status: a refused r
 lines = {l.split()[0]: l for l in out.splitlines() if l.startswith(("192.0.2.10", "2001:db8"))}
 check(lines["192.0.2.10"].split()[1:5] == ["on", "fresh", "file", "1.5s"],
       "status: per-host protection, secrets state, source and age", lines["192.0.2.10"])
+check(lines["2001:db8::10"].split()[1] == "auto:pass",
+      "status: a host in mode auto shows auto and its current state", lines["2001:db8::10"])
 check("no_secrets" in lines["2001:db8::10"] and "agent silent for 30.0 s" in lines["2001:db8::10"],
       "status: a host without secrets shows the source's error", lines["2001:db8::10"])
 check(json.loads(run("status", "--api", API, "--json").stdout) == STATUS,
@@ -297,6 +304,20 @@ unknown = run("protect", "off", "192.0.2.99", "--api", API, ok=False)
 check(unknown.returncode == 1 and "404 host 192.0.2.99 is not a protected host" in unknown.stderr
       and "POST /hosts/192.0.2.99/protect" in unknown.stderr,
       "an API refusal exits 1 and shows the request and the daemon's error", unknown.stderr)
+
+# mode
+out = run("mode", "192.0.2.10", "monitor", "--api", API).stdout
+req = last_request()
+check(req["method"] == "POST" and req["path"] == "/hosts/192.0.2.10/mode"
+      and json.loads(req["body"]) == {"mode": "monitor"}
+      and req["content_type"] == "application/json", "mode posts {\"mode\": M}", json.dumps(req))
+check("mode monitor for 192.0.2.10" in out and "NOT saved to the config file: runtime only" in out,
+      "mode prints the new mode and that it was not saved", out)
+before = len(Api.requests)
+bad = run("mode", "192.0.2.10", "block", "--api", API, ok=False)
+check(bad.returncode != 0 and len(Api.requests) == before,
+      "mode accepts only protect|pass|monitor|auto, refusing anything else before any request",
+      bad.stderr)
 
 # Addresses go into the URL path: anything but exactly an address is refused before any request
 # ("%00" would reach the daemon as a NUL byte, "/" as another path).

@@ -210,6 +210,20 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
     }
     return json_response(200, api_.set_protection(address, it->get<bool>()));
   }
+  if (parts.size() == 3 && parts[0] == "hosts" && parts[2] == "mode") {
+    if (m != "POST") return method_not_allowed(m, printable(request.path), "POST");
+    const IpAddress address = path_address(parts[1]);
+    const nlohmann::json body = parse_body(request, "");
+    const auto it = body.is_object() ? body.find("mode") : body.end();
+    const auto mode = it != body.end() && it->is_string()
+                          ? parse_host_mode(it->get<std::string>())
+                          : std::nullopt;
+    if (!mode || body.size() != 1) {
+      throw ApiError(400, std::string("expected {\"mode\": M} with M one of ") +
+                              kHostModeChoices);
+    }
+    return json_response(200, api_.set_mode(address, *mode));
+  }
   throw ApiError(404, "no such resource: " + printable(request.path) +
                           " (see GET /status, /health, /hosts, /stats, /metrics; POST /reload)");
 }

@@ -6,7 +6,8 @@
 //   POST   /hosts                   add a host (body: one protected_hosts[] object)       201
 //   GET    /hosts/{ip}              one host
 //   DELETE /hosts/{ip}              remove a host
-//   POST   /hosts/{ip}/protect      body {"protection": true|false}
+//   POST   /hosts/{ip}/protect      body {"protection": true|false} (= mode protect|pass)
+//   POST   /hosts/{ip}/mode         body {"mode": "protect"|"pass"|"monitor"|"auto"}
 //   GET    /stats                   counters as JSON (per host, per worker, XDP reasons)
 //   GET    /metrics                 Prometheus text exposition
 //   POST   /reload                  re-read the config file (422 if it is invalid)

@@ -239,7 +239,25 @@ ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std:
     }
     std::sort(host.ports.begin(), host.ports.end());
   }
-  host.protection = r.bool_or("protection", host.protection);
+  // "protection" is the older spelling of protect|pass; given with "mode", they must agree.
+  const bool has_protection = r.find("protection") != nullptr;
+  const bool protection = r.bool_or("protection", true);
+  if (const auto* mode = r.find("mode")) {
+    const std::string text = json_string(*mode, r.path_of("mode"));
+    const auto parsed = parse_host_mode(text);
+    if (!parsed) {
+      throw_config_error(r.path_of("mode"),
+                         std::string("expected ") + kHostModeChoices + ", got \"" + text + "\"");
+    }
+    host.mode = *parsed;
+    if (has_protection && protection != (host.mode == HostMode::kProtect)) {
+      throw_config_error(r.path_of("protection"),
+                         "contradicts " + r.path_of("mode") + " \"" + text +
+                             "\": true means mode protect; set one of them");
+    }
+  } else if (has_protection) {
+    host.mode = protection ? HostMode::kProtect : HostMode::kPass;
+  }
   if (const auto* policy = r.find("policy")) host.policy = parse_policy(*policy, r.path_of("policy"));
   if (host.agent && host.agent->fail_open) {
     const FailPolicy fail = *host.agent->fail_open ? FailPolicy::kFailOpen : FailPolicy::kFailClosed;
@@ -261,7 +279,8 @@ nlohmann::json protected_host_to_json(const ProtectedHostConfig& host) {
   if (host.agent) out["agent"] = agent_endpoint_to_json(*host.agent);
   else out["secrets_file"] = host.secrets_file.string();
   if (!host.ports.empty()) out["ports"] = host.ports;
-  out["protection"] = host.protection;
+  out["mode"] = host_mode_name(host.mode);
+  out["protection"] = host.mode == HostMode::kProtect;  // the older key, for older readers
   out["policy"] = {{"fail", host.policy.fail == FailPolicy::kFailOpen ? "open" : "closed"},
                    {"forward_icmp", host.policy.forward_icmp},
                    {"forward_udp", host.policy.forward_udp},
@@ -338,6 +357,7 @@ DaemonConfig parse_config(const nlohmann::json& document) {
       r.uint_or("secrets_reload_interval_ms", config.secrets_reload_interval_ms, 100, 3'600'000));
   if (const auto* limits = r.find("limits")) config.limits = parse_limits(*limits, "limits");
   if (const auto* api = r.find("api")) config.api = parse_api(*api, "api");
+  if (const auto* a = r.find("auto")) config.auto_mode = parse_auto_mode_config(*a, "auto");
 
   const auto& hosts = json_array(r.require("protected_hosts"), "protected_hosts");
   if (hosts.empty()) throw_config_error("protected_hosts", "must list at least one host");

@@ -17,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "agent_endpoint.h"
+#include "host_mode.h"
 #include "synwarden/packet_headers.h"
 
 namespace synwarden::daemon {
@@ -77,7 +78,8 @@ struct ProtectedHostConfig {
   // host's synwarden-agent (agent_secrets.h).
   std::optional<AgentEndpoint> agent;
   std::vector<uint16_t> ports;         // TCP ports answered with cookies; empty = every port
-  bool protection = true;              // false: pass mode (forward and learn flows)
+  // "mode" (host_mode.h); the older "protection": true|false is protect|pass.
+  HostMode mode = HostMode::kProtect;
   HostPolicy policy;
 
   friend bool operator==(const ProtectedHostConfig&, const ProtectedHostConfig&) = default;
@@ -153,6 +155,7 @@ struct DaemonConfig {
   uint32_t secrets_reload_interval_ms = 1000;
   Limits limits;
   ApiConfig api;
+  AutoModeConfig auto_mode;  // "auto": thresholds of hosts in mode auto
   std::vector<ProtectedHostConfig> protected_hosts;
 };
 

@@ -22,6 +22,7 @@ class ControlApi {
   virtual nlohmann::json add_host(const nlohmann::json& spec) = 0;  // 201 on success
   virtual nlohmann::json remove_host(const IpAddress& address) = 0;
   virtual nlohmann::json set_protection(const IpAddress& address, bool on) = 0;
+  virtual nlohmann::json set_mode(const IpAddress& address, HostMode mode) = 0;
   virtual nlohmann::json stats() = 0;
   virtual std::string metrics() = 0;  // Prometheus text exposition format 0.0.4
   virtual nlohmann::json reload() = 0;

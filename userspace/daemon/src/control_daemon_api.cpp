@@ -54,8 +54,11 @@ nlohmann::json DaemonControlApi::status() {
   out["config"] = control_.config_status();
   nlohmann::json hosts = nlohmann::json::array();
   for (const auto& view : control_.host_views(now)) {
+    const auto mode = control_.mode_view(view.config->address);
     hosts.push_back({{"address", view.config->address.to_string()},
-                     {"protection", view.config->protection},
+                     {"protection", mode.effective == HostMode::kProtect},
+                     {"mode", {{"configured", host_mode_name(mode.configured)},
+                               {"effective", host_mode_name(mode.effective)}}},
                      {"secrets", freshness_to_json(view.secrets)}});
   }
   out["hosts"] = std::move(hosts);

@@ -47,6 +47,9 @@ class DaemonControlApi : public ControlApi {
   nlohmann::json set_protection(const IpAddress& a, bool on) override {
     return control_.set_protection(a, on);
   }
+  nlohmann::json set_mode(const IpAddress& a, HostMode mode) override {
+    return control_.set_mode(a, mode);
+  }
   nlohmann::json stats() override;
   std::string metrics() override;
   nlohmann::json reload() override { return control_.reload("api"); }

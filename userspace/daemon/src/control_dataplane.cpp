@@ -31,7 +31,9 @@ IpAddress from_dataplane(const dataplane::IpAddress& a) {
 dataplane::HostEntry to_dataplane(const ProtectedHostConfig& h) {
   dataplane::HostEntry e;
   e.mac = h.mac;
-  e.protect = h.protection;
+  e.protect = h.mode == HostMode::kProtect;
+  e.monitor = h.mode == HostMode::kMonitor;
+  e.auto_mode = h.mode == HostMode::kAuto;
   e.policy.forward_icmp = h.policy.forward_icmp;
   e.policy.forward_udp = h.policy.forward_udp;
   e.policy.forward_other = h.policy.forward_other;
@@ -40,13 +42,44 @@ dataplane::HostEntry to_dataplane(const ProtectedHostConfig& h) {
 }
 
 void FastpathPort::upsert_host(const ProtectedHostConfig& host) {
-  if (auto r = fastpath_.hosts().upsert(to_dataplane(host.address), to_dataplane(host)); !r.ok()) {
+  const auto address = to_dataplane(host.address);
+  dataplane::HostEntry entry = to_dataplane(host);
+  if (host.mode == HostMode::kAuto) {
+    entry.protect = auto_protected(host.address);
+    if (auto r = fastpath_.host_syns().track(address); !r.ok()) {
+      throw std::runtime_error("auto mode of host " + host.address.to_string() + ": " +
+                               r.error().message);
+    }
+  } else if (auto r = fastpath_.host_syns().untrack(address); !r.ok()) {
+    throw std::runtime_error(r.error().message);
+  }
+  if (auto r = fastpath_.hosts().upsert(address, entry); !r.ok()) {
     throw std::runtime_error("writing host " + host.address.to_string() +
                              " into the XDP hosts map: " + r.error().message);
   }
 }
 
+uint64_t FastpathPort::read_syn_count(const IpAddress& address) {
+  auto r = fastpath_.host_syns().read(to_dataplane(address));
+  if (!r.ok()) throw std::runtime_error(r.error().message);
+  return *r;
+}
+
+void FastpathPort::set_auto_protect(const IpAddress& address, bool protect) {
+  if (auto r = fastpath_.hosts().set_protection(to_dataplane(address), protect); !r.ok()) {
+    throw std::runtime_error("auto mode: switching host " + address.to_string() + " to " +
+                             (protect ? "protect" : "pass") + ": " + r.error().message);
+  }
+}
+
+bool FastpathPort::auto_protected(const IpAddress& address) {
+  auto r = fastpath_.hosts().lookup(to_dataplane(address));
+  // Absent (a new host) or unreadable: pass, the auto mode's resting state.
+  return r.ok() && r->has_value() && (*r)->auto_mode && (*r)->protect;
+}
+
 void FastpathPort::erase_host(const IpAddress& address) {
+  (void)fastpath_.host_syns().untrack(to_dataplane(address));  // absent is fine
   auto r = fastpath_.hosts().erase(to_dataplane(address));
   if (!r.ok() && r.error().code != ENOENT) {
     throw std::runtime_error("removing host " + address.to_string() +

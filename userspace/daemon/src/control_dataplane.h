@@ -27,6 +27,13 @@ class DataplanePort {
   // Both datapaths: the outbound stamp key of every host of `snapshot` whose agent sends one
   // (docs/outbound-stamp.md); hosts without one are removed from the map.
   virtual void write_outbound_keys(const Snapshot& snapshot) = 0;
+
+  // Auto mode (host_mode.h). upsert_host() of an auto host keeps the protect state the map
+  // holds (a new entry starts in pass) and starts counting its SYNs; of any other host, stops.
+  // The defaults serve stand-ins that have no XDP program: no SYNs, state not kept.
+  virtual uint64_t read_syn_count(const IpAddress& /*address*/) { return 0; }
+  virtual void set_auto_protect(const IpAddress& /*address*/, bool /*protect*/) {}
+  virtual bool auto_protected(const IpAddress& /*address*/) { return false; }
 };
 
 dataplane::IpAddress to_dataplane(const IpAddress& address);
@@ -47,6 +54,9 @@ class FastpathPort : public DataplanePort {
   void write_settings(const DaemonConfig& config) override;
   void write_host_cookies(const Snapshot& snapshot) override;
   void write_outbound_keys(const Snapshot& snapshot) override;
+  uint64_t read_syn_count(const IpAddress& address) override;
+  void set_auto_protect(const IpAddress& address, bool protect) override;
+  bool auto_protected(const IpAddress& address) override;
 
  private:
   dataplane::XdpFastpath& fastpath_;

@@ -107,6 +107,7 @@ void ControlPlane::sync_dataplane() {
   }
   for (const auto& host : config_.protected_hosts) dataplane_.upsert_host(host);
   dataplane_.write_settings(config_);
+  refresh_modes(monotonic_now_ms());
 }
 
 void ControlPlane::refresh_secrets() {
@@ -154,6 +155,7 @@ void ControlPlane::apply(const ReloadPlan& plan) {
     counters_.release(previous_slots.at(address.to_string()));
   }
   pending_restart_ = plan.restart_required;
+  refresh_modes(monotonic_now_ms());
 }
 
 void ControlPlane::rollback(const DaemonConfig& previous,
@@ -333,21 +335,6 @@ nlohmann::json ControlPlane::remove_host(const IpAddress& address) {
   return {{"removed", address.to_string()},
           {"persisted", applied.persisted},
           {"persist_note", applied.persist_note}};
-}
-
-nlohmann::json ControlPlane::set_protection(const IpAddress& address, bool on) {
-  const ProtectedHostConfig& host = find_or_404(address);
-  if (host.protection == on) {
-    return {{"address", address.to_string()}, {"protection", on}, {"changed", false},
-            {"persisted", !dirty_}, {"persist_note", ""}};
-  }
-  nlohmann::ordered_json next = document_;
-  next["protected_hosts"][document_index(address)]["protection"] = on;
-  const Applied applied = change_document(
-      std::move(next), "protection " + std::string(on ? "on" : "off") + " for " +
-                           address.to_string());
-  return {{"address", address.to_string()}, {"protection", on}, {"changed", true},
-          {"persisted", applied.persisted}, {"persist_note", applied.persist_note}};
 }
 
 nlohmann::json ControlPlane::hosts_json() const {

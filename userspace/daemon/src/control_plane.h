@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_types.h"
+#include "auto_mode.h"
 #include "config.h"
 #include "control_config_file.h"
 #include "control_dataplane.h"
@@ -75,7 +76,21 @@ class ControlPlane {
   // API host operations. Throw ApiError 400 (invalid), 404 (unknown host), 409 (conflict).
   nlohmann::json add_host(const nlohmann::json& spec);
   nlohmann::json remove_host(const IpAddress& address);
-  nlohmann::json set_protection(const IpAddress& address, bool on);
+  nlohmann::json set_protection(const IpAddress& address, bool on);  // protect | pass
+  nlohmann::json set_mode(const IpAddress& address, HostMode mode);
+
+  // Auto mode (control_modes.cpp): reads the auto hosts' SYN counts and switches them. Call
+  // when next_auto_poll_ms() is due; it returns UINT64_MAX while no host is in auto.
+  void poll_auto_mode(uint64_t now_ms);
+  uint64_t next_auto_poll_ms() const noexcept { return next_auto_poll_ms_; }
+  struct ModeView {
+    HostMode configured = HostMode::kProtect;
+    HostMode effective = HostMode::kProtect;  // protect, pass or monitor (auto's current state)
+    uint64_t syn_pps = 0;                     // auto: the last poll window's SYN rate
+    // Changes of the effective mode, by the mode changed to (protect, pass, monitor).
+    std::map<std::string, uint64_t> changes;
+  };
+  ModeView mode_view(const IpAddress& address) const;
   nlohmann::json hosts_json() const;
   nlohmann::json host_json(const IpAddress& address) const;
 
@@ -114,6 +129,10 @@ class ControlPlane {
   const ProtectedHostConfig& find_or_404(const IpAddress& address) const;
   size_t document_index(const IpAddress& address) const;
   void record_reload(const std::string& trigger, bool ok, const std::string& error);
+  // After every change of the hosts (control_modes.cpp): auto hosts tracked from the XDP map's
+  // state, effective modes updated and their changes counted.
+  void refresh_modes(uint64_t now_ms);
+  void note_effective(const std::string& host, HostMode effective);
 
   std::filesystem::path path_;
   std::string file_text_;             // the file's content as last read or written
@@ -134,6 +153,14 @@ class ControlPlane {
   uint64_t reloads_failed_ = 0;
   bool last_reload_ok_ = true;
   nlohmann::json last_reload_;  // {"trigger", "ok", "unix_ms", "error"}
+
+  AutoModeController auto_;
+  struct ModeState {
+    HostMode effective = HostMode::kProtect;
+    std::map<std::string, uint64_t> changes;
+  };
+  std::map<std::string, ModeState> modes_;  // address text -> effective mode, changes
+  uint64_t next_auto_poll_ms_ = UINT64_MAX;
 };
 
 }  // namespace synwarden::daemon

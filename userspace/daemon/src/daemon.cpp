@@ -309,7 +309,8 @@ void Daemon::control_loop() {
   uint64_t next_reload = monotonic_ms() + control_->config().secrets_reload_interval_ms;
   for (;;) {
     const uint64_t now = monotonic_ms();
-    const uint64_t wake = std::min(next_reload, checksum_watch_.next_ms());
+    const uint64_t wake =
+        std::min({next_reload, checksum_watch_.next_ms(), control_->next_auto_poll_ms()});
     const int timeout = wake > now ? static_cast<int>(wake - now) : 0;
     // The third fd: the agents' poller delivered secrets (new keys, a fail-policy switch).
     pollfd pfds[3] = {{signal_fd_, POLLIN, 0}, {queue_.fd(), POLLIN, 0},
@@ -343,6 +344,7 @@ void Daemon::control_loop() {
       control_->refresh_secrets();
       next_reload = monotonic_ms() + control_->config().secrets_reload_interval_ms;
     }
+    if (monotonic_ms() >= control_->next_auto_poll_ms()) control_->poll_auto_mode(monotonic_ms());
     store_->reclaim();
     watch_checksums();
   }

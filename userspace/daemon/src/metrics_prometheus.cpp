@@ -96,6 +96,27 @@ std::string render_prometheus(const StatsSample& s) {
   w.family("synwarden_host_protection", T::kGauge,
            "1 if SYN cookie protection is on for the host, 0 in pass mode");
   for (const auto& h : s.hosts) w.sample({{"host", h.address}}, uint64_t{h.protection ? 1u : 0u});
+  w.family("synwarden_host_mode", T::kGauge,
+           "1 for the host's configured mode (protect, pass, monitor, auto)");
+  for (const auto& h : s.hosts) {
+    for (const char* mode : {"protect", "pass", "monitor", "auto"}) {
+      w.sample({{"host", h.address}, {"mode", mode}}, uint64_t{h.mode == mode ? 1u : 0u});
+    }
+  }
+  w.family("synwarden_host_mode_changes_total", T::kCounter,
+           "Changes of the host's effective mode (auto switches and API/config changes), by "
+           "the mode changed to");
+  for (const auto& h : s.hosts) {
+    for (const char* to : {"protect", "pass", "monitor"}) {
+      const auto it = h.mode_changes.find(to);
+      w.sample({{"host", h.address}, {"to", to}}, it == h.mode_changes.end() ? 0 : it->second);
+    }
+  }
+  w.family("synwarden_host_auto_syn_rate", T::kGauge,
+           "Auto mode: the host's SYNs per second in the last poll window (XDP count)");
+  for (const auto& h : s.hosts) {
+    if (h.mode == "auto") w.sample({{"host", h.address}}, h.auto_syn_pps);
+  }
   w.family("synwarden_host_secrets_state", T::kGauge,
            "1 for the host's current secrets state (fresh, holding, expired, no_secrets)");
   for (const auto& h : s.hosts) {
@@ -207,6 +228,14 @@ std::string render_prometheus(const StatsSample& s) {
       const auto reason = static_cast<sw_reason>(r);
       w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
                (*s.xdp)[reason].bytes);
+    }
+    w.family("synwarden_xdp_monitor_would_total", T::kCounter,
+             "Monitor mode: frames of monitored hosts by the reason protection would have "
+             "counted (what it would have done); they were forwarded");
+    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
+      const auto reason = static_cast<sw_reason>(r);
+      w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
+               s.xdp->would[r]);
     }
   }
   if (s.established_flows) {

@@ -45,7 +45,12 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
   for (const auto& view : control.host_views(s.taken_at_ms)) {
     HostSample h;
     h.address = view.config->address.to_string();
-    h.protection = view.config->protection;
+    const auto mode = control.mode_view(view.config->address);
+    h.protection = mode.effective == HostMode::kProtect;
+    h.mode = host_mode_name(mode.configured);
+    h.effective_mode = host_mode_name(mode.effective);
+    h.auto_syn_pps = mode.syn_pps;
+    h.mode_changes = mode.changes;
     h.secrets = view.secrets;
     h.counters = host_counters.read(view.counter_slot);
     s.hosts.push_back(std::move(h));
@@ -95,6 +100,15 @@ nlohmann::json freshness_to_json(const SecretsFreshness& f) {
           {"last_error", f.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.last_error)}};
 }
 
+nlohmann::json host_mode_to_json(const HostSample& h) {
+  nlohmann::json changes = nlohmann::json::object();
+  for (const auto& [to, n] : h.mode_changes) changes[to] = n;
+  nlohmann::json out = {{"configured", h.mode}, {"effective", h.effective_mode},
+                        {"changes", std::move(changes)}};
+  if (h.mode == "auto") out["syn_pps"] = h.auto_syn_pps;
+  return out;
+}
+
 nlohmann::json stats_to_json(const StatsSample& s) {
   nlohmann::json out;
   out["taken_at_ms"] = s.taken_at_ms;
@@ -108,6 +122,7 @@ nlohmann::json stats_to_json(const StatsSample& s) {
     }
     hosts.push_back({{"address", h.address},
                      {"protection", h.protection},
+                     {"mode", host_mode_to_json(h)},
                      {"secrets_state", h.secrets.state},
                      {"counters", std::move(counters)}});
   }
@@ -150,7 +165,15 @@ nlohmann::json stats_to_json(const StatsSample& s) {
       packets[name] = (*s.xdp)[reason].packets;
       bytes[name] = (*s.xdp)[reason].bytes;
     }
-    out["xdp"] = {{"packets", std::move(packets)}, {"bytes", std::move(bytes)}};
+    // Monitor mode: what protection would have counted for the monitored hosts' frames.
+    nlohmann::json would = nlohmann::json::object();
+    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
+      if (s.xdp->would[r] == 0) continue;
+      would[std::string(dataplane::StatsTable::reason_name(static_cast<sw_reason>(r)))] =
+          s.xdp->would[r];
+    }
+    out["xdp"] = {{"packets", std::move(packets)}, {"bytes", std::move(bytes)},
+                  {"monitor_would", std::move(would)}};
   } else {
     out["xdp"] = {{"error", s.xdp_error.empty() ? "XDP program not loaded" : s.xdp_error}};
   }

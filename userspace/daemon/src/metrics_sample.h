@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,7 +40,11 @@ inline constexpr size_t kWorkerCounterCount = std::size(kWorkerCounterInfo);
 
 struct HostSample {
   std::string address;
-  bool protection = false;
+  bool protection = false;  // effective: protect now (mode protect, or auto switched on)
+  std::string mode;         // configured: protect, pass, monitor, auto (host_mode.h)
+  std::string effective_mode;  // protect, pass or monitor
+  uint64_t auto_syn_pps = 0;   // auto: SYN rate of the last poll window
+  std::map<std::string, uint64_t> mode_changes;  // by the effective mode changed to
   SecretsFreshness secrets;
   HostCounterValues counters{};
 };
@@ -90,6 +95,8 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
 nlohmann::json stats_to_json(const StatsSample& sample);
 // The per-host part of /status: address, protection, secrets freshness.
 nlohmann::json freshness_to_json(const SecretsFreshness& freshness);
+// A host's mode for /status and /stats: configured, effective, auto's rate, changes.
+nlohmann::json host_mode_to_json(const HostSample& host);
 
 uint64_t monotonic_now_ms();
 uint64_t unix_now_ms();

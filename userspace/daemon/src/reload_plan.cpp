@@ -22,7 +22,7 @@ std::vector<std::string> changed_keys(const ProtectedHostConfig& a, const Protec
   std::vector<std::string> keys;
   if (a.mac != b.mac) keys.emplace_back("mac");
   if (a.ports != b.ports) keys.emplace_back("ports");
-  if (a.protection != b.protection) keys.emplace_back("protection");
+  if (a.mode != b.mode) keys.emplace_back("mode");
   if (!(a.policy == b.policy)) keys.emplace_back("policy");
   if (a.secrets_file != b.secrets_file) keys.emplace_back("secrets_file");
   if (a.agent != b.agent) keys.emplace_back("agent");

@@ -16,7 +16,7 @@ namespace synwarden::daemon {
 
 struct HostChange {
   IpAddress address;
-  std::vector<std::string> keys;  // "mac", "ports", "protection", "policy", "secrets_file", "agent"
+  std::vector<std::string> keys;  // "mac", "ports", "mode", "policy", "secrets_file", "agent"
 };
 
 struct ReloadPlan {

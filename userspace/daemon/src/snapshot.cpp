@@ -19,7 +19,9 @@ HostEntry HostEntry::from_config(const ProtectedHostConfig& host) {
   HostEntry entry;
   entry.address = host.address;
   entry.mac = host.mac;
-  entry.protection = host.protection;
+  // The workers see only what XDP steers to them: an auto host's frames only while it is in
+  // protect, a monitor host's never (monitor forwards everything).
+  entry.protection = host.mode == HostMode::kProtect || host.mode == HostMode::kAuto;
   entry.policy = host.policy.fail;
   entry.ports = host.ports;
   entry.recovery_window_ms = host.policy.timestamp_recovery_s * 1000;

@@ -53,11 +53,15 @@ TEST_F(ApiRouterTest, EachRouteCallsTheControlApiAndReturnsItsJson) {
   EXPECT_EQ(router_.handle(request("POST", "/hosts/192.0.2.10/protect", R"({"protection":false})"))
                 .status,
             200);
+  EXPECT_EQ(
+      router_.handle(request("POST", "/hosts/192.0.2.10/mode", R"({"mode":"monitor"})")).status,
+      200);
   EXPECT_EQ(router_.handle(request("GET", "/stats")).status, 200);
   EXPECT_EQ(router_.handle(request("POST", "/reload", "{}")).status, 200);
   EXPECT_EQ(api_.calls, (std::vector<std::string>{
                             "status", "list", "get 2001:db8::10", R"(add {"address":"192.0.2.11"})",
-                            "remove 192.0.2.11", "protect 192.0.2.10 off", "stats", "reload"}));
+                            "remove 192.0.2.11", "protect 192.0.2.10 off",
+                            "mode 192.0.2.10 monitor", "stats", "reload"}));
   const ApiResponse metrics = router_.handle(request("GET", "/metrics"));
   EXPECT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -83,6 +87,15 @@ TEST_F(ApiRouterTest, BadRequestsGetA4xxJsonErrorAndReachNothing) {
       {request("POST", "/hosts/192.0.2.10/protect", R"({"protection":true,"x":1})"), 400,
        "expected {\"protection\": true}"},
       {request("POST", "/hosts/192.0.2.10/protect", "[]"), 400, "expected {\"protection\""},
+      {request("POST", "/hosts/192.0.2.10/mode", R"({"mode":"block"})"), 400,
+       "expected {\"mode\": M} with M one of \"protect\", \"pass\", \"monitor\" or \"auto\""},
+      {request("POST", "/hosts/192.0.2.10/mode", R"({"mode":true})"), 400, "expected {\"mode\""},
+      {request("POST", "/hosts/192.0.2.10/mode", R"({"mode":"auto","x":1})"), 400,
+       "expected {\"mode\""},
+      {request("POST", "/hosts/192.0.2.10/mode", R"({"protection":true})"), 400,
+       "expected {\"mode\""},
+      {request("GET", "/hosts/192.0.2.10/mode"), 405, "allowed: POST"},
+      {request("POST", "/hosts/web1/mode", R"({"mode":"auto"})"), 400, "not an IPv4 or IPv6"},
       {request("POST", "/reload", "", "text/plain"), 415, "need \"Content-Type: application/json\""},
       {request("DELETE", "/hosts/192.0.2.10", "", ""), 415, "Content-Type: application/json"},
   };

@@ -36,6 +36,10 @@ class FakeApi : public ControlApi {
   nlohmann::json set_protection(const IpAddress& a, bool on) override {
     return record("protect " + a.to_string() + (on ? " on" : " off"), {{"protection", on}});
   }
+  nlohmann::json set_mode(const IpAddress& a, HostMode mode) override {
+    return record("mode " + a.to_string() + " " + host_mode_name(mode),
+                  {{"mode", host_mode_name(mode)}});
+  }
   nlohmann::json stats() override { return record("stats", {{"hosts", nlohmann::json::array()}}); }
   std::string metrics() override {
     record("metrics", {});

@@ -48,7 +48,7 @@ TEST(Config, MinimalConfigGetsDocumentedDefaults) {
   const ProtectedHostConfig& h = c.protected_hosts[0];
   EXPECT_EQ(h.address.to_string(), "192.0.2.10");
   EXPECT_EQ(format_mac(h.mac), "02:00:5e:00:53:10");
-  EXPECT_TRUE(h.protection);
+  EXPECT_EQ(h.mode, HostMode::kProtect);
   EXPECT_TRUE(h.ports.empty()) << "no ports key means every port";
   EXPECT_EQ(h.policy.fail, FailPolicy::kFailOpen);
   EXPECT_TRUE(h.policy.forward_icmp);
@@ -82,7 +82,7 @@ TEST(Config, FullConfigIsParsed) {
   EXPECT_EQ(h.address.to_string(), "2001:db8::10");
   EXPECT_EQ(format_mac(h.mac), "02:00:5e:00:53:11");
   EXPECT_EQ(h.ports, (std::vector<uint16_t>{80, 443})) << "ports are kept sorted";
-  EXPECT_FALSE(h.protection);
+  EXPECT_EQ(h.mode, HostMode::kPass);
   EXPECT_EQ(h.policy.fail, FailPolicy::kFailClosed);
   EXPECT_FALSE(h.policy.forward_udp);
 }
@@ -187,6 +187,9 @@ TEST(Config, TheShippedExampleConfigIsValid) {
   EXPECT_EQ(c.protected_hosts[0].ports, (std::vector<uint16_t>{80, 443}));
   EXPECT_FALSE(c.protected_hosts[0].policy.forward_udp);
   EXPECT_EQ(c.limits.forwarded_synack_pps, 50000u);
+  EXPECT_EQ(c.protected_hosts[0].mode, HostMode::kProtect);
+  EXPECT_EQ(c.protected_hosts[1].mode, HostMode::kAuto);
+  EXPECT_EQ(c.auto_mode, AutoModeConfig{}) << "the example spells out the defaults";
 }
 
 TEST(Config, AddressAndMacParsersAcceptOnlyWellFormedText) {

@@ -155,6 +155,37 @@ const std::vector<BadConfig>& bad_configs() {
        "config key 'protected_hosts[0].ports[1]': value 65536 is out of range [0, 65535]"},
       {"protection as a string", [](json& c) { c["protected_hosts"][0]["protection"] = "on"; },
        "config key 'protected_hosts[0].protection': expected true or false, got a string"},
+      {"unknown mode", [](json& c) { c["protected_hosts"][0]["mode"] = "block"; },
+       "config key 'protected_hosts[0].mode': expected \"protect\", \"pass\", \"monitor\" or "
+       "\"auto\", got \"block\""},
+      {"mode not a string", [](json& c) { c["protected_hosts"][0]["mode"] = 1; },
+       "config key 'protected_hosts[0].mode': expected a string"},
+      {"mode contradicting protection",
+       [](json& c) {
+         c["protected_hosts"][0]["mode"] = "auto";
+         c["protected_hosts"][0]["protection"] = true;
+       },
+       "config key 'protected_hosts[0].protection': contradicts protected_hosts[0].mode \"auto\""},
+      {"pass contradicting protection",
+       [](json& c) {
+         c["protected_hosts"][0]["mode"] = "pass";
+         c["protected_hosts"][0]["protection"] = true;
+       },
+       "contradicts protected_hosts[0].mode \"pass\""},
+      {"auto thresholds without a gap",
+       [](json& c) { c["auto"] = {{"syn_pps_on", 1000}, {"syn_pps_off", 1000}}; },
+       "config key 'auto.syn_pps_off': must be below auto.syn_pps_on (1000)"},
+      {"auto off threshold above the default on", [](json& c) { c["auto"]["syn_pps_off"] = 6000; },
+       "config key 'auto.syn_pps_off': must be below auto.syn_pps_on (5000)"},
+      {"auto on threshold zero", [](json& c) { c["auto"]["syn_pps_on"] = 0; },
+       "config key 'auto.syn_pps_on': value 0 is out of range [1, 1000000000]"},
+      {"auto poll too fast", [](json& c) { c["auto"]["poll_ms"] = 1; },
+       "config key 'auto.poll_ms': value 1 is out of range [10, 1000]"},
+      {"auto off_s zero", [](json& c) { c["auto"]["off_s"] = 0; },
+       "config key 'auto.off_s': value 0 is out of range [1, 86400]"},
+      {"auto unknown key", [](json& c) { c["auto"]["on_pps"] = 5; },
+       "config key 'auto.on_pps': unknown key"},
+      {"auto not an object", [](json& c) { c["auto"] = true; }, "config key 'auto'"},
       {"bad fail policy", [](json& c) { c["protected_hosts"][0]["policy"]["fail"] = "maybe"; },
        "config key 'protected_hosts[0].policy.fail': expected \"open\" or \"closed\""},
       {"api on a public address", [](json& c) { c["api"]["address"] = "192.0.2.1"; },

@@ -219,7 +219,7 @@ TEST_F(ControlPlaneTest, ReloadAppliesTheDiffAndKeepsRestartOnlyKeys) {
                           "settings 5"));
   EXPECT_EQ(answer["changes"]["added"], json({"198.51.100.7"}));
   EXPECT_EQ(answer["changes"]["removed"], json({"2001:db8::10"}));
-  EXPECT_EQ(answer["changes"]["changed"][0]["keys"], json({"protection"}));
+  EXPECT_EQ(answer["changes"]["changed"][0]["keys"], json({"mode"}));
   EXPECT_EQ(answer["changes"]["restart_required"],
             json({"limits.frames_per_queue", "limits.ring_size"}));
   EXPECT_EQ(c.config().limits.ring_size, 2048u) << "the running ring size stays until a restart";
@@ -336,6 +336,89 @@ TEST_F(ControlPlaneTest, AnAgentHostShowsItsAgentsFreshnessAndFailsClosedUntilIt
   ASSERT_NE(entry, nullptr);
   EXPECT_FALSE(entry->keys.has_value()) << "no keys until the agent answers";
   EXPECT_EQ(entry->policy, FailPolicy::kFailClosed);
+}
+
+TEST_F(ControlPlaneTest, SetModeReachesMapSnapshotAndFileAndCountsEffectiveChanges) {
+  ControlPlane& c = start();
+  const auto host = *parse_ip_address("192.0.2.10");
+  const json monitor = c.set_mode(host, HostMode::kMonitor);
+  EXPECT_EQ(monitor["changed"], true);
+  EXPECT_EQ(monitor["mode"], "monitor");
+  EXPECT_THAT(dataplane_.log, ElementsAre("publish 192.0.2.10,2001:db8::10",
+                                          "upsert 192.0.2.10 protect=0 mode=monitor"));
+  EXPECT_FALSE(in_snapshot("192.0.2.10")->protection) << "monitor: the workers get nothing";
+  json saved = json::parse(dir_.read("fw.json"))["protected_hosts"][0];
+  EXPECT_EQ(saved["mode"], "monitor");
+  EXPECT_FALSE(saved.contains("protection"));
+  // protect on|off is mode protect|pass, and a host written with "mode" keeps that form.
+  c.set_protection(host, true);
+  saved = json::parse(dir_.read("fw.json"))["protected_hosts"][0];
+  EXPECT_EQ(saved["mode"], "protect");
+  const auto view = c.mode_view(host);
+  EXPECT_EQ(view.configured, HostMode::kProtect);
+  EXPECT_EQ(view.changes, (std::map<std::string, uint64_t>{{"monitor", 1}, {"protect", 1}}));
+  EXPECT_TRUE(c.mode_view(*parse_ip_address("2001:db8::10")).changes.empty());
+  EXPECT_EQ(c.next_auto_poll_ms(), UINT64_MAX) << "no auto host, no polling";
+}
+
+TEST_F(ControlPlaneTest, AutoModeSwitchesOnTheSynRateAndBackLoggingNothingInBetween) {
+  config_["auto"] = {{"syn_pps_on", 1000}, {"on_ms", 100}, {"syn_pps_off", 100}, {"off_s", 1},
+                     {"poll_ms", 50}};
+  write_config(config_);
+  ControlPlane& c = start();
+  const auto host = *parse_ip_address("192.0.2.10");
+  c.set_mode(host, HostMode::kAuto);
+  EXPECT_TRUE(in_snapshot("192.0.2.10")->protection)
+      << "auto: the workers answer what XDP steers to them while it protects";
+  EXPECT_EQ(c.mode_view(host).effective, HostMode::kPass) << "a new auto host starts in pass";
+  ASSERT_NE(c.next_auto_poll_ms(), UINT64_MAX);
+  dataplane_.log.clear();
+
+  uint64_t now = c.next_auto_poll_ms() + 1000, syns = 0;
+  const auto run = [&](int polls, uint64_t per_poll) {
+    for (int i = 0; i < polls; ++i) {
+      now += 50;
+      syns += per_poll;
+      dataplane_.syn_counts["192.0.2.10"] = syns;
+      c.poll_auto_mode(now);
+    }
+  };
+  run(1, 0);     // the window since tracking: quiet
+  run(10, 10);   // 200/s: between the thresholds
+  EXPECT_TRUE(dataplane_.log.empty());
+  run(3, 250);   // 5000/s for 150 ms: the on condition completes at 100 ms (2 windows)
+  EXPECT_THAT(dataplane_.log, ElementsAre("auto 192.0.2.10 protect"));
+  EXPECT_EQ(c.mode_view(host).effective, HostMode::kProtect);
+  EXPECT_EQ(c.mode_view(host).syn_pps, 5000u);
+  run(30, 2);    // 40/s for 1.5 s: off after 1 s
+  EXPECT_THAT(dataplane_.log, ElementsAre("auto 192.0.2.10 protect", "auto 192.0.2.10 pass"));
+  EXPECT_EQ(c.mode_view(host).changes,
+            (std::map<std::string, uint64_t>{{"pass", 2}, {"protect", 1}}));
+  // A reload keeps the auto host's state: the controller and the map are not reset.
+  run(3, 250);
+  ASSERT_EQ(dataplane_.log.back(), "auto 192.0.2.10 protect");
+  c.reload("test");
+  EXPECT_EQ(c.mode_view(host).effective, HostMode::kProtect);
+}
+
+TEST_F(ControlPlaneTest, AFailedSynCountReadNeitherSwitchesNorInventsARate) {
+  config_["auto"] = {{"syn_pps_on", 1000}, {"on_ms", 0}, {"syn_pps_off", 100}, {"off_s", 1},
+                     {"poll_ms", 50}};
+  write_config(config_);
+  ControlPlane& c = start();
+  const auto host = *parse_ip_address("192.0.2.10");
+  c.set_mode(host, HostMode::kAuto);
+  dataplane_.log.clear();
+  uint64_t now = c.next_auto_poll_ms() + 50;
+  dataplane_.fail_syn_read = true;
+  c.poll_auto_mode(now += 50);
+  dataplane_.fail_syn_read = false;
+  dataplane_.syn_counts["192.0.2.10"] = 1'000'000;  // counted while the reads failed
+  c.poll_auto_mode(now += 50);                      // starts over from this count
+  c.poll_auto_mode(now += 50);                      // a quiet window
+  EXPECT_TRUE(dataplane_.log.empty()) << "no switch from a count that spans the failure";
+  EXPECT_EQ(c.mode_view(host).effective, HostMode::kPass);
+  EXPECT_EQ(c.next_auto_poll_ms(), now + 50) << "polling goes on";
 }
 
 }  // namespace

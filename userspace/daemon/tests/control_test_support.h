@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -27,7 +28,11 @@ class RecordingDataplane : public DataplanePort {
  public:
   void upsert_host(const ProtectedHostConfig& h) override {
     if (h.address.to_string() == fail_upsert_of) throw std::runtime_error("injected map failure");
-    log.push_back("upsert " + h.address.to_string() + " protect=" + (h.protection ? "1" : "0"));
+    log.push_back("upsert " + h.address.to_string() + " protect=" +
+                  (h.mode == HostMode::kProtect ? "1" : "0") +
+                  (h.mode == HostMode::kProtect || h.mode == HostMode::kPass
+                       ? std::string()
+                       : std::string(" mode=") + host_mode_name(h.mode)));
     map_hosts.push_back(h.address);
   }
   void erase_host(const IpAddress& a) override {
@@ -46,6 +51,20 @@ class RecordingDataplane : public DataplanePort {
     outbound_key_hosts = 0;
     for (const auto& h : s.hosts()) outbound_key_hosts += h.keys && h.keys->secrets.outbound_key;
   }
+  // Auto mode: SYN counters the test sets, protect states the control plane switches.
+  uint64_t read_syn_count(const IpAddress& a) override {
+    if (fail_syn_read) throw std::runtime_error("injected sw_host_syns failure");
+    return syn_counts[a.to_string()];
+  }
+  bool fail_syn_read = false;
+  void set_auto_protect(const IpAddress& a, bool protect) override {
+    log.push_back("auto " + a.to_string() + " " + (protect ? "protect" : "pass"));
+    auto_protect[a.to_string()] = protect;
+  }
+  bool auto_protected(const IpAddress& a) override { return auto_protect[a.to_string()]; }
+  std::map<std::string, uint64_t> syn_counts;
+  std::map<std::string, bool> auto_protect;
+
   uint64_t outbound_keys_of = 0;    // snapshot version of the last write_outbound_keys
   size_t outbound_key_hosts = 0;    // hosts of it that had an outbound key
 

@@ -140,12 +140,18 @@ StatsSample sample() {
   HostSample a;
   a.address = "192.0.2.10";
   a.protection = true;
+  a.mode = "auto";
+  a.effective_mode = "protect";
+  a.auto_syn_pps = 48000;
+  a.mode_changes = {{"protect", 3}, {"pass", 2}};
   a.secrets = {"file", "/etc/s.json", "fresh", 1500, ""};
   a.counters[idx(HostCounter::kSynReceived)] = 100;
   a.counters[idx(HostCounter::kSynAck)] = 90;
   a.counters[idx(HostCounter::kRateLimited)] = 10;
   HostSample b;
   b.address = "2001:db8::10";
+  b.mode = "monitor";
+  b.effective_mode = "monitor";
   b.secrets = {"agent", "[2001:db8::10]:7070", "no_secrets", std::nullopt, "agent \"x\"\nsilent"};
   s.hosts = {a, b};
   AgentSample agent;
@@ -168,6 +174,7 @@ StatsSample sample() {
   s.workers = {w};
   dataplane::CounterSnapshot xdp;
   xdp.by_reason[SW_R_FWD_ESTABLISHED] = {1234, 99999};
+  xdp.would[SW_R_DROP_COOKIE_BAD] = 77;
   s.xdp = xdp;
   s.established_flows = 50;
   return s;
@@ -239,6 +246,18 @@ TEST(Prometheus, TheExpositionIsWellFormedAndUsesTheDocumentedNames) {
   EXPECT_THAT(text, HasSubstr("synwarden_config_reloads_total{result=\"failed\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("synwarden_config_last_reload_successful 0\n"));
   EXPECT_THAT(text, HasSubstr("synwarden_snapshots_published_total 7\n"));
+  // Host modes (docs/modes.md).
+  EXPECT_EQ(types.at("synwarden_host_mode"), "gauge");
+  EXPECT_EQ(types.at("synwarden_host_mode_changes_total"), "counter");
+  EXPECT_THAT(text, HasSubstr("synwarden_host_mode{host=\"192.0.2.10\",mode=\"auto\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("synwarden_host_mode{host=\"192.0.2.10\",mode=\"protect\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("synwarden_host_mode{host=\"2001:db8::10\",mode=\"monitor\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("synwarden_host_mode_changes_total{host=\"192.0.2.10\",to=\"protect\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("synwarden_host_mode_changes_total{host=\"192.0.2.10\",to=\"pass\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("synwarden_host_mode_changes_total{host=\"2001:db8::10\",to=\"monitor\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("synwarden_host_auto_syn_rate{host=\"192.0.2.10\"} 48000\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("synwarden_host_auto_syn_rate{host=\"2001:db8::10\"}")));
+  EXPECT_THAT(text, HasSubstr("synwarden_xdp_monitor_would_total{reason=\"drop_cookie_bad\"} 77\n"));
 }
 
 TEST(Prometheus, LabelValuesAreEscaped) {
@@ -306,6 +325,11 @@ TEST(StatsJson, CarriesPerHostCountersWorkerCountersAndXdpReasons) {
   EXPECT_EQ(j["established_flows"], 50);
   EXPECT_EQ(j["agents"][0]["timeouts"], 30);
   EXPECT_EQ(j["agents"][0]["replies"]["wrong_key"], 2);
+  EXPECT_EQ(j["hosts"][0]["mode"], (nlohmann::json{{"configured", "auto"},
+                                                   {"effective", "protect"},
+                                                   {"changes", {{"pass", 2}, {"protect", 3}}},
+                                                   {"syn_pps", 48000}}));
+  EXPECT_EQ(j["xdp"]["monitor_would"], (nlohmann::json{{"drop_cookie_bad", 77}}));
   StatsSample broken = sample();
   broken.xdp.reset();
   broken.xdp_error = "reading sw_stats: Bad file descriptor";

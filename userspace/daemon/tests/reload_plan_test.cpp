@@ -43,7 +43,7 @@ TEST(ReloadPlan, HostsAreMatchedByAddressAndChangesNamed) {
   EXPECT_EQ(plan.removed[0].to_string(), "192.0.2.11");
   ASSERT_EQ(plan.changed.size(), 1u);
   EXPECT_THAT(plan.changed[0].keys,
-              ElementsAre("mac", "ports", "protection", "policy", "secrets_file"));
+              ElementsAre("mac", "ports", "mode", "policy", "secrets_file"));
   const json j = reload_plan_to_json(plan);
   EXPECT_EQ(j["added"], json({"198.51.100.1"}));
   EXPECT_EQ(j["removed"], json({"192.0.2.11"}));

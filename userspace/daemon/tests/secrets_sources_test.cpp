@@ -248,7 +248,7 @@ TEST_F(SecretsSourcesTest, AReconfigureThatChangesNoAgentSettingKeepsTheRunningP
     return entry(s, "192.0.2.10").keys.has_value();
   }));
   const uint64_t requests = sources.agent_counters().at(0).poller.requests_sent;
-  c.protected_hosts[0].protection = false;  // what POST /hosts/{ip}/protect changes
+  c.protected_hosts[0].mode = HostMode::kPass;  // what POST /hosts/{ip}/protect changes
   c.protected_hosts[0].ports = {443};
   sources.reconfigure(c.protected_hosts);
   EXPECT_GE(sources.agent_counters().at(0).poller.requests_sent, requests)

@@ -103,6 +103,8 @@ struct Counter {
 // Per-reason totals summed over CPUs, indexed by enum sw_reason.
 struct CounterSnapshot {
   std::array<Counter, SW_REASON_COUNT> by_reason{};
+  // Monitor mode: frames per reason protection would have counted (sw_cpu_stats.would).
+  std::array<std::uint64_t, SW_REASON_COUNT> would{};
 
   [[nodiscard]] const Counter& operator[](sw_reason r) const { return by_reason.at(r); }
   [[nodiscard]] std::uint64_t total_packets() const;

@@ -61,6 +61,8 @@ struct HostPolicy {
 struct HostEntry {
   MacAddress mac{};      // protected host's MAC, destination of forwarded frames
   bool protect = false;  // true: SYN cookies by the workers; false: pass mode (learning)
+  bool monitor = false;  // with protect false: judge as protection would, count, forward
+  bool auto_mode = false;  // SYNs counted (HostSynTable), pass-mode SYNs remembered
   HostPolicy policy{};
 
   friend bool operator==(const HostEntry&, const HostEntry&) = default;

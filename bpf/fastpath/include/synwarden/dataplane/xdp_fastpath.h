@@ -27,6 +27,7 @@
 
 #include "synwarden/dataplane/flow_hint.h"
 #include "synwarden/dataplane/host_cookies.h"
+#include "synwarden/dataplane/mode_tables.h"
 #include "synwarden/dataplane/result.h"
 #include "synwarden/dataplane/tables.h"
 #include "synwarden/dataplane/unique_fd.h"
@@ -58,6 +59,9 @@ struct LoadOptions {
   std::uint32_t outbound_table_size = 1u << 17;
   // Flows of unstamped SYN-ACKs (within the SYN-ACK budget); a spoofed flood churns this one.
   std::uint32_t outbound_unverified_table_size = 1u << 16;
+  // 4-tuples of SYNs an auto host forwarded in pass mode, whose first ACK is accepted after a
+  // switch to protect (bpf/fastpath/mode.bpf.h); an LRU a flood before the switch churns.
+  std::uint32_t pass_syn_table_size = 1u << 17;
   std::uint32_t max_queues = 64;  // XSKMAP slots: at least the NIC's RX queue count
   // No AF_XDP socket on a frame's queue (worker down or restarting): false drops the SYN or
   // ACK (fail closed; clients retransmit), true forwards it to the host unfiltered.
@@ -99,6 +103,7 @@ struct FastpathTables {
   SettingsTable settings;
   HostCookieTable host_cookies;
   HostStatsTable host_stats;
+  HostSynTable host_syns;
   FlowHint flow_hint;  // marked by `flows` on insert; rebuild_flow_hint() refreshes it
 };
 
@@ -139,6 +144,7 @@ class XdpFastpath {
   SettingsTable& settings() noexcept { return tables_->settings; }
   HostCookieTable& host_cookies() noexcept { return tables_->host_cookies; }
   const HostStatsTable& host_stats() const noexcept { return tables_->host_stats; }
+  HostSynTable& host_syns() noexcept { return tables_->host_syns; }
   // The established-flow hint in front of sw_flows (docs/flow-hint.md), this program's own (not
   // pinned). Off (the program looks up every key) until its first rebuild(), which must come
   // after attach(): the program replaced until then inserts flows without marking them here.
