@@ -104,6 +104,7 @@ struct ctx_state {
 	const struct sw_settings *set;  /* set together with host */
 	void *l3;                       /* IP header (cookie datapath) */
 	__u32 l4_len;                   /* TCP bytes per the IP length fields (cookie datapath) */
+	struct sw_host pass_host;       /* copy of the host; protection off for allowed sources */
 };
 
 /* A decision is (reason, XDP action) packed in one register, so every branch of the
@@ -203,6 +204,7 @@ static __always_inline __u64 non_tcp(const struct sw_host *host, __u8 family, __
 }
 
 #include "xdp_cookie.bpf.h"
+#include "lists.bpf.h"
 
 /* Forwarded SYN-ACKs: a token bucket per CPU in nanoseconds of credit (no atomics, no shared
  * cache line); user space sets cost = 1e9 / per-CPU rate and burst = cost * burst packets. */
@@ -273,6 +275,8 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		 * 4-tuple of a live flow, and reaches a host that rate-limits its answers. */
 		if (bpf_map_lookup_elem(&sw_flows, key))
 			return FORWARD(SW_R_FWD_SYN_REUSE);
+		if (!swl_budget_take(key))
+			return DROP(SW_R_DROP_SYN_BUDGET);
 		return cookie_or_steer(s, key, th, 1);
 	}
 	if ((flags & TH_SYN) && (flags & (TH_RST | TH_FIN)))
@@ -340,8 +344,16 @@ static __always_inline __u64 classify(struct ctx_state *s)
 	const struct sw_settings *set = bpf_map_lookup_elem(&sw_settings, &zero);
 	if (!set || !(set->flags & SW_SETTINGS_VALID))
 		return PASS(SW_R_PASS_UNCONFIGURED);
+	/* The frame works on a copy of the host (8 bytes), always: the source lists may turn its
+	 * protection off for this frame, and one pointer type for every path keeps the verifier's
+	 * state pruning effective. */
+	__builtin_memcpy(&s->pass_host, host, sizeof(s->pass_host));
+	host = &s->pass_host;
 	s->host = host;
 	s->set = set;
+	__u64 listed = swl_check(s, &key);
+	if (listed)
+		return listed;
 	const int protect = host->flags & SW_HOST_PROTECT;
 
 	/* From here on the frame is for a protected host: anything malformed is dropped (the

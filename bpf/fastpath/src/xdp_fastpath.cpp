@@ -166,7 +166,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
 
   fp.skel_->rodata->sw_knob_xsk_fail_open = opts.xsk_fail_open ? 1 : 0;
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
-  const std::array<std::pair<bpf_map*, std::uint32_t>, 8> sizes = {{
+  const std::array<std::pair<bpf_map*, std::uint32_t>, 11> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
       {fp.skel_->maps.sw_host_cookies, opts.host_table_size},
       // One counter slot per host, as the daemon's HostCounters (limits.host_table_size).
@@ -176,6 +176,9 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
       {fp.skel_->maps.sw_outbound_unverified, opts.outbound_unverified_table_size},
       {fp.skel_->maps.sw_outbound_keys, opts.host_table_size},
       {fp.skel_->maps.sw_xsks, opts.max_queues},
+      {fp.skel_->maps.sw_list_v4, opts.list_prefixes},
+      {fp.skel_->maps.sw_list_v6, opts.list_prefixes},
+      {fp.skel_->maps.sw_syn_budget, opts.syn_budget_table_size},
   }};
   for (const auto& [map, size] : sizes) {
     if (size == 0) return logic_error(std::string("size of map ") + bpf_map__name(map) + " is 0");
@@ -210,6 +213,11 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
         // left running across a daemon restart keeps answering SYNs; the daemon rewrites it.
         {fp.skel_->maps.sw_host_cookies, true},
         {fp.skel_->maps.sw_cookie_ports, true},
+        // Source lists: pinned so a program left running keeps blocking across a restart;
+        // the daemon syncs them from its configuration document.
+        {fp.skel_->maps.sw_list_v4, true},
+        {fp.skel_->maps.sw_list_v6, true},
+        {fp.skel_->maps.sw_budget_cfg, true},
     };
     for (const auto& [map, disposable] : pinned) {
       const std::string path = opts.pin_dir + "/" + bpf_map__name(map);
@@ -247,8 +255,13 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   auto cookies = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_cookies), "sw_host_cookies");
   auto ports = dup_fd(bpf_map__fd(fp.skel_->maps.sw_cookie_ports), "sw_cookie_ports");
   auto host_stats = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_stats), "sw_host_stats");
+  auto list4 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_v4), "sw_list_v4");
+  auto list6 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_v6), "sw_list_v6");
+  auto hits = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_hits), "sw_list_hits");
+  auto bcfg = dup_fd(bpf_map__fd(fp.skel_->maps.sw_budget_cfg), "sw_budget_cfg");
+  auto budget = dup_fd(bpf_map__fd(fp.skel_->maps.sw_syn_budget), "sw_syn_budget");
   for (auto* r : {&hosts, &flows, &outbound, &unverified, &okeys, &xsks, &stats, &settings,
-                  &cookies, &ports, &host_stats}) {
+                  &cookies, &ports, &host_stats, &list4, &list6, &hits, &bcfg, &budget}) {
     if (!*r) return r->error();
   }
   const auto ncpus = static_cast<unsigned>(cpus);
@@ -259,7 +272,10 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                       StatsTable(std::move(*stats), ncpus),
                                       SettingsTable(std::move(*settings), ncpus),
                                       HostCookieTable(std::move(*cookies), std::move(*ports)),
-                                      HostStatsTable(std::move(*host_stats), ncpus)});
+                                      HostStatsTable(std::move(*host_stats), ncpus),
+                                      SourceListTable(std::move(*list4), std::move(*list6),
+                                                      std::move(*hits), ncpus),
+                                      SynBudgetTable(std::move(*bcfg), std::move(*budget), ncpus)});
   return fp;
 }
 
@@ -391,7 +407,7 @@ Result<void> XdpFastpath::unpin() {
   if (pin_dir_.empty()) return {};
   for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
                            "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
-                           "sw_cookie_ports"}) {
+                           "sw_cookie_ports", "sw_list_v4", "sw_list_v6", "sw_budget_cfg"}) {
     const std::string path = pin_dir_ + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, "unpinning " + path);
   }

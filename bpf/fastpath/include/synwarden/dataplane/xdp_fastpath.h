@@ -27,6 +27,7 @@
 
 #include "synwarden/dataplane/host_cookies.h"
 #include "synwarden/dataplane/result.h"
+#include "synwarden/dataplane/source_lists.h"
 #include "synwarden/dataplane/tables.h"
 #include "synwarden/dataplane/unique_fd.h"
 
@@ -68,6 +69,12 @@ struct LoadOptions {
   // changed it) is an error; true unpins and recreates it (its contents are then lost).
   // Counters and settings of another layout are always recreated (reported in warnings()).
   bool reset_incompatible_pins = false;
+  // Source allow/deny prefixes per family trie (global and per-host lists together); LPM
+  // tries take kernel memory only for stored prefixes (measured in bench/RESULTS.md).
+  std::uint32_t list_prefixes = 1u << 20;
+  // Source prefixes tracked by the per-source SYN-ACK budget (per-CPU LRU: least recently seen
+  // prefixes are forgotten, i.e. start again with a full bucket).
+  std::uint32_t syn_budget_table_size = 1u << 16;
 };
 
 enum class AttachMode {
@@ -98,6 +105,8 @@ struct FastpathTables {
   SettingsTable settings;
   HostCookieTable host_cookies;
   HostStatsTable host_stats;
+  SourceListTable lists;
+  SynBudgetTable syn_budget;
 };
 
 class XdpFastpath {
@@ -137,6 +146,8 @@ class XdpFastpath {
   SettingsTable& settings() noexcept { return tables_->settings; }
   HostCookieTable& host_cookies() noexcept { return tables_->host_cookies; }
   const HostStatsTable& host_stats() const noexcept { return tables_->host_stats; }
+  SourceListTable& lists() noexcept { return tables_->lists; }
+  SynBudgetTable& syn_budget() noexcept { return tables_->syn_budget; }
 
   // Pinned maps that were adopted from an earlier run rather than created ("sw_flows", ...).
   [[nodiscard]] const std::vector<std::string>& adopted_maps() const noexcept { return adopted_; }
