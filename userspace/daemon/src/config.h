@@ -17,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "agent_endpoint.h"
+#include "config_lists.h"
 #include "synwarden/packet_headers.h"
 
 namespace synwarden::daemon {
@@ -129,6 +130,10 @@ struct Limits {
   // Flows of unstamped SYN-ACKs let through within forwarded_synack_pps (LRU).
   uint32_t outbound_unverified_table_size = 1u << 16;
   uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
+  // Source-list prefixes per address family (global and per-host, allow and deny together).
+  uint32_t list_prefixes = 1u << 20;
+  // Source prefixes tracked by synack_budget (per-CPU LRU of token buckets).
+  uint32_t synack_budget_table_size = 1u << 16;
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };
@@ -151,6 +156,8 @@ struct DaemonConfig {
   Limits limits;
   ApiConfig api;
   std::vector<ProtectedHostConfig> protected_hosts;
+  SourceLists lists;           // "lists" (config_lists.h)
+  SynAckBudget synack_budget;  // "synack_budget"
 };
 
 // Parses an already-read JSON document. Throws ConfigError.

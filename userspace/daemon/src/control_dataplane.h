@@ -27,6 +27,12 @@ class DataplanePort {
   // Both datapaths: the outbound stamp key of every host of `snapshot` whose agent sends one
   // (docs/outbound-stamp.md); hosts without one are removed from the map.
   virtual void write_outbound_keys(const Snapshot& snapshot) = 0;
+  // Source lists (config_lists.h): one list gains and loses prefixes, all or nothing (the
+  // kernel refusing one restores the others); sync_lists() makes both lists and the budget
+  // exactly the config's (start, rollback). Defined in control_lists.cpp.
+  virtual void update_list(ListKindCfg kind, const ListDiff& diff) = 0;
+  virtual void sync_lists(const DaemonConfig& config) = 0;
+  virtual void write_synack_budget(const SynAckBudget& budget) = 0;
 };
 
 dataplane::IpAddress to_dataplane(const IpAddress& address);
@@ -47,6 +53,9 @@ class FastpathPort : public DataplanePort {
   void write_settings(const DaemonConfig& config) override;
   void write_host_cookies(const Snapshot& snapshot) override;
   void write_outbound_keys(const Snapshot& snapshot) override;
+  void update_list(ListKindCfg kind, const ListDiff& diff) override;
+  void sync_lists(const DaemonConfig& config) override;
+  void write_synack_budget(const SynAckBudget& budget) override;
 
  private:
   dataplane::XdpFastpath& fastpath_;
