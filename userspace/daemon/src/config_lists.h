@@ -31,12 +31,13 @@ std::optional<ListKindCfg> parse_list_kind(std::string_view text);
 
 // One prefix of one scope. Addresses are network-order bytes (IPv4 in the first 4), host bits
 // beyond `length` zero. `host` empty = the global lists.
+// Ordered by scope (global first, then by host), then family, then prefix: the document form.
 struct ListPrefix {
-  bool v6 = false;
+  bool has_host = false;
+  bool v6 = false;                 // the family of the prefix and of the host
+  std::array<uint8_t, 16> host{};  // zero for global
   std::array<uint8_t, 16> prefix{};
   uint8_t length = 0;
-  bool has_host = false;
-  std::array<uint8_t, 16> host{};  // same family as the prefix
 
   friend auto operator<=>(const ListPrefix&, const ListPrefix&) = default;
   std::string prefix_text() const;  // "198.51.100.0/24"
