@@ -35,6 +35,7 @@ class ApiClient {
   nlohmann::json get(const std::string& path);
   nlohmann::json post(const std::string& path, const nlohmann::json& body);
   nlohmann::json del(const std::string& path);
+  nlohmann::json del(const std::string& path, const nlohmann::json& body);  // bulk DELETE
   std::string get_text(const std::string& path);
 
   const std::string& url() const noexcept { return url_; }

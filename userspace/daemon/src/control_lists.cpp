@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control_dataplane.h"
+#include "control_lists.h"
 #include "control_plane.h"
 #include "log.h"
 
@@ -85,6 +86,33 @@ void FastpathPort::write_synack_budget(const SynAckBudget& budget) {
   if (auto r = fastpath_.syn_budget().write(b); !r.ok()) {
     throw std::runtime_error("writing the SYN-ACK budget into the XDP maps: " + r.error().message);
   }
+}
+
+// ---- GET /stats ----
+
+void add_lists_stats(dataplane::XdpFastpath& fastpath, const DaemonConfig& config,
+                     nlohmann::json& out) {
+  nlohmann::json lists = {{"allow", config.lists.allow.size()}, {"deny", config.lists.deny.size()}};
+  if (auto hits = fastpath.lists().allow_hits(); hits.ok()) {
+    lists["allow_hits"] = {{"host", (*hits)[0]}, {"global", (*hits)[1]}};
+  } else {
+    lists["error"] = hits.error().message;
+  }
+  out["lists"] = std::move(lists);
+  nlohmann::json budget = synack_budget_to_json(config.synack_budget);
+  nlohmann::json top = nlohmann::json::array();
+  if (auto rows = fastpath.syn_budget().top(kBudgetTopN); rows.ok()) {
+    for (const auto& r : *rows) {
+      if (r.dropped == 0) break;  // sorted by dropped: only prefixes the budget limited
+      top.push_back({{"prefix", r.prefix.to_string() + "/" + std::to_string(r.length)},
+                     {"dropped", r.dropped},
+                     {"answered", r.answered}});
+    }
+  } else {
+    budget["error"] = rows.error().message;
+  }
+  budget["top"] = std::move(top);
+  out["synack_budget"] = std::move(budget);
 }
 
 // ---- ControlPlane ----
