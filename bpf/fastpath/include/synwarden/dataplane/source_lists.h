@@ -56,6 +56,8 @@ class SourceListTable {
   // Allow-list hits summed over CPUs: [0] host lists, [1] global lists.
   Result<std::array<std::uint64_t, 2>> allow_hits() const;
   Result<void> reset_hits();
+  [[nodiscard]] int v4_fd() const noexcept { return v4_.get(); }
+  [[nodiscard]] int v6_fd() const noexcept { return v6_.get(); }
 
  private:
   Result<std::uint32_t> bits_of(const ListEntry& e) const;  // this exact prefix's list bits
