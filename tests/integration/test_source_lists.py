@@ -144,9 +144,11 @@ def main():
         bins = {}
         for t in synacks:
             bins[int(t - synacks[0])] = bins.get(int(t - synacks[0]), 0) + 1
-        steady = [bins[k] for k in sorted(bins) if k >= 1 and k < int(synacks[-1] - synacks[0])]
+        # After the first second the burst is spent: the steady phase, whose rate is the budget.
+        steady = [t for t in synacks if t >= synacks[0] + 1.0]
+        window = steady[-1] - steady[0] if len(steady) > 1 else 0.0
     else:
-        span, bins, steady = 0, {}, []
+        span, bins, steady, window = 0, {}, [], 0.0
     print(f"SYN-ACKs to {FLOOD_PREFIX} on the wire: {len(synacks)} over {span:.2f} s; per second "
           f"{[bins[k] for k in sorted(bins)]}")
     checks.check("the flood was sent", flood_result.get("sent", 0) >= args.flood_rate *
@@ -154,8 +156,12 @@ def main():
     checks.check(f"SYN-ACKs to the /24 stay within the budget ({BUDGET}/s + burst {BUDGET})",
                  0 < len(synacks) <= BUDGET * span + BUDGET + cpus,
                  f"{len(synacks)} in {span:.2f} s")
-    checks.check(f"every whole second after the first carries <= {BUDGET} SYN-ACKs (+1 per CPU)",
-                 steady and max(steady) <= BUDGET + cpus, f"{steady}")
+    # The capture stamps a frame when it reads it (select() every 0.1 s, batches): up to ~0.1 s of
+    # jitter at each end of a window, allowed below; single 1-s bins carry that jitter too.
+    checks.check(f"after the burst the rate stays <= {BUDGET}/s (window {window:.2f} s, "
+                 "0.25 s of capture jitter allowed)",
+                 window >= 2.0 and len(steady) <= BUDGET * (window + 0.25) + cpus,
+                 f"{len(steady)} SYN-ACKs = {len(steady) / max(window, 1e-3):.0f}/s")
     checks.check("the budget really limited (most of the flood's SYNs were not answered)",
                  len(synacks) < flood_result.get("sent", 0) / 2, f"{len(synacks)} answered")
     budget_drops = xdp_delta(before, during, "drop_syn_budget")
