@@ -306,6 +306,8 @@ int main(int argc, char** argv) {
   const double empty_median = run_table(fp, cases, repeat, rounds, 0);
   measure_cookie_datapath(fp, empty.get(), repeat, rounds, empty_median);
   if (lists != 0) {
+    // Back to the afxdp datapath of rows (a)-(c) (the cookie rows turned XDP cookies on).
+    if (auto ok = fp.settings().write(settings); !ok) die(ok.error().message);
     const bench::ListsLoad load = bench::load_lists(fp, lists);
     std::printf("\nwith %u source-list prefixes (%u IPv4, %u IPv6; %u per-host): loaded in %.2f s "
                 "(SourceListTable::add, one bulk per list), tries %.1f MiB (v4 %.1f, v6 %.1f)\n",
