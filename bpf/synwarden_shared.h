@@ -397,7 +397,13 @@ struct sw_budget_cfg {
 	__u64 burst_ns;
 	__u32 mask_v4;
 	__u32 mask_v6[4];
-	__u32 pad;
+	/* enum sw_list_present: which list tries hold anything, so frames skip the lookups of an
+	 * empty one (SourceListTable keeps it; SynBudgetTable::write preserves it). */
+	__u32 lists;
+};
+enum sw_list_present {
+	SW_LISTS_V4 = 1u << 0,
+	SW_LISTS_V6 = 1u << 1,
 };
 SW_STATIC_ASSERT(sizeof(struct sw_budget_cfg) == 40, "sw_budget_cfg layout is ABI");
 

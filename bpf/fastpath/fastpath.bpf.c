@@ -275,7 +275,7 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		 * 4-tuple of a live flow, and reaches a host that rate-limits its answers. */
 		if (bpf_map_lookup_elem(&sw_flows, key))
 			return FORWARD(SW_R_FWD_SYN_REUSE);
-		if (!swl_budget_take(key))
+		if (!swl_syn_allowed(key))
 			return DROP(SW_R_DROP_SYN_BUDGET);
 		return cookie_or_steer(s, key, th, 1);
 	}

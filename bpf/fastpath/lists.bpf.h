@@ -120,6 +120,10 @@ __noinline __u32 swl_verdict(const struct sw_flow_key *key)
  */
 static __always_inline __u64 swl_check(struct ctx_state *s, const struct sw_flow_key *key)
 {
+	const __u32 zero = 0;
+	const struct sw_budget_cfg *cfg = bpf_map_lookup_elem(&sw_budget_cfg, &zero);
+	if (!cfg || !(cfg->lists & (key->family == SW_FAMILY_IPV4 ? SW_LISTS_V4 : SW_LISTS_V6)))
+		return 0; /* no list of this family: no lookup, no call */
 	const __u32 v = swl_verdict(key);
 	if (v & (SWL_DENY_HOST | SWL_DENY_GLOBAL))
 		return DROP((v & SWL_DENY_HOST) ? SW_R_DROP_DENY_HOST : SW_R_DROP_DENY_GLOBAL);
@@ -129,7 +133,8 @@ static __always_inline __u64 swl_check(struct ctx_state *s, const struct sw_flow
 _Static_assert(SWL_ALLOW == SW_HOST_PROTECT, "swl_check clears the protect bit by value");
 
 /* Takes one SYN-ACK token from the bucket of the SYN's source prefix: 1 = answer it. A global
- * function for the same reason as swl_verdict(). */
+ * function for the same reason as swl_verdict(); swl_syn_allowed() skips the call without a
+ * budget. */
 __noinline int swl_budget_take(const struct sw_flow_key *key)
 {
 	const __u32 zero = 0;
@@ -160,6 +165,15 @@ __noinline int swl_budget_take(const struct sw_flow_key *key)
 	}
 	b->dropped++;
 	return 0;
+}
+
+static __always_inline int swl_syn_allowed(const struct sw_flow_key *key)
+{
+	const __u32 zero = 0;
+	const struct sw_budget_cfg *cfg = bpf_map_lookup_elem(&sw_budget_cfg, &zero);
+	if (!cfg || !cfg->cost_ns)
+		return 1;
+	return swl_budget_take(key);
 }
 
 #endif /* SYNWARDEN_LISTS_BPF_H */

@@ -151,12 +151,19 @@ Result<void> SourceListTable::apply(ListKind kind, const std::vector<ListEntry>&
                                std::string(to_string(kind)) + " list: not in it; nothing removed"};
     }
   }
+  // The program skips the tries of a family marked empty: mark before writing.
+  std::uint32_t families = 0;
+  for (const auto& e : entries) families |= e.prefix.is_v4() ? SW_LISTS_V4 : SW_LISTS_V6;
+  if (add) {
+    if (auto ok = update_present(families); !ok) return ok;
+  }
   // 2. Write; on a refusal restore what was written, newest first.
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const std::uint32_t want = add ? (old[i] | bit) : (old[i] & ~bit);
     if (want == old[i]) continue;
     if (auto ok = write_bits(entries[i], want); !ok) {
       for (std::size_t j = i; j-- > 0;) (void)write_bits(entries[j], old[j]);
+      (void)update_present();
       Error e = ok.error();
       e.message += "; the request was rolled back, none of its " +
                    std::to_string(entries.size()) + " entries is applied";
@@ -166,12 +173,36 @@ Result<void> SourceListTable::apply(ListKind kind, const std::vector<ListEntry>&
   return {};
 }
 
+Result<void> SourceListTable::update_present(std::uint32_t set_first) {
+  sw_budget_cfg cfg{};
+  const __u32 zero = 0;
+  if (int ret = bpf_map_lookup_elem(cfg_.get(), &zero, &cfg); ret < 0) {
+    return os_error(err_of(ret), "reading sw_budget_cfg");
+  }
+  std::uint32_t present = set_first;
+  for (const auto& [fd, bit] : {std::pair{v4_.get(), SW_LISTS_V4}, std::pair{v6_.get(), SW_LISTS_V6}}) {
+    sw_list_v6_key next{};  // large enough for either key
+    int ret = bpf_map_get_next_key(fd, nullptr, &next);
+    if (ret == 0) present |= bit;
+    else if (err_of(ret) != ENOENT) return os_error(err_of(ret), "checking a list trie for entries");
+  }
+  if (cfg.lists == present) return {};
+  cfg.lists = present;
+  // A single-slot array value is written in place, not atomically as a whole; the program reads
+  // `lists` alone, and user space is the only writer (SynBudgetTable::write keeps the field).
+  if (int ret = bpf_map_update_elem(cfg_.get(), &zero, &cfg, BPF_ANY); ret < 0) {
+    return os_error(err_of(ret), "writing sw_budget_cfg");
+  }
+  return {};
+}
+
 Result<void> SourceListTable::add(ListKind kind, const std::vector<ListEntry>& entries) {
   return apply(kind, entries, true);
 }
 
 Result<void> SourceListTable::remove(ListKind kind, const std::vector<ListEntry>& entries) {
-  return apply(kind, entries, false);
+  if (auto ok = apply(kind, entries, false); !ok) return ok;
+  return update_present();
 }
 
 Result<void> SourceListTable::sync(ListKind kind, const std::vector<ListEntry>& wanted_in) {
@@ -283,8 +314,13 @@ Result<void> SynBudgetTable::write(const SynBudget& budget) {
                              " (IPv4, max 32) /" + std::to_string(budget.prefix_v6) +
                              " (IPv6, max 128): out of range"};
   }
-  const sw_budget_cfg raw = to_raw(budget, cpus_);
+  sw_budget_cfg raw = to_raw(budget, cpus_);
   const __u32 key = 0;
+  sw_budget_cfg current{};
+  if (int ret = bpf_map_lookup_elem(cfg_.get(), &key, &current); ret < 0) {
+    return os_error(err_of(ret), "reading sw_budget_cfg");
+  }
+  raw.lists = current.lists;  // SourceListTable's
   if (int ret = bpf_map_update_elem(cfg_.get(), &key, &raw, BPF_ANY); ret < 0) {
     return os_error(err_of(ret), "writing the SYN-ACK budget to sw_budget_cfg");
   }

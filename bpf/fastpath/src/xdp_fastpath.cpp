@@ -259,9 +259,10 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   auto list6 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_v6), "sw_list_v6");
   auto hits = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_hits), "sw_list_hits");
   auto bcfg = dup_fd(bpf_map__fd(fp.skel_->maps.sw_budget_cfg), "sw_budget_cfg");
+  auto bcfg2 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_budget_cfg), "sw_budget_cfg");
   auto budget = dup_fd(bpf_map__fd(fp.skel_->maps.sw_syn_budget), "sw_syn_budget");
   for (auto* r : {&hosts, &flows, &outbound, &unverified, &okeys, &xsks, &stats, &settings,
-                  &cookies, &ports, &host_stats, &list4, &list6, &hits, &bcfg, &budget}) {
+                  &cookies, &ports, &host_stats, &list4, &list6, &hits, &bcfg, &bcfg2, &budget}) {
     if (!*r) return r->error();
   }
   const auto ncpus = static_cast<unsigned>(cpus);
@@ -274,7 +275,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                       HostCookieTable(std::move(*cookies), std::move(*ports)),
                                       HostStatsTable(std::move(*host_stats), ncpus),
                                       SourceListTable(std::move(*list4), std::move(*list6),
-                                                      std::move(*hits), ncpus),
+                                                      std::move(*hits), std::move(*bcfg2), ncpus),
                                       SynBudgetTable(std::move(*bcfg), std::move(*budget), ncpus)});
   return fp;
 }

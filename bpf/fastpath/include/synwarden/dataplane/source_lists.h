@@ -37,8 +37,9 @@ struct ListEntry {
 
 class SourceListTable {
  public:
-  SourceListTable(UniqueFd v4, UniqueFd v6, UniqueFd hits, unsigned cpus)
-      : v4_(std::move(v4)), v6_(std::move(v6)), hits_(std::move(hits)), cpus_(cpus) {}
+  SourceListTable(UniqueFd v4, UniqueFd v6, UniqueFd hits, UniqueFd cfg, unsigned cpus)
+      : v4_(std::move(v4)), v6_(std::move(v6)), hits_(std::move(hits)), cfg_(std::move(cfg)),
+        cpus_(cpus) {}
 
   // Adds `entries` to list `kind`, all or nothing: every entry is checked first (nothing is
   // written if one is bad); if the kernel refuses one (table full), the ones written before it
@@ -63,10 +64,14 @@ class SourceListTable {
   Result<std::uint32_t> bits_of(const ListEntry& e) const;  // this exact prefix's list bits
   Result<void> write_bits(const ListEntry& e, std::uint32_t bits);
   Result<void> apply(ListKind kind, const std::vector<ListEntry>& entries, bool add);
+  // sw_budget_cfg.lists := which tries hold anything (one get_next_key each). Called after every
+  // change; an addition sets its family's bit before the first prefix is written.
+  Result<void> update_present(std::uint32_t set_first = 0);
 
   UniqueFd v4_;
   UniqueFd v6_;
   UniqueFd hits_;
+  UniqueFd cfg_;  // sw_budget_cfg: its `lists` field
   unsigned cpus_;
 };
 
