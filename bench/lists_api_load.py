@@ -89,6 +89,7 @@ def main():
         body_path = os.path.join(topo.workdir, "bulk.json")
         with open(body_path, "w") as f:
             json.dump({"prefixes": items}, f)
+        body_mb = os.path.getsize(body_path) / 1e6
         empty = os.path.join(topo.workdir, "empty")
         open(empty, "w").close()
         try:
@@ -106,7 +107,7 @@ def main():
         finally:
             daemon.kill()
     status, seconds = out.split()[:2]
-    print(f"POST /lists/deny with {args.prefixes} prefixes ({os.path.getsize(body_path) / 1e6:.1f} MB "
+    print(f"POST /lists/deny with {args.prefixes} prefixes ({body_mb:.1f} MB "
           f"body): status {status}, {seconds} s")
     print(f"answer: {out.split(maxsplit=3)[3] if len(out.split()) > 3 else ''}")
     print(f"GET /lists/deny: status {get.split()[0]}, {get.split()[1]} s, {get.split()[2]} bytes")
