@@ -5,6 +5,7 @@
 
 #include "api_options.h"
 #include "commands.h"
+#include "list_view.h"
 #include "stats_view.h"
 
 namespace synwarden::ctl {
@@ -18,6 +19,7 @@ void add_stats_command(CLI::App& app) {
     const nlohmann::json stats = api.get("/stats");
     if (options->json) return print_json(stats);
     std::printf("%s", render_stats(stats).c_str());
+    std::printf("%s", render_budget_top(stats).c_str());
   });
 }
 

@@ -279,6 +279,9 @@ for args in (["list", "add", "block", "10.0.0.0/8"], ["list", "add", "deny"],
     bad = run(*args, "--api", API, ok=False)
     check(bad.returncode != 0 and len(Api.requests) == before,
           f"synwardenctl {' '.join(args)!r} is refused before any request", bad.stderr)
+out = run("stats", "--api", API).stdout
+check("most limited source prefixes" in out and "198.51.100.0/24" in out,
+      "stats shows the SYN-ACK budget's most limited prefixes", out)
 Api.stats_calls = 0
 out = run("top", "--once", "--interval", "0.1", "--api", API).stdout
 check("most limited source prefixes" in out and "198.51.100.0/24" in out and "1800" in out,
