@@ -83,7 +83,7 @@ def main():
     text = table(results)
     print(text)
     if not args.no_write:
-        body = ("## Control-plane latency under slow clients (issue 20)\n\n"
+        body = ("## Control-plane latency under slow clients\n\n"
                 f"`bench/api_latency.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                 f"load average {loadavg()}. Each sample is a new connection (as synwardenctl "
                 f"makes); {args.samples} samples per request kind and phase; a protect sample "

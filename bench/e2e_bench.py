@@ -199,7 +199,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(REPO, "build"), help="CMake build directory")
     ap.add_argument("--quick", action="store_true", help="short windows (~2 minutes in all)")
-    ap.add_argument("--scenarios", default="linux,synproxy,synwarden,synwarden_xdp,xdp_tx")
+    ap.add_argument("--scenarios",
+                    default="linux,synproxy,synwarden,synwarden_xdp,synwarden_xdp_nohint,xdp_tx")
     ap.add_argument("--queues", default="1,2", help="firewall widths to measure")
     ap.add_argument("--seconds", type=float, help="measurement window per run")
     ap.add_argument("--rounds", type=int, help="repetitions of every configuration, "

@@ -90,6 +90,51 @@ struct sw_flow {
 };
 SW_STATIC_ASSERT(sizeof(struct sw_flow) == 16, "sw_flow layout is ABI");
 
+/* ---- established-flow hint (map sw_flow_hint): a bitmap in front of sw_flows ----
+ *
+ * A SYN flood from random sources misses the established map with every SYN, and each miss is
+ * a cold bucket of a table sized for a million flows (a cache and TLB miss). The hint is a
+ * small bitmap, one bit per hash of a flow key, set for every flow inserted into sw_flows (by
+ * the XDP program and by user space, after the insert). A clear bit proves the flow is not in
+ * the map, so the lookup is skipped; a set bit may be stale (the flow left the map) or a
+ * collision, and then the map decides. Bits are never cleared in place: the map holds two
+ * generations, the daemon rebuilds the inactive one from a walk of sw_flows (inserts mark
+ * both) and then switches (docs/flow-hint.md explains why no live flow is ever missed).
+ *
+ * Layout, u64 words: [0] = state (SW_FLOW_HINT_OFF: no hint, always look up; 1 + g:
+ * generation g active), then generation 0's words, then generation 1's. A generation has a
+ * power-of-two number of words, fixed at load (the program's sw_knob_flow_hint_words). */
+#define SW_FLOW_HINT_OFF 0ull
+#define SW_FLOW_HINT_GEN0 1ull
+#define SW_FLOW_HINT_GEN1 2ull
+
+/* Not a secret hash: a chosen collision only costs its sender the lookup every SYN paid
+ * before the hint existed. It mixes all of the key the flood varies (addresses, ports). */
+static inline __u64 sw_flow_hint_hash(const struct sw_flow_key *k)
+{
+	__u64 a = ((__u64)(k->saddr[0] ^ k->saddr[1] ^ k->saddr[2] ^ k->saddr[3]) << 32) |
+		  (__u64)(k->daddr[0] ^ k->daddr[1] ^ k->daddr[2] ^ k->daddr[3]);
+	__u64 b = ((__u64)k->sport << 16) | (__u64)k->dport;
+	__u64 x = a ^ (b * 0xff51afd7ed558ccdull);
+	x ^= x >> 31;
+	x *= 0x9e3779b97f4a7c15ull;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 32;
+	return x;
+}
+
+/* Index (in u64 words of the map) and bit of a key's hint in generation `gen` (0 or 1);
+ * `words` = words per generation, a power of two. */
+static inline __u32 sw_flow_hint_word(__u64 hash, __u32 gen, __u32 words)
+{
+	return 1 + gen * words + (__u32)((hash >> 6) & (words - 1));
+}
+static inline __u64 sw_flow_hint_bit(__u64 hash)
+{
+	return 1ull << (hash & 63);
+}
+
 /* ---- settings: one array slot written by the daemon ---- */
 
 enum sw_settings_flags {

@@ -12,7 +12,8 @@ BUILD=(build-essential cmake pkg-config git
        libgtest-dev libgmock-dev libbenchmark-dev)
 # Tools the test tiers drive: namespaces, real TCP clients, packet crafting, captures.
 TEST=(iproute2 iputils-ping ethtool curl netcat-openbsd python3 python3-scapy tcpdump tshark
-      nftables procps psmisc kmod)
+      nftables procps psmisc kmod
+      frr)  # bgpd + zebra: integration_ecmp's router and boxes announce routes over BGP
 # VM tiers: a Debian kernel under qemu with a busybox initramfs (vm); a Debian 12 system image
 # built with mmdebstrap and turned into a disk with mke2fs (debian).
 VM=(qemu-system-x86 busybox-static cpio mmdebstrap e2fsprogs)

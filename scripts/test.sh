@@ -21,11 +21,11 @@
 #           start: they take only CPU the rest leaves idle (the main build's link and dependency
 #           waits, the test lane's sleeps), so the integration tier's floods and measurements see
 #           the same CPU as when run alone; normal priority again once the test lane is done;
-#   tests   the main build (g++), then unit, then bpf, integration, vm holding
-#           $SYNWARDEN_TEST_LOCK (namespaces and qemu: one such run per machine), at normal
+#   tests   the main build (g++), then unit, then bpf and integration holding
+#           $SYNWARDEN_TEST_LOCK (namespaces and floods: one such run per machine), at normal
 #           priority;
-# then the sanitize tier's tests, then fuzz beside the package smoke test and the debian VM tier
-# (both under the lock, one after the other).
+# then the sanitize tier's tests, fuzz and the vm tier (qemu guests, no lock needed) beside the
+# package smoke test and the debian VM tier (both under the lock, one after the other).
 # Needs root. Environment: SYNWARDEN_BUILD_DIR (./build), SYNWARDEN_SANITIZE_BUILD_DIR
 # (./build-sanitize), SYNWARDEN_TIERS, SYNWARDEN_TEST_LOCK (/tmp/synwarden-integration.lock).
 set -euo pipefail
@@ -137,7 +137,7 @@ take_lock() {
 test_lane() {
   want unit && run_step unit unit ctest_tier unit
   local privileged=()
-  for t in bpf integration vm; do want "$t" && privileged+=("$t"); done
+  for t in bpf integration; do want "$t" && privileged+=("$t"); done
   [ ${#privileged[@]} -eq 0 ] && return 0
   take_lock "test lane"
   for t in "${privileged[@]}"; do run_step "$t" "$t" ctest_tier "$t"; done
@@ -204,6 +204,9 @@ if want sanitize || want fuzz; then
     want fuzz && run_step fuzz fuzz env SYNWARDEN_FUZZ_BUILD_DIR="$san_build" bash "$root/scripts/fuzz.sh" 30
   fi
 fi
+# The vm tier (qemu guests, no host network) needs no lock: it runs here, beside the debian
+# tier's longer VM, instead of lengthening the test lane.
+want vm && run_step vm vm ctest_tier vm
 wait "$build_pid" || true
 [ -n "${smoke_pid:-}" ] && { wait "$smoke_pid" || true; }
 

@@ -7,6 +7,7 @@ from results_md import replace_section
 
 NAMES = {"linux": "(a) Linux, tcp_syncookies=2", "synproxy": "(b) nft SYNPROXY",
          "synwarden": "(c) synwarden", "synwarden_xdp": "(c2) synwarden, XDP datapath",
+         "synwarden_xdp_nohint": "(c2n) synwarden, XDP datapath, no flow hint",
          "xdp_tx": "(d) XDP_TX reflector"}
 
 
@@ -51,7 +52,7 @@ def ratios(run):
     out = []
     by = {(r["scenario"], r["queues"]): r for r in run["summary"]}
     for queues in sorted({r["queues"] for r in run["summary"]}):
-        for name in ("synwarden", "synwarden_xdp"):
+        for name in ("synwarden", "synwarden_xdp", "synwarden_xdp_nohint"):
             ours = by.get((name, queues))
             if not ours or not ours["synack_per_core"]:
                 continue

@@ -123,6 +123,7 @@ table inet swbench {{
 class Synwarden(Scenario):
     key, name, title = "c", "synwarden", "synwarden (XDP + AF_XDP workers)"
     datapath = "afxdp"
+    limits = {}
 
     def setup(self, topo, net):
         t = self.tools
@@ -154,6 +155,7 @@ class Synwarden(Scenario):
         config["queues"] = list(range(topo.firewall_queues))
         config["worker_cpus"] = [net.fw_cpus[q % len(net.fw_cpus)] for q in config["queues"]]
         config["datapath"] = self.datapath
+        config.setdefault("limits", {}).update(self.limits)
         self.daemon = D.Daemon(topo, t.synwarden, config)
         self.daemon.start()
         # Until the first reply the host's fail policy applies: no flood before that.
@@ -198,6 +200,13 @@ class SynwardenXdp(Synwarden):
     datapath = "xdp"
 
 
+class SynwardenXdpNoHint(SynwardenXdp):
+    """(c2) with limits.flow_hint false: every SYN looked up in the flow table, as before the
+    hint (docs/flow-hint.md). Not in the default set; for an A/B of the hint in one run."""
+    key, name, title = "c2n", "synwarden_xdp_nohint", "synwarden, XDP datapath, no flow hint"
+    limits = {"flow_hint": False}
+
+
 class XdpReflector(Scenario):
     key, name, title = "d", "xdp_tx", "XDP_TX reflector (address swap only; ceiling)"
     legit = False
@@ -208,7 +217,7 @@ class XdpReflector(Scenario):
 
 
 SCENARIOS = {cls.name: cls for cls in (LinuxSyncookies, NftSynproxy, Synwarden, SynwardenXdp,
-                                        XdpReflector)}
+                                        SynwardenXdpNoHint, XdpReflector)}
 
 
 def _read(path):

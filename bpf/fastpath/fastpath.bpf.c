@@ -41,6 +41,47 @@ struct {
 	__type(value, struct sw_flow);
 } sw_flows SEC(".maps");
 
+/* The established-flow hint (synwarden_shared.h, docs/flow-hint.md): element 0 is the state,
+ * then two generations of sw_knob_flow_hint_words words each. Memory-mappable so the daemon
+ * marks and rebuilds it without a syscall per word. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1 + 2 * 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} sw_flow_hint SEC(".maps");
+/* Words per hint generation, a power of two; XdpFastpath sets it with the map's size. */
+const volatile __u32 sw_knob_flow_hint_words = 1024;
+
+/* 1 when `key` may be in sw_flows (look it up), 0 when it certainly is not. */
+static __always_inline int flow_maybe_known(const struct sw_flow_key *key)
+{
+	__u32 idx = 0;
+	const __u64 *state = bpf_map_lookup_elem(&sw_flow_hint, &idx);
+	if (!state || *state == SW_FLOW_HINT_OFF)
+		return 1;
+	const __u64 h = sw_flow_hint_hash(key);
+	idx = sw_flow_hint_word(h, *state == SW_FLOW_HINT_GEN1, sw_knob_flow_hint_words);
+	const __u64 *w = bpf_map_lookup_elem(&sw_flow_hint, &idx);
+	return !w || (*w & sw_flow_hint_bit(h));
+}
+
+/* After an insert into sw_flows: mark the key in both generations (a rebuild may be filling
+ * the inactive one right now). The bit is tested first so a flow's later packets do not write
+ * a shared cache line. */
+static __always_inline void flow_hint_mark(const struct sw_flow_key *key)
+{
+	const __u64 h = sw_flow_hint_hash(key);
+	const __u64 bit = sw_flow_hint_bit(h);
+	for (__u32 gen = 0; gen < 2; gen++) {
+		__u32 idx = sw_flow_hint_word(h, gen, sw_knob_flow_hint_words);
+		__u64 *w = bpf_map_lookup_elem(&sw_flow_hint, &idx);
+		if (w && !(*w & bit))
+			__sync_fetch_and_or(w, bit);
+	}
+}
+
 /* Flows the protected host opened itself (a SYN-ACK answered it). Kept apart from sw_flows:
  * anybody can send a SYN-ACK with any source, so a spoofed SYN-ACK flood may churn this table,
  * never the established map of flows the firewall validated. */
@@ -168,7 +209,11 @@ static __always_inline __u64 learn_and_forward(void *table, const struct sw_flow
 	/* BPF_ANY: the caller just missed in the map, and if another CPU inserted the same flow
 	 * meanwhile, overwriting it is harmless. */
 	long err = bpf_map_update_elem(table, key, &flow, BPF_ANY);
-	return FORWARD(err ? SW_R_FWD_LEARN_FAILED : reason_ok);
+	if (err)
+		return FORWARD(SW_R_FWD_LEARN_FAILED);
+	if (table == (void *)&sw_flows)
+		flow_hint_mark(key);
+	return FORWARD(reason_ok);
 }
 
 
@@ -273,7 +318,7 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		 * be answered with the old connection's ACK. The host answers with its own
 		 * SYN-ACK and the client's ACK meets the map. Spoofing this needs the exact
 		 * 4-tuple of a live flow, and reaches a host that rate-limits its answers. */
-		if (bpf_map_lookup_elem(&sw_flows, key))
+		if (flow_maybe_known(key) && bpf_map_lookup_elem(&sw_flows, key))
 			return FORWARD(SW_R_FWD_SYN_REUSE);
 		if (!swl_syn_allowed(key))
 			return DROP(SW_R_DROP_SYN_BUDGET);
@@ -282,7 +327,7 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 	if ((flags & TH_SYN) && (flags & (TH_RST | TH_FIN)))
 		return protect ? DROP(SW_R_DROP_BAD_FLAGS) : FORWARD(SW_R_FWD_PASS_MODE);
 
-	if (bpf_map_lookup_elem(&sw_flows, key))
+	if (flow_maybe_known(key) && bpf_map_lookup_elem(&sw_flows, key))
 		return FORWARD(SW_R_FWD_ESTABLISHED);
 
 	if (flags & TH_SYN) { /* SYN-ACK: the host's own outbound connection is being answered */

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -101,6 +102,15 @@ void prepare_pin_dir(const std::string& dir) {
 void restrict_pin(const std::string& path) {
   if (::chmod(path.c_str(), 0600) != 0) {
     throw std::runtime_error("cannot restrict " + path + " to root: " + errno_text(errno));
+  }
+}
+
+void remove_pins(const std::string& dir, std::initializer_list<const char*> names) {
+  for (const char* name : names) ::unlink((dir + "/" + name).c_str());
+  std::string d = dir;
+  for (int level = 0; level < 2 && d.size() > std::strlen("/sys/fs/bpf/"); ++level) {
+    if (::rmdir(d.c_str()) != 0) break;  // not empty (other pins): leave it and its parent
+    d = d.substr(0, d.find_last_of('/'));
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <initializer_list>
 #include <string>
 
 namespace synwarden::host_bpf {
@@ -36,6 +37,10 @@ void prepare_pin_dir(const std::string& dir);
 
 // chmod 0600 of a pinned object. Throws std::runtime_error.
 void restrict_pin(const std::string& path);
+
+// After a detach for good: unlinks the pins `names` in `dir`, then removes `dir` and its parent
+// when nothing else is left in them (a package purge checks that nothing stays behind).
+void remove_pins(const std::string& dir, std::initializer_list<const char*> names);
 
 bpf_tc_hook tc_hook(int ifindex, bpf_tc_attach_point where);
 bpf_tc_opts tc_filter(uint32_t handle, uint32_t priority, int prog_fd);

@@ -216,6 +216,7 @@ void HostProgram::attach() {
 }
 
 void HostProgram::detach() noexcept {
+  if (attached_ifindexes_.empty()) return;  // never attached, or kept for a restart
   for (int ifindex : attached_ifindexes_) {
     const bpf_tc_hook hook = ingress_hook(ifindex);
     const bpf_tc_opts opts = filter_opts(0);
@@ -223,6 +224,11 @@ void HostProgram::detach() noexcept {
     bpf_tc_detach(&hook, &opts);
   }
   attached_ifindexes_.clear();
+  // Detached for good: the key state and counters are not left pinned (the next agent starts
+  // with keys of its own, as after a reboot).
+  if (!options_.pin_dir.empty()) {
+    host_bpf::remove_pins(options_.pin_dir, {SW_AGENT_STATE_PIN_NAME, kCounterPinName});
+  }
 }
 
 HostCounters HostProgram::counters() const {

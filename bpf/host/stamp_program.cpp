@@ -157,16 +157,9 @@ void StampProgram::detach() noexcept {
   }
   attached_ifindexes_.clear();
   if (options_.pin_dir.empty()) return;
-  // Detached for good (not kept for a restart): nothing of ours stays pinned, and the pin
-  // directory and its parent go too once nothing else is in them (a package purge checks that).
-  for (const char* name : {SW_STAMP_KEY_PIN_NAME, SW_STAMP_SYNS_PIN_NAME, SW_STAMP_COUNTERS_PIN_NAME}) {
-    ::unlink((options_.pin_dir + "/" + name).c_str());
-  }
-  std::string dir = options_.pin_dir;
-  for (int level = 0; level < 2 && dir.size() > std::strlen("/sys/fs/bpf/"); ++level) {
-    if (::rmdir(dir.c_str()) != 0) break;  // not empty (other pins): leave it and its parent
-    dir = dir.substr(0, dir.find_last_of('/'));
-  }
+  // Detached for good (not kept for a restart): nothing of ours stays pinned.
+  host_bpf::remove_pins(options_.pin_dir,
+                        {SW_STAMP_KEY_PIN_NAME, SW_STAMP_SYNS_PIN_NAME, SW_STAMP_COUNTERS_PIN_NAME});
 }
 
 StampCounters StampProgram::counters() const {

@@ -112,6 +112,7 @@ void FastpathTest::SetUp() {
   auto cookies = fp_->host_cookies().list();
   ASSERT_TRUE(cookies.ok()) << cookies.error().message;
   for (const auto& addr : *cookies) ASSERT_TRUE(fp_->host_cookies().erase(addr).ok());
+  fp_->flow_hint().disable();  // tests that want the hint rebuild it themselves
   auto cleared = fp_->flows().clear();
   ASSERT_TRUE(cleared.ok()) << cleared.error().message;
   auto cleared_outbound = fp_->outbound().clear();

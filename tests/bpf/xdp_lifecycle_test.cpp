@@ -135,7 +135,8 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
   }
   for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
                            "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
-                           "sw_cookie_ports", "sw_list_v4", "sw_list_v6", "sw_budget_cfg"}) {
+                           "sw_cookie_ports", "sw_flow_hint", "sw_list_v4", "sw_list_v6",
+                           "sw_budget_cfg"}) {
     struct stat st {};
     EXPECT_EQ(stat((pin_dir_ + "/" + name).c_str(), &st), 0) << name << " not pinned";
   }
@@ -147,7 +148,8 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
             (std::vector<std::string>{"sw_hosts", "sw_flows", "sw_outbound",
                                       "sw_outbound_unverified", "sw_outbound_keys", "sw_stats",
                                       "sw_settings", "sw_host_cookies", "sw_cookie_ports",
-                                      "sw_list_v4", "sw_list_v6", "sw_budget_cfg"}));
+                                      "sw_flow_hint", "sw_list_v4", "sw_list_v6",
+                                      "sw_budget_cfg"}));
   auto flow = second.flows().lookup(key);
   ASSERT_TRUE(flow.ok());
   ASSERT_TRUE(flow->has_value()) << "the established flow did not survive the restart";

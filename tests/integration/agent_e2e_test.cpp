@@ -367,6 +367,8 @@ TEST_F(AgentEndToEnd, RestartedAgentAdoptsItsPinnedKeysWithoutAGap) {
   ASSERT_GE(during.server, 0);
   exchange(during, 0);
 
+  EXPECT_TRUE(fs::exists(pin_dir_)) << "kept for the next agent";
+
   start_agent(/*detach_on_exit=*/true);
   EXPECT_NE(agent_->log().find("adopted pinned keys, generation 1"), std::string::npos)
       << agent_->log();
@@ -383,6 +385,10 @@ TEST_F(AgentEndToEnd, RestartedAgentAdoptsItsPinnedKeysWithoutAGap) {
     ::close(a.client);
     ::close(a.server);
   }
+  // A detaching stop leaves nothing pinned: no key state, no counters, no empty directory.
+  EXPECT_EQ(agent_->stop(), 0);
+  EXPECT_FALSE(fs::exists(pin_dir_)) << "the detaching agent left " << pin_dir_ << " behind";
+  EXPECT_EQ(shell_ok(host_->exec() + "tc filter show dev " + host_if_ + " ingress"), "");
 }
 
 TEST_F(AgentEndToEnd, AgentRefusesAKeyFileOthersCanRead) {

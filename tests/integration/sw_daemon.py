@@ -83,8 +83,10 @@ def base_config(topo, secrets_path, port=8080, **overrides):
 
 
 class Daemon:
-    def __init__(self, topo, binary, config, name="synwarden"):
+    def __init__(self, topo, binary, config, name="synwarden", role="firewall"):
+        """role: the topology node it runs in (test_ecmp.py runs two boxes)."""
         self.topo = topo
+        self.role = role
         self.binary = binary
         self.config_path = os.path.join(topo.workdir, f"{name}.json")
         self.log_path = os.path.join(topo.workdir, f"{name}.log")
@@ -96,7 +98,7 @@ class Daemon:
 
     def start(self, timeout=15, expect_running=True):
         self._log = open(self.log_path, "w")
-        self.proc = self.topo.popen("firewall", self.binary, "run", "--config", self.config_path,
+        self.proc = self.topo.popen(self.role, self.binary, "run", "--config", self.config_path,
                                     stdout=subprocess.PIPE, stderr=self._log, text=True)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         if not expect_running:

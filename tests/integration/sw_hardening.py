@@ -1,4 +1,4 @@
-"""Shared pieces of the hardening tests (test_hardening_*.py, issue 10): the end-to-end scenario
+"""Shared pieces of the hardening tests (test_hardening_*.py): the end-to-end scenario
 of sw_e2e.py with the fail policy and poll timing the test chooses, a raw-frame sender in the
 attacker namespace, a host-side tripwire that counts frames carrying a marker address, quick
 legitimate probes, the daemon's /metrics, the agent's rejection log lines, the secret
@@ -37,6 +37,7 @@ def argument_parser():
     ap.add_argument("--agent", required=True)
     ap.add_argument("--synflood", required=True)
     ap.add_argument("--bpf-dir", required=True)
+    ap.add_argument("--synwardenctl", help="the CLI (tests that check `synwardenctl health`)")
     ap.add_argument("--datapath", choices=("afxdp", "xdp"), default="afxdp",
                     help="the daemon's cookie datapath (config \"datapath\")")
     return ap

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Specification: hostile input to the control plane changes nothing, and slow clients cannot
-lock the operator out (issue 20, items 2-5), against the real daemon in its namespace.
+lock the operator out, against the real daemon in its namespace.
 
 1. Ambiguous requests are refused and change nothing (hosts, protection, the saved file):
    a %00 after the address in the path (protect off, delete), a NUL escape in a posted address,

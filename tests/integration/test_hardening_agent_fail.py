@@ -19,6 +19,9 @@ through the firewall and a SYN flood hits the host's port the whole time. Then:
      lifetime (2 minutes); the firewall answers SYNs with cookies again and nothing reaches the
      host's stack;
   3. every stream survived all of it, and no key (old or new) appears in the logs.
+Throughout, `synwardenctl health` (GET /health, what a route watcher runs) says healthy (exit 0)
+while the box serves, unhealthy (exit 1, the secrets check failing and naming both hosts as
+expired) while the agent is dead past the hold time, and healthy again once the new keys are in.
 `test_control_restart.py` covers the daemon's kill -9; this test covers the agent's.
 """
 import datetime
@@ -38,6 +41,12 @@ POLL_MS, HOLD_MS = 1000, 2000
 STREAMS = 10          # per family
 FLOOD_RATE = 3000     # SYN/s: enough to see, little enough that the host's own kernel copes
 RECOVERY_SLACK_S = 1.0  # scheduling on a loaded 2-core machine
+
+
+def health(topo, synwardenctl):
+    """(exit status, output) of `synwardenctl health` in the firewall namespace."""
+    r = C.ctl(topo, synwardenctl, "health", check=False)
+    return r.returncode, r.stdout + r.stderr
 
 
 def window(scenario, seconds):
@@ -71,6 +80,7 @@ def main():
                                   prefix=FLOOD_PREFIX["4"])
             time.sleep(1.5)
             protected = window(scenario, 2.0)
+            healthy_before = health(topo, args.synwardenctl)
 
             # 1. The agent dies.
             log_offset = len(scenario.daemon.log())
@@ -82,6 +92,8 @@ def main():
             time.sleep(0.5)
             outage = window(scenario, 2.0)
             outage_probe = H.banner_probe(topo, IPV4["host"], 2.5)
+            unhealthy = health(topo, args.synwardenctl)
+            unhealthy_json = C.ctl(topo, args.synwardenctl, "health", "--json", check=False)
             outage_log = scenario.daemon.log()[log_offset:]
 
             # 2. The host reboots: new keys.
@@ -102,6 +114,7 @@ def main():
             time.sleep(1.0)
             after = window(scenario, 2.0)
             after_probe6 = H.banner_probe(topo, IPV6["host"], 3.0)
+            healthy_after = health(topo, args.synwardenctl)
             recovery_log = scenario.daemon.log()[log_offset:]
 
             # 3. The streams.
@@ -169,6 +182,21 @@ def main():
                  and after["forwarded_fail_open"] == 0 and after["host_syn"] == 0, show(after))
     checks.check("after recovery an IPv6 connection completes too", after_probe6["ok"],
                  json.dumps(after_probe6))
+    checks.check("synwardenctl health: healthy (exit 0) while serving",
+                 healthy_before[0] == 0 and healthy_before[1].startswith("healthy"),
+                 healthy_before[1])
+    stale = {s["address"]: s for s in json.loads(unhealthy_json.stdout or "{}").get("stale_hosts", [])}
+    checks.check("synwardenctl health: unhealthy (exit 1) while the agent is dead past the hold "
+                 "time, the secrets check failing and both hosts named as expired with their age",
+                 unhealthy[0] == 1 and "secrets   FAIL" in unhealthy[1]
+                 and "dataplane ok" in unhealthy[1] and "workers   ok" in unhealthy[1]
+                 and unhealthy_json.returncode == 1
+                 and set(stale) == {IPV4["host"], IPV6["host"]}
+                 and all(s["state"] == "expired" and s["age_ms"] >= HOLD_MS for s in stale.values()),
+                 unhealthy[1] + unhealthy_json.stdout)
+    checks.check("synwardenctl health: healthy again (exit 0) once the new keys are in",
+                 healthy_after[0] == 0 and healthy_after[1].startswith("healthy"),
+                 healthy_after[1])
     ok = sum(r["ok"] for r in stream_results)
     checks.check(f"all {2 * STREAMS} established streams survived the agent's death, the "
                  f"outage and the new keys",

@@ -1,4 +1,4 @@
-// The host secrets document (issue 2's JSON shape): what a valid file means, that serialisation
+// The host secrets document (its JSON shape): what a valid file means, that serialisation
 // round-trips, and that every malformed variant is refused with a message naming the key.
 #include "synwarden/secrets.h"
 

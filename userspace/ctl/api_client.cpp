@@ -21,14 +21,17 @@ struct ApiClient::Impl {
   }
   httplib::Client client;
 
-  std::string finish(const std::string& request, const std::string& url, httplib::Result r) {
+  // `also_ok`: a non-2xx status that is an answer rather than a failure (0: none).
+  std::string finish(const std::string& request, const std::string& url, httplib::Result r,
+                     int also_ok = 0, int* status = nullptr) {
     if (!r) {
       throw ApiCallError(request + " on " + url + ": cannot get an answer (" +
                              httplib::to_string(r.error()) +
                              ") - is synwarden running, and is --api its api.address/api.port?",
                          0);
     }
-    if (r->status < 200 || r->status > 299) {
+    if (status != nullptr) *status = r->status;
+    if ((r->status < 200 || r->status > 299) && r->status != also_ok) {
       std::string why = r->body;
       try {
         const auto body = nlohmann::json::parse(r->body);
@@ -70,6 +73,14 @@ nlohmann::json parse_json(const std::string& request, const std::string& body) {
 nlohmann::json ApiClient::get(const std::string& path) {
   const std::string request = "GET " + path;
   return parse_json(request, impl_->finish(request, url_, impl_->client.Get(path)));
+}
+
+std::pair<int, nlohmann::json> ApiClient::get_verdict(const std::string& path, int also_ok) {
+  const std::string request = "GET " + path;
+  int status = 0;
+  nlohmann::json body =
+      parse_json(request, impl_->finish(request, url_, impl_->client.Get(path), also_ok, &status));
+  return {status, std::move(body)};
 }
 
 std::string ApiClient::get_text(const std::string& path) {

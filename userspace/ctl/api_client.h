@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,9 @@ class ApiClient {
   nlohmann::json del(const std::string& path);
   nlohmann::json del(const std::string& path, const nlohmann::json& body);  // bulk DELETE
   std::string get_text(const std::string& path);
+  // GET whose `also_ok` status is an answer too (GET /health answers 503 with its checks):
+  // returns the status and the body; throws ApiCallError for any other non-2xx status.
+  std::pair<int, nlohmann::json> get_verdict(const std::string& path, int also_ok);
 
   const std::string& url() const noexcept { return url_; }
 

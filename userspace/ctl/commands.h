@@ -11,6 +11,7 @@ namespace synwarden::ctl {
 void add_cookie_commands(CLI::App& app);
 
 void add_status_command(CLI::App& app);    // status_command.cpp: GET /status
+void add_health_command(CLI::App& app);    // health_command.cpp: GET /health, exit 0/1/2
 void add_hosts_commands(CLI::App& app);    // hosts_command.cpp: hosts list|add|del
 void add_protect_command(CLI::App& app);   // protect_command.cpp: protect on|off IP
 void add_stats_command(CLI::App& app);     // stats_command.cpp: GET /stats as tables

@@ -42,10 +42,18 @@ std::string secrets_of(const nlohmann::json& h) {
   return h.value("secrets_file", "-");
 }
 
+int list_hosts_of(const ApiOptions& o, ApiClient& api);
+
 void list_hosts(const ApiOptions& o) {
-  ApiClient api(o.url);
+  run_on_boxes(o, [&](ApiClient& api) { return list_hosts_of(o, api); });
+}
+
+int list_hosts_of(const ApiOptions& o, ApiClient& api) {
   const nlohmann::json answer = api.get("/hosts");
-  if (o.json) return print_json(answer);
+  if (o.json) {
+    print_json(answer);
+    return 0;
+  }
   Table table({"HOST", "MAC", "PROTECTION", "PORTS", "FAIL", "SECRETS"},
               {false, false, false, false, false, false});
   for (const auto& h : answer.value("hosts", nlohmann::json::array())) {
@@ -58,6 +66,7 @@ void list_hosts(const ApiOptions& o) {
                    h.contains("policy") ? h["policy"].value("fail", "?") : "?", secrets_of(h)});
   }
   std::printf("%s", table.render().c_str());
+  return 0;
 }
 
 nlohmann::json read_spec(const std::string& spec) {
@@ -97,19 +106,30 @@ void add_host(const ApiOptions& o, const AddArgs& a) {
   if (!a.ports.empty()) host["ports"] = a.ports;
   if (a.pass) host["protection"] = false;
   if (!a.fail.empty()) host["policy"]["fail"] = a.fail;
-  ApiClient api(o.url);
-  const nlohmann::json answer = api.post("/hosts", host);
-  if (o.json) return print_json(answer);
-  std::printf("added host %s\n", answer["host"].value("address", "?").c_str());
-  print_saved(answer);
+  run_on_boxes(o, [&](ApiClient& api) {
+    const nlohmann::json answer = api.post("/hosts", host);
+    if (o.json) {
+      print_json(answer);
+    } else {
+      std::printf("added host %s\n", answer["host"].value("address", "?").c_str());
+      print_saved(answer);
+    }
+    return 0;
+  });
 }
 
 void del_host(const ApiOptions& o, const std::string& address) {
-  ApiClient api(o.url);
-  const nlohmann::json answer = api.del("/hosts/" + check_host_address("address", address));
-  if (o.json) return print_json(answer);
-  std::printf("removed host %s\n", answer.value("removed", "?").c_str());
-  print_saved(answer);
+  const std::string path = "/hosts/" + check_host_address("address", address);
+  run_on_boxes(o, [&](ApiClient& api) {
+    const nlohmann::json answer = api.del(path);
+    if (o.json) {
+      print_json(answer);
+    } else {
+      std::printf("removed host %s\n", answer.value("removed", "?").c_str());
+      print_saved(answer);
+    }
+    return 0;
+  });
 }
 
 }  // namespace

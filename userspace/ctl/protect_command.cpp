@@ -9,6 +9,22 @@
 #include "commands.h"
 
 namespace synwarden::ctl {
+namespace {
+
+void print_protect(const nlohmann::json& answer, bool on, const std::string& address) {
+  std::printf("protection %s for %s%s\n", on ? "on" : "off",
+              answer.value("address", address).c_str(),
+              answer.value("changed", true) ? "" : " (already so)");
+  if (answer.value("changed", true)) {
+    if (answer.value("persisted", false)) {
+      std::printf("saved to the config file\n");
+    } else {
+      std::printf("NOT saved to the config file: %s\n", answer.value("persist_note", "").c_str());
+    }
+  }
+}
+
+}  // namespace
 
 void add_protect_command(CLI::App& app) {
   auto options = std::make_shared<ApiOptions>();
@@ -19,22 +35,14 @@ void add_protect_command(CLI::App& app) {
   cmd->add_option("address", *address, "The host's address")->required();
   add_api_options(cmd, *options);
   cmd->callback([options, state, address] {
-    ApiClient api(options->url);
-    const nlohmann::json answer =
-        api.post("/hosts/" + check_host_address("address", *address) + "/protect",
-                 {{"protection", *state == "on"}});
-    if (options->json) return print_json(answer);
-    std::printf("protection %s for %s%s\n", *state == "on" ? "on" : "off",
-                answer.value("address", address->c_str()).c_str(),
-                answer.value("changed", true) ? "" : " (already so)");
-    if (answer.value("changed", true)) {
-      if (answer.value("persisted", false)) {
-        std::printf("saved to the config file\n");
-      } else {
-        std::printf("NOT saved to the config file: %s\n",
-                    answer.value("persist_note", "").c_str());
-      }
-    }
+    const bool on = *state == "on";
+    const std::string path = "/hosts/" + check_host_address("address", *address) + "/protect";
+    run_on_boxes(*options, [&](ApiClient& api) {
+      const nlohmann::json answer = api.post(path, {{"protection", on}});
+      if (options->json) print_json(answer);
+      else print_protect(answer, on, *address);
+      return 0;
+    });
   });
 }
 

@@ -25,6 +25,16 @@ std::string list(const nlohmann::json& array) {
   return out.empty() ? "-" : out;
 }
 
+void print_reload(const nlohmann::json& answer) {
+  const auto& c = answer["changes"];
+  std::printf("reloaded (snapshot %llu)\n",
+              static_cast<unsigned long long>(answer.value("snapshot_version", uint64_t{0})));
+  std::printf("  added:   %s\n", list(c["added"]).c_str());
+  std::printf("  removed: %s\n", list(c["removed"]).c_str());
+  std::printf("  changed: %s\n", list(c["changed"]).c_str());
+  std::printf("  waiting for a restart: %s\n", list(c["restart_required"]).c_str());
+}
+
 }  // namespace
 
 void add_reload_command(CLI::App& app) {
@@ -32,16 +42,12 @@ void add_reload_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("reload", "Re-read the daemon's config file");
   add_api_options(cmd, *options);
   cmd->callback([options] {
-    ApiClient api(options->url);
-    const nlohmann::json answer = api.post("/reload", nlohmann::json::object());
-    if (options->json) return print_json(answer);
-    const auto& c = answer["changes"];
-    std::printf("reloaded (snapshot %llu)\n",
-                static_cast<unsigned long long>(answer.value("snapshot_version", uint64_t{0})));
-    std::printf("  added:   %s\n", list(c["added"]).c_str());
-    std::printf("  removed: %s\n", list(c["removed"]).c_str());
-    std::printf("  changed: %s\n", list(c["changed"]).c_str());
-    std::printf("  waiting for a restart: %s\n", list(c["restart_required"]).c_str());
+    run_on_boxes(*options, [&](ApiClient& api) {
+      const nlohmann::json answer = api.post("/reload", nlohmann::json::object());
+      if (options->json) print_json(answer);
+      else print_reload(answer);
+      return 0;
+    });
   });
 }
 

@@ -15,11 +15,12 @@ void add_stats_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("stats", "Counters per host, per worker and per XDP reason");
   add_api_options(cmd, *options);
   cmd->callback([options] {
-    ApiClient api(options->url);
-    const nlohmann::json stats = api.get("/stats");
-    if (options->json) return print_json(stats);
-    std::printf("%s", render_stats(stats).c_str());
-    std::printf("%s", render_budget_top(stats).c_str());
+    run_on_boxes(*options, [&](ApiClient& api) {
+      const nlohmann::json stats = api.get("/stats");
+      if (options->json) print_json(stats);
+      else std::printf("%s%s", render_stats(stats).c_str(), render_budget_top(stats).c_str());
+      return 0;
+    });
   });
 }
 

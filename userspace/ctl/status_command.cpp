@@ -84,10 +84,12 @@ void add_status_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("status", "Daemon, workers, config and secrets state");
   add_api_options(cmd, *options);
   cmd->callback([options] {
-    ApiClient api(options->url);
-    const nlohmann::json status = api.get("/status");
-    if (options->json) print_json(status);
-    else print_status(status);
+    run_on_boxes(*options, [&](ApiClient& api) {
+      const nlohmann::json status = api.get("/status");
+      if (options->json) print_json(status);
+      else print_status(status);
+      return 0;
+    });
   });
 }
 

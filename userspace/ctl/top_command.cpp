@@ -36,6 +36,10 @@ void add_top_command(CLI::App& app) {
   cmd->add_flag("--once", args->once, "One refresh, then exit (same as --iterations 1)");
   add_api_options(cmd, *options);
   cmd->callback([options, args] {
+    if (parse_api_urls(options->url).size() != 1) {
+      throw CLI::ValidationError("--api", "top watches one box; give one URL (status and stats "
+                                          "take several)");
+    }
     ApiClient api(options->url);
     const unsigned iterations = args->once ? 1 : args->iterations;
     const bool clear = !options->json && iterations != 1 && ::isatty(STDOUT_FILENO);

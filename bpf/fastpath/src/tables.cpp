@@ -1,5 +1,7 @@
 #include "synwarden/dataplane/tables.h"
 
+#include "synwarden/dataplane/flow_hint.h"
+
 #include <bpf/bpf.h>
 
 #include <algorithm>
@@ -198,6 +200,7 @@ Result<void> FlowTable::insert(const FlowKey& key, FlowOrigin origin) {
   if (int ret = bpf_map_update_elem(fd_.get(), &raw, &value, BPF_ANY); ret < 0) {
     return os_error(err_of(ret), "inserting flow " + describe(key) + " into sw_flows");
   }
+  if (hint_ != nullptr) hint_->mark(raw);  // after the insert: see flow_hint.h
   return {};
 }
 
@@ -224,6 +227,12 @@ Result<std::uint64_t> FlowTable::count() const {
                                                     [&](const sw_flow_key*, __u32 c) { n += c; });
   if (!walked) return walked.error();
   return n;
+}
+
+Result<void> FlowTable::walk_keys(
+    const std::function<void(const sw_flow_key*, std::uint32_t)>& fn) const {
+  return for_each_chunk<sw_flow_key, sw_flow>(fd_.get(), "sw_flows",
+                                             [&](const sw_flow_key* k, __u32 n) { fn(k, n); });
 }
 
 Result<void> FlowTable::clear() {

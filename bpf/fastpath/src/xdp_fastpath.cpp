@@ -107,6 +107,22 @@ Result<UniqueFd> dup_fd(int fd, const char* what) {
   return UniqueFd(copy);
 }
 
+// Unpins `map`'s pin in `dir` when its size differs from the one set on `map` (for maps that are
+// rebuilt after load rather than adopted at another size).
+Result<void> drop_pin_of_other_size(bpf_map* map, const std::string& dir) {
+  const std::string path = dir + "/" + bpf_map__name(map);
+  UniqueFd pinned(bpf_obj_get(path.c_str()));
+  if (!pinned.valid()) {
+    if (errno == ENOENT) return {};
+    return os_error(errno, "opening pinned map " + path);
+  }
+  auto info = map_info(pinned.get(), path);
+  if (!info) return info.error();
+  if (info->max_entries == bpf_map__max_entries(map)) return {};
+  if (::unlink(path.c_str()) != 0) return os_error(errno, "unpinning resized map " + path);
+  return {};
+}
+
 // Decides, before load, whether a pinned map can be adopted. Same type, key, value and flags:
 // adopt (a differing max_entries is taken from the pinned map, so a config change never loses
 // flows silently; it is reported). Otherwise the layout changed (an upgrade): a disposable map
@@ -186,6 +202,14 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
       return os_error(err_of(ret), std::string("sizing map ") + bpf_map__name(map));
     }
   }
+  // The flow hint's size follows the flow table's configured size. A pinned hint of another
+  // size is dropped before the pins are adopted: it is rebuilt from sw_flows anyway.
+  const std::uint32_t hint_words = flow_hint_words_for(opts.flow_table_size);
+  if (int ret = bpf_map__set_max_entries(fp.skel_->maps.sw_flow_hint, 1 + 2 * hint_words);
+      ret < 0) {
+    return os_error(err_of(ret), "sizing map sw_flow_hint");
+  }
+  fp.skel_->rodata->sw_knob_flow_hint_words = hint_words;
 
   if (!opts.pin_dir.empty()) {
     if (auto ok = ensure_bpffs_dir(opts.pin_dir); !ok) return ok.error();
@@ -213,12 +237,18 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
         // left running across a daemon restart keeps answering SYNs; the daemon rewrites it.
         {fp.skel_->maps.sw_host_cookies, true},
         {fp.skel_->maps.sw_cookie_ports, true},
+        // Shared by an old program still attached and this one, so both mark the flows they
+        // learn in the same bitmap (docs/flow-hint.md); rebuilt from sw_flows after load.
+        {fp.skel_->maps.sw_flow_hint, true},
         // Source lists: pinned so a program left running keeps blocking across a restart;
         // the daemon syncs them from its configuration document.
         {fp.skel_->maps.sw_list_v4, true},
         {fp.skel_->maps.sw_list_v6, true},
         {fp.skel_->maps.sw_budget_cfg, true},
     };
+    if (auto ok = drop_pin_of_other_size(fp.skel_->maps.sw_flow_hint, opts.pin_dir); !ok) {
+      return ok.error();
+    }
     for (const auto& [map, disposable] : pinned) {
       const std::string path = opts.pin_dir + "/" + bpf_map__name(map);
       if (auto ok = prepare_pin(map, disposable, path, opts, fp.adopted_, fp.warnings_); !ok) {
@@ -265,6 +295,8 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                   &cookies, &ports, &host_stats, &list4, &list6, &hits, &bcfg, &bcfg2, &budget}) {
     if (!*r) return r->error();
   }
+  auto hint = FlowHint::map(bpf_map__fd(fp.skel_->maps.sw_flow_hint), hint_words);
+  if (!hint) return hint.error();
   const auto ncpus = static_cast<unsigned>(cpus);
   fp.tables_.reset(new FastpathTables{HostTable(std::move(*hosts)), FlowTable(std::move(*flows)),
                                       FlowTable(std::move(*outbound)),
@@ -274,9 +306,11 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                       SettingsTable(std::move(*settings), ncpus),
                                       HostCookieTable(std::move(*cookies), std::move(*ports)),
                                       HostStatsTable(std::move(*host_stats), ncpus),
+                                      std::move(*hint),
                                       SourceListTable(std::move(*list4), std::move(*list6),
                                                       std::move(*hits), std::move(*bcfg2), ncpus),
                                       SynBudgetTable(std::move(*bcfg), std::move(*budget), ncpus)});
+  fp.tables_->flows.set_hint(&fp.tables_->flow_hint);
   return fp;
 }
 
@@ -408,7 +442,8 @@ Result<void> XdpFastpath::unpin() {
   if (pin_dir_.empty()) return {};
   for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
                            "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
-                           "sw_cookie_ports", "sw_list_v4", "sw_list_v6", "sw_budget_cfg"}) {
+                           "sw_cookie_ports", "sw_flow_hint", "sw_list_v4", "sw_list_v6",
+                           "sw_budget_cfg"}) {
     const std::string path = pin_dir_ + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, "unpinning " + path);
   }

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Contract of synwardenctl's API commands (status, hosts, protect, stats, top, reload) against a
+"""Contract of synwardenctl's API commands (status, health, hosts, protect, stats, top, reload) against a
 stand-in for the daemon's API: a local HTTP server that answers with recorded /status and /stats
 shapes and records every request. Checks what synwardenctl sends (method, path, JSON body,
 Content-Type), what it prints (tables by default, --json for scripts), its exit status and
 error messages, and that `top` computes per-second rates from the daemon's own timestamps.
+A second, unhealthy stand-in box checks `--api URL,URL` / SYNWARDEN_API lists: output prefixed
+per box, exit status the worst box's, malformed lists refused naming the entry.
 
 Usage: api_cli_test.py PATH/TO/synwardenctl
 """
@@ -71,6 +73,19 @@ def stats(n):
                                        "answered": 50 * n}]}}
 
 
+HEALTHY = {"healthy": True, "stale_hosts": [], "checks": [
+    {"name": "dataplane", "ok": True, "detail": "XDP program id 77 attached on eth1"},
+    {"name": "workers", "ok": True, "detail": "2 AF_XDP worker(s) bound (queue 0, 1)"},
+    {"name": "secrets", "ok": True, "detail": "2 host(s) with usable secrets"}]}
+UNHEALTHY = {"healthy": False, "checks": [
+    {"name": "dataplane", "ok": True, "detail": "XDP program id 78 attached on eth1"},
+    {"name": "workers", "ok": True, "detail": "1 AF_XDP worker(s) bound (queue 0)"},
+    {"name": "secrets", "ok": False,
+     "detail": "192.0.2.10 expired (last secrets 12 s ago)"}],
+    "stale_hosts": [{"address": "192.0.2.10", "state": "expired", "age_ms": 12500,
+                     "last_error": "agent silent for 12.5 s"}]}
+
+
 class Api(http.server.BaseHTTPRequestHandler):
     requests = []
     stats_calls = 0
@@ -111,6 +126,8 @@ class Api(http.server.BaseHTTPRequestHandler):
                                                  "count": 3, "persisted": True, "persist_note": ""})
         routes[("DELETE", "/lists/allow")] = (404, {"error": "10.0.0.0/8 is not in the allow list; "
                                                              "nothing was removed"})
+        if (self.command, self.path) == ("GET", "/health"):
+            return self.answer(200, HEALTHY)
         if (self.command, self.path) == ("GET", "/stats"):
             Api.stats_calls += 1
             return self.answer(200, stats(Api.stats_calls))
@@ -123,9 +140,29 @@ class Api(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class SickApi(Api):
+    """A second box: unhealthy (503 with its checks), otherwise the same answers."""
+    def handle_any(self):
+        if (self.command, self.path) == ("GET", "/health"):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            Api.requests.append({"method": "GET", "path": "/health (sick)", "body": "",
+                                 "content_type": None})
+            return self.answer(503, UNHEALTHY)
+        return super().handle_any()
+
+    do_GET = do_POST = do_DELETE = handle_any
+
+
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 API = f"http://127.0.0.1:{server.server_address[1]}"
+sick = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SickApi)
+threading.Thread(target=sick.serve_forever, daemon=True).start()
+SICK = f"http://127.0.0.1:{sick.server_address[1]}"
+# A port nothing listens on: bound, then closed.
+_probe = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+DEAD = f"http://127.0.0.1:{_probe.server_address[1]}"
+_probe.server_close()
 
 
 def run(*args, ok=True, env=None):
@@ -162,6 +199,72 @@ check(json.loads(run("status", "--api", API, "--json").stdout) == STATUS,
       "status --json prints the API's document unchanged")
 check("synwarden pid" in run("status", env={"SYNWARDEN_API": API}).stdout,
       "SYNWARDEN_API sets the API address")
+
+# health: exit 0 healthy, 1 unhealthy (503 is an answer, its checks printed), 2 unreachable
+p = run("health", "--api", API)
+check(p.returncode == 0 and p.stdout.startswith("healthy\n")
+      and "dataplane ok   XDP program id 77 attached on eth1" in p.stdout,
+      "health: a healthy box prints its checks and exits 0", p.stdout)
+p = run("health", "--api", SICK, ok=False)
+check(p.returncode == 1 and p.stdout.startswith("UNHEALTHY")
+      and "secrets   FAIL 192.0.2.10 expired" in p.stdout
+      and "stale host 192.0.2.10: expired, secrets 12.5s old, agent silent for 12.5 s" in p.stdout,
+      "health: an unhealthy box (503) prints the failing check and the stale host, exits 1",
+      p.stdout + p.stderr)
+p = run("health", "--api", SICK, "--json", ok=False)
+check(p.returncode == 1 and json.loads(p.stdout) == UNHEALTHY, "health --json: the API's document")
+p = run("health", "--api", DEAD, ok=False)
+check(p.returncode == 2 and "cannot get an answer" in p.stderr,
+      "health: an unreachable API exits 2", p.stderr)
+
+# several boxes: --api URL,URL and SYNWARDEN_API lists
+p = run("health", "--api", f"{API},{SICK}", ok=False)
+lines = p.stdout.splitlines()
+check(p.returncode == 1 and f"{API}: healthy" in lines and f"{SICK}: UNHEALTHY" in lines
+      and all(l.startswith((API + ": ", SICK + ": ")) for l in lines)
+      and lines.index(f"{API}: healthy") < lines.index(f"{SICK}: UNHEALTHY"),
+      "health over two boxes: every line prefixed with its box, in order; exit = worst (1)",
+      p.stdout)
+p = run("health", "--api", f"{API},{SICK},{DEAD}", ok=False)
+check(p.returncode == 2 and f"{DEAD}: synwardenctl: GET /health on {DEAD}" in p.stderr
+      and f"{SICK}: UNHEALTHY" in p.stdout,
+      "health over three boxes, one unreachable: its error prefixed on stderr, exit 2, the "
+      "others still asked", p.stdout + p.stderr)
+p = run("health", env={"SYNWARDEN_API": f"{API},{API}/"}, ok=False)
+check(p.returncode != 0 and "names the same box twice" in p.stderr,
+      "SYNWARDEN_API takes the same list syntax (a box given twice is refused)", p.stderr)
+p = run("health", "--api", API, env={"SYNWARDEN_API": f"{SICK}"})
+check(p.returncode == 0 and p.stdout.startswith("healthy"), "--api wins over SYNWARDEN_API")
+p = run("status", "--api", f"{API},{SICK}")
+check(f"{API}: synwarden pid 4242" in p.stdout and f"{SICK}: synwarden pid 4242" in p.stdout
+      and f"{SICK}: 192.0.2.10" in p.stdout, "status over two boxes, prefixed", p.stdout)
+before = len(Api.requests)
+p = run("protect", "on", "192.0.2.10", "--api", f"{API},{SICK}")
+check(len(Api.requests) == before + 2 and all(r["path"] == "/hosts/192.0.2.10/protect"
+                                              for r in Api.requests[before:])
+      and f"{SICK}: protection on for 192.0.2.10" in p.stdout,
+      "protect over two boxes posts to each", p.stdout)
+p = run("protect", "off", "192.0.2.99", "--api", f"{API},{SICK}", ok=False)
+check(p.returncode == 1 and p.stderr.count("404 host 192.0.2.99 is not a protected host") == 2,
+      "a command refused by both boxes exits 1 with both errors", p.stderr)
+before = len(Api.requests)
+for bad, entry in [(f"{API},", "entry 2 is empty"),
+                   (f"{API},ftp://127.0.0.1:1", 'entry 2 "ftp://127.0.0.1:1"'),
+                   (f"http://127.0.0.1:99999,{API}", 'entry 1 "http://127.0.0.1:99999"'),
+                   (f"{API},http://127.0.0.1:9477/status", 'entry 2 "http://127.0.0.1:9477/status"'),
+                   ("http://user@127.0.0.1:9477", 'entry 1 "http://user@127.0.0.1:9477"'),
+                   ("http://[2001:db8::1:9477", 'entry 1 "http://[2001:db8::1:9477"'),
+                   ("https://127.0.0.1:9477", 'entry 1 "https://127.0.0.1:9477"'),
+                   ("127.0.0.1:9477", 'entry 1 "127.0.0.1:9477"')]:
+    p = run("status", "--api", bad, ok=False)
+    check(p.returncode != 0 and entry in p.stderr and len(Api.requests) == before,
+          f"--api {bad!r} is refused naming the entry, before any request", p.stderr)
+p = run("top", "--once", "--api", f"{API},{SICK}", ok=False)
+check(p.returncode != 0 and "top watches one box" in p.stderr, "top refuses several boxes", p.stderr)
+p = run("health", "--api", "http://[::1]:1,http://localhost:1", ok=False)
+check(p.returncode == 2 and "http://[::1]:1: synwardenctl:" in p.stderr
+      and "http://localhost:1: synwardenctl:" in p.stderr,
+      "bracketed IPv6 and names are accepted URLs", p.stderr)
 
 # hosts
 out = run("hosts", "list", "--api", API).stdout
@@ -290,6 +393,8 @@ check("most limited source prefixes" in out and "198.51.100.0/24" in out and "18
 # no daemon
 server.shutdown()
 server.server_close()
+sick.shutdown()
+sick.server_close()
 down = run("status", "--api", API, ok=False)
 check(down.returncode == 1 and "cannot get an answer" in down.stderr
       and "is synwarden running" in down.stderr, "an unreachable API is reported as such",

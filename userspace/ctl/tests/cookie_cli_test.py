@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end contract of `synwardenctl cookie synack|check` (issue 2, "Inspection CLI").
+"""End-to-end contract of `synwardenctl cookie synack|check` (the inspection CLI).
 
 Usage: cookie_cli_test.py PATH/TO/synwardenctl PATH/TO/tests/unit/data
 Each check states the behaviour it pins down; the script exits non-zero on the first failure.

@@ -166,6 +166,12 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
     if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
     return json_response(200, api_.status());
   }
+  if (is({"health"})) {
+    if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
+    const HealthReport report = api_.health();
+    // 503 so that plain HTTP checkers (curl -f, load balancers) see an unhealthy box as down.
+    return json_response(report.healthy ? 200 : 503, report.to_json());
+  }
   if (is({"stats"})) {
     if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
     return json_response(200, api_.stats());
@@ -217,8 +223,8 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
     return method_not_allowed(m, printable(request.path), "GET, POST, DELETE");
   }
   throw ApiError(404, "no such resource: " + printable(request.path) +
-                          " (see GET /status, /hosts, /lists/allow, /lists/deny, /stats, "
-                          "/metrics; POST /reload)");
+                          " (see GET /status, /health, /hosts, /lists/allow, /lists/deny, "
+                          "/stats, /metrics; POST /reload)");
 }
 
 }  // namespace synwarden::daemon

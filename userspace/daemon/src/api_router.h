@@ -1,6 +1,7 @@
 // Maps API requests to ControlApi calls and their results (or refusals) to responses:
 //
 //   GET    /status                  daemon, interface, workers, per-host secrets freshness
+//   GET    /health                  checks and verdict (control_health.h): 200 healthy, 503 not
 //   GET    /hosts                   protected hosts, in the config file's form
 //   POST   /hosts                   add a host (body: one protected_hosts[] object)       201
 //   GET    /hosts/{ip}              one host

@@ -159,6 +159,7 @@ Limits parse_limits(const nlohmann::json& value, const std::string& path) {
       r.uint_or("list_prefixes", limits.list_prefixes, 16, 1u << 26));
   limits.synack_budget_table_size = static_cast<uint32_t>(
       r.uint_or("synack_budget_table_size", limits.synack_budget_table_size, 1024, 1u << 24));
+  limits.flow_hint = r.bool_or("flow_hint", limits.flow_hint);
   r.reject_unknown_keys();
   return limits;
 }

@@ -134,6 +134,9 @@ struct Limits {
   uint32_t list_prefixes = 1u << 20;
   // Source prefixes tracked by synack_budget (per-CPU LRU of token buckets).
   uint32_t synack_budget_table_size = 1u << 16;
+  // The established-flow hint in front of the flow table (docs/flow-hint.md). false: the XDP
+  // program looks up every SYN and ACK (for A/B measurement, or flows inserted by hand).
+  bool flow_hint = true;
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.h"
+#include "control_health.h"
 
 namespace synwarden::daemon {
 
@@ -15,6 +16,7 @@ class ControlApi {
  public:
   virtual ~ControlApi() = default;
   virtual nlohmann::json status() = 0;
+  virtual HealthReport health() = 0;  // control_health.h
   virtual nlohmann::json list_hosts() = 0;
   virtual nlohmann::json get_host(const IpAddress& address) = 0;
   virtual nlohmann::json add_host(const nlohmann::json& spec) = 0;  // 201 on success

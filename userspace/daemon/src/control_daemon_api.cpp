@@ -1,6 +1,9 @@
 #include "control_daemon_api.h"
 
+#include <bpf/libbpf.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -62,6 +65,36 @@ nlohmann::json DaemonControlApi::status() {
   }
   out["hosts"] = std::move(hosts);
   return out;
+}
+
+}  // namespace synwarden::daemon
+
+namespace synwarden::daemon {
+
+HealthReport DaemonControlApi::health() {
+  HealthInputs in;
+  if (runtime_.nic != nullptr) in.interface = runtime_.nic->name;
+  if (runtime_.fastpath != nullptr) {
+    in.loaded_program_id = runtime_.fastpath->program_id();
+    const int ifindex = runtime_.fastpath->attached_ifindex();
+    if (ifindex == 0) {
+      in.attach_query_error = "the daemon has not attached its program";
+    } else {
+      // Asked each time: the attachment can be removed behind the daemon's back.
+      LIBBPF_OPTS(bpf_xdp_query_opts, query);
+      if (const int ret = bpf_xdp_query(ifindex, 0, &query); ret < 0) {
+        in.attach_query_error = std::string("bpf_xdp_query: ") + std::strerror(-ret);
+      } else {
+        in.attached_program_id = query.prog_id;
+      }
+    }
+  }
+  in.steered_queues = runtime_.queues;
+  for (const auto& view : runtime_.workers) in.bound_queues.push_back(view.worker->queue());
+  for (const auto& view : control_.host_views(monotonic_now_ms())) {
+    in.hosts.push_back({view.config->address.to_string(), view.secrets});
+  }
+  return evaluate_health(in);
 }
 
 }  // namespace synwarden::daemon

@@ -24,6 +24,7 @@ namespace synwarden::daemon {
 struct RuntimeInfo {
   const NetInterface* nic = nullptr;
   std::vector<WorkerView> workers;
+  std::vector<uint32_t> queues;  // the RX queues the XDP program steers to (GET /health)
   dataplane::XdpFastpath* fastpath = nullptr;
   std::string pin_dir;
   uint64_t start_unix_ms = 0;
@@ -38,6 +39,7 @@ class DaemonControlApi : public ControlApi {
       : control_(control), counters_(counters), runtime_(std::move(runtime)) {}
 
   nlohmann::json status() override;
+  HealthReport health() override;
   nlohmann::json list_hosts() override { return control_.hosts_json(); }
   nlohmann::json get_host(const IpAddress& a) override { return control_.host_json(a); }
   nlohmann::json add_host(const nlohmann::json& spec) override { return control_.add_host(spec); }

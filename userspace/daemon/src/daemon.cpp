@@ -21,6 +21,7 @@
 #include "agent_secrets.h"
 #include "established_map.h"
 #include "log.h"
+#include "flow_hint_keeper.h"
 #include "metrics_sample.h"
 #include "stats_report.h"
 
@@ -225,6 +226,15 @@ void Daemon::start_workers() {
   std::vector<BoundQueue> bound = attach_and_bind(*fastpath_, nic_, queues_, startup_.xsk_mode,
                                                   geometry, !startup_.keep_dataplane_on_exit);
   established_ = std::make_unique<EstablishedMap>(fastpath_->flows());
+  // Only now, with our program attached, may the hint go on: an older program attached until
+  // then may have inserted flows without marking them (docs/flow-hint.md).
+  if (startup_.limits.flow_hint) {
+    flow_hint_keeper_ =
+        std::make_unique<FlowHintKeeper>(fastpath_->flow_hint(), fastpath_->flows());
+  } else {
+    fastpath_->flow_hint().disable();  // a pinned hint may have been on
+    log_info("flow hint off (limits.flow_hint): every SYN and ACK is looked up");
+  }
 
   HandlerSettings handler;
   handler.synack.src_mac = nic_.mac;
@@ -258,6 +268,7 @@ void Daemon::start_api() {
   RuntimeInfo runtime;
   runtime.nic = &nic_;
   for (size_t i = 0; i < workers_.size(); ++i) runtime.workers.push_back({workers_[i].get(), rungs_[i]});
+  runtime.queues = queues_;
   runtime.fastpath = &*fastpath_;
   runtime.pin_dir = pin_dir_;
   runtime.start_unix_ms = start_unix_ms_;
@@ -368,6 +379,7 @@ void Daemon::shutdown() {
   for (auto& w : workers_) w->join();
   if (!workers_.empty()) print_stats("final");
   workers_.clear();  // closes the sockets and frees the UMEMs
+  flow_hint_keeper_.reset();
   // 3. The dataplane: left attached and pinned, or removed.
   if (!fastpath_) return;
   if (startup_.keep_dataplane_on_exit) {

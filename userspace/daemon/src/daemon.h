@@ -24,6 +24,7 @@
 #include "net_interface.h"
 #include "snapshot_store.h"
 #include "synwarden/dataplane/xdp_fastpath.h"
+#include "flow_hint_keeper.h"
 #include "worker.h"
 
 namespace synwarden::daemon {
@@ -85,6 +86,7 @@ class Daemon {
   std::unique_ptr<SnapshotStore<Snapshot>> store_;
   std::unique_ptr<FlowSink> established_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<FlowHintKeeper> flow_hint_keeper_;  // after attach; stopped before detach
   ChecksumWatch checksum_watch_;
   std::vector<XskRung> rungs_;
   std::unique_ptr<DaemonControlApi> api_backend_;

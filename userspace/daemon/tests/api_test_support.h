@@ -15,6 +15,10 @@ namespace synwarden::daemon {
 class FakeApi : public ControlApi {
  public:
   nlohmann::json status() override { return record("status", {{"ok", true}}); }
+  HealthReport health() override {
+    record("health", {});
+    return next_health;
+  }
   nlohmann::json list_hosts() override {
     return record("list", {{"hosts", nlohmann::json::array()}});
   }
@@ -60,6 +64,7 @@ class FakeApi : public ControlApi {
   std::mutex mutex;
   std::vector<std::string> calls;
   bool reload_fails = false;
+  HealthReport next_health;
 };
 
 }  // namespace synwarden::daemon

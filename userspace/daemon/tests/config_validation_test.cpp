@@ -110,6 +110,8 @@ const std::vector<BadConfig>& bad_configs() {
        "config key 'limits.ring_size': must be a power of two"},
       {"frame size", [](json& c) { c["limits"]["frame_size"] = 3000; },
        "config key 'limits.frame_size': must be 2048 or 4096"},
+      {"flow hint not a boolean", [](json& c) { c["limits"]["flow_hint"] = "off"; },
+       "config key 'limits.flow_hint': expected true or false, got a string"},
       {"more hosts than the host table",
        [](json& c) {
          for (const char* ip : {"192.0.2.11", "192.0.2.12"}) {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,8 @@
 #include "synwarden/dataplane/unique_fd.h"
 
 namespace synwarden::dataplane {
+
+class FlowHint;
 
 // Protected hosts: destination address -> MAC, protection on/off, policy.
 class HostTable {
@@ -41,6 +44,10 @@ class FlowTable {
  public:
   explicit FlowTable(UniqueFd fd) : fd_(std::move(fd)) {}
 
+  // sw_flows only: every insert then marks its key in `hint` (docs/flow-hint.md). The hint must
+  // outlive the table's inserts.
+  void set_hint(FlowHint* hint) noexcept { hint_ = hint; }
+
   // Inserts or refreshes a flow (a worker after a valid cookie ACK uses FlowOrigin::cookie).
   Result<void> insert(const FlowKey& key, FlowOrigin origin);
   Result<std::optional<FlowInfo>> lookup(const FlowKey& key) const;
@@ -49,11 +56,15 @@ class FlowTable {
   // scrape intervals, not per event.
   Result<std::uint64_t> count() const;
   Result<void> clear();
+  // Every key, chunk by chunk (batched): fn(keys, n). Keys present for the whole walk are all
+  // seen; keys inserted or removed during it may or may not be.
+  Result<void> walk_keys(const std::function<void(const sw_flow_key*, std::uint32_t)>& fn) const;
 
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
  private:
   UniqueFd fd_;
+  FlowHint* hint_ = nullptr;
 };
 
 // Per host: the key its agent stamps outbound SYNs with (sw_outbound_keys).

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "synwarden/dataplane/flow_hint.h"
 #include "synwarden/dataplane/host_cookies.h"
 #include "synwarden/dataplane/result.h"
 #include "synwarden/dataplane/source_lists.h"
@@ -105,6 +106,7 @@ struct FastpathTables {
   SettingsTable settings;
   HostCookieTable host_cookies;
   HostStatsTable host_stats;
+  FlowHint flow_hint;  // marked by `flows` on insert; rebuild_flow_hint() refreshes it
   SourceListTable lists;
   SynBudgetTable syn_budget;
 };
@@ -148,6 +150,10 @@ class XdpFastpath {
   const HostStatsTable& host_stats() const noexcept { return tables_->host_stats; }
   SourceListTable& lists() noexcept { return tables_->lists; }
   SynBudgetTable& syn_budget() noexcept { return tables_->syn_budget; }
+  // The established-flow hint in front of sw_flows (docs/flow-hint.md). A new hint is off (the
+  // program looks up every key) until its first rebuild(), which must come after attach(): an
+  // older program still attached until then may insert flows without marking them.
+  FlowHint& flow_hint() noexcept { return tables_->flow_hint; }
 
   // Pinned maps that were adopted from an earlier run rather than created ("sw_flows", ...).
   [[nodiscard]] const std::vector<std::string>& adopted_maps() const noexcept { return adopted_; }
