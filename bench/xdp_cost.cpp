@@ -3,7 +3,11 @@
 // empty XDP_PASS program run the same way, so the harness's own per-iteration cost is visible.
 // Prints a table; asserts nothing about timings. Needs root.
 //
-//   xdp_cost [--repeat N] [--rounds N]
+//   xdp_cost [--repeat N] [--rounds N] [--lists N]
+//
+// --lists N: afterwards loads N source-list prefixes (lists_load.h), reports the load time and
+// the tries' memory, and measures rows (a)-(c) again plus a denied source ("over empty" is
+// against the same empty program).
 //
 // Each case is checked to take the intended path (its reason counter must equal the runs), so
 // a table row can never silently measure a different branch.
@@ -23,6 +27,7 @@
 #include "synwarden/bpf_cookie_keys.h"
 #include "synwarden/cookie.h"
 #include "synwarden/packet_builder.h"
+#include "lists_load.h"
 #include "synwarden/dataplane/xdp_fastpath.h"
 
 namespace {
@@ -193,15 +198,45 @@ void measure_cookie_datapath(dataplane::XdpFastpath& fp, int empty_fd, std::uint
   if (!learned || !learned->has_value()) die("the valid cookie ACK's flow was not learned");
 }
 
+// Runs each case `rounds` times and prints its row. Returns the empty program's median (the
+// case with reason NONE), or `empty_median` if the table has none.
+double run_table(dataplane::XdpFastpath& fp, const std::vector<Case>& cases, std::uint32_t repeat,
+                 int rounds, double empty_median) {
+  for (const Case& c : cases) {
+    std::vector<double> ns;
+    std::uint32_t verdict = 0;
+    for (int r = 0; r < rounds; ++r) {
+      if (auto ok = fp.stats().reset(); !ok) die(ok.error().message);
+      ns.push_back(ns_per_frame(c, repeat, &verdict));
+      if (c.reason != SW_R_NONE) {
+        auto counters = fp.stats().read();
+        if (!counters) die(counters.error().message);
+        if ((*counters)[c.reason].packets != repeat) {
+          die("case '" + c.name + "' did not take the path of reason " +
+              std::string(dataplane::StatsTable::reason_name(c.reason)));
+        }
+      }
+    }
+    std::sort(ns.begin(), ns.end());
+    const double median = ns[ns.size() / 2];
+    if (c.reason == SW_R_NONE) empty_median = median;
+    std::printf("%-34s %-10s %9.0f %9.0f %+11.0f\n", c.name.c_str(), verdict_name(verdict), median,
+                ns.front(), median - empty_median);
+  }
+  return empty_median;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::uint32_t repeat = 1'000'000;
   int rounds = 7;
+  std::uint32_t lists = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--repeat") == 0) repeat = static_cast<std::uint32_t>(std::atoi(argv[i + 1]));
     else if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
-    else die(std::string("unknown option ") + argv[i] + " (use --repeat N --rounds N)");
+    else if (std::strcmp(argv[i], "--lists") == 0) lists = static_cast<std::uint32_t>(std::atoi(argv[i + 1]));
+    else die(std::string("unknown option ") + argv[i] + " (use --repeat N --rounds N --lists N)");
   }
   if (repeat == 0 || rounds <= 0) die("--repeat and --rounds must be positive");
 
@@ -268,28 +303,27 @@ int main(int argc, char** argv) {
   std::printf("(c) runs with no AF_XDP socket bound, so the redirect lookup misses and the frame is\n"
               "    dropped; a bound socket adds the kernel's copy into the socket, not measured here.\n\n");
   std::printf("%-34s %-10s %9s %9s %11s\n", "case", "verdict", "median ns", "min ns", "over empty");
-  double empty_median = 0;
-  for (const Case& c : cases) {
-    std::vector<double> ns;
-    std::uint32_t verdict = 0;
-    for (int r = 0; r < rounds; ++r) {
-      if (auto ok = fp.stats().reset(); !ok) die(ok.error().message);
-      ns.push_back(ns_per_frame(c, repeat, &verdict));
-      if (c.reason != SW_R_NONE) {
-        auto counters = fp.stats().read();
-        if (!counters) die(counters.error().message);
-        if ((*counters)[c.reason].packets != repeat) {
-          die("case '" + c.name + "' did not take the path of reason " +
-              std::string(dataplane::StatsTable::reason_name(c.reason)));
-        }
-      }
-    }
-    std::sort(ns.begin(), ns.end());
-    const double median = ns[ns.size() / 2];
-    if (c.reason == SW_R_NONE) empty_median = median;
-    std::printf("%-34s %-10s %9.0f %9.0f %+11.0f\n", c.name.c_str(), verdict_name(verdict), median,
-                ns.front(), median - empty_median);
-  }
+  const double empty_median = run_table(fp, cases, repeat, rounds, 0);
   measure_cookie_datapath(fp, empty.get(), repeat, rounds, empty_median);
+  if (lists != 0) {
+    // Back to the afxdp datapath of rows (a)-(c) (the cookie rows turned XDP cookies on).
+    if (auto ok = fp.settings().write(settings); !ok) die(ok.error().message);
+    const bench::ListsLoad load = bench::load_lists(fp, lists);
+    std::printf("\nwith %u source-list prefixes (%u IPv4, %u IPv6; %u per-host): loaded in %.2f s "
+                "(SourceListTable::add, one bulk per list), tries %.1f MiB (v4 %.1f, v6 %.1f)\n",
+                lists, load.v4, load.v6, load.per_host, load.seconds,
+                static_cast<double>(load.v4_bytes + load.v6_bytes) / 1048576.0,
+                static_cast<double>(load.v4_bytes) / 1048576.0,
+                static_cast<double>(load.v6_bytes) / 1048576.0);
+    std::vector<Case> with_lists(cases.begin() + 1, cases.end());
+    test::FrameBuilder d4;
+    d4.eth(kFirewall, kRouter).ipv4(load.denied_v4, "192.0.2.10").tcp(40000, 443, flags::SYN, 20);
+    test::FrameBuilder d6;
+    d6.eth(kFirewall, kRouter).ipv6(load.denied_v6, "2001:db8::10").tcp(40000, 443, flags::SYN, 20);
+    with_lists.push_back({"(g) denied source, IPv4", prog, d4.build(), SW_R_DROP_DENY_GLOBAL});
+    with_lists.push_back({"(g) denied source, IPv6", prog, d6.build(), SW_R_DROP_DENY_GLOBAL});
+    std::printf("%-34s %-10s %9s %9s %11s\n", "case", "verdict", "median ns", "min ns", "over empty");
+    run_table(fp, with_lists, repeat, rounds, empty_median);
+  }
   return 0;
 }

@@ -363,7 +363,10 @@ SW_STATIC_ASSERT(sizeof(struct sw_host_port_key) == 24, "sw_host_port_key layout
 	X(FWD_OUTBOUND_UNVERIFIED, "fwd_outbound_unverified", "segment of an unstamped outbound flow") \
 	X(XDP_ACK_RECOVERED, "xdp_ack_recovered", "XDP: no cookie, but TSecr fits the host clock: learnt") \
 	X(FWD_MONITOR, "fwd_monitor", "monitor mode: forwarded where protection would not have")  \
-	X(FWD_PASS_HANDSHAKE, "fwd_pass_handshake", "auto: first ACK of a SYN forwarded in pass mode")
+	X(FWD_PASS_HANDSHAKE, "fwd_pass_handshake", "auto: first ACK of a SYN forwarded in pass mode") \
+	X(DROP_DENY_HOST, "drop_deny_host", "source in the host's deny list")                  \
+	X(DROP_DENY_GLOBAL, "drop_deny_global", "source in the global deny list")              \
+	X(DROP_SYN_BUDGET, "drop_syn_budget", "SYN over its source prefix's SYN-ACK budget")
 
 #define SW_REASON_ENUM_ENTRY(name, label, help) SW_R_##name,
 enum sw_reason { SW_REASON_LIST(SW_REASON_ENUM_ENTRY) SW_REASON_COUNT };
@@ -410,5 +413,72 @@ struct sw_cpu_stats {
 SW_STATIC_ASSERT(sizeof(struct sw_cpu_stats) ==
 			 SW_REASON_COUNT * (sizeof(struct sw_counter) + 8) + 24 + 16 * 4,
 		 "sw_cpu_stats must have no hidden padding");
+
+/* ---- source allow/deny lists (maps sw_list_v4, sw_list_v6: LPM tries; bpf/README.md) ----
+ *
+ * One trie per source family holds every list: the key's data is the protected host's address
+ * (all zero = the global lists) followed by the source prefix, so prefixlen is always the host
+ * part's full width plus the source prefix length. A frame looks up its host's key first and,
+ * when no prefix of that host covers the source, the global key; the longest prefix found
+ * decides. A prefix that is in both lists of one scope is denied. */
+struct sw_list_v4_key {
+	__u32 prefixlen; /* 32 + source prefix length (0..32) */
+	__u32 host;      /* protected IPv4 address, network order; 0 = global */
+	__u32 src;       /* source prefix, network order, host bits zero */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_list_v4_key) == 12, "sw_list_v4_key layout is ABI");
+
+struct sw_list_v6_key {
+	__u32 prefixlen; /* 128 + source prefix length (0..128) */
+	__u32 host[4];   /* protected IPv6 address; all zero = global */
+	__u32 src[4];
+};
+SW_STATIC_ASSERT(sizeof(struct sw_list_v6_key) == 36, "sw_list_v6_key layout is ABI");
+
+/* Value of the list tries: which lists hold the prefix (low byte), and the entry's own key
+ * prefixlen in bits 8..15 (a syscall lookup returns the longest match, not the exact key: user
+ * space tells an exact hit from a covering prefix with it; the program reads the low byte). */
+enum sw_list_bits {
+	SW_LIST_ALLOW = 1u << 0,
+	SW_LIST_DENY = 1u << 1,
+	SW_LIST_BITS_MASK = 0xffu,
+};
+#define SW_LIST_VALUE(bits, key_prefixlen) ((__u32)(bits) | ((__u32)(key_prefixlen) << 8))
+
+/* Per-CPU hit counters of the allow lists (map sw_list_hits, index below); deny hits are
+ * reasons (DROP_DENY_HOST, DROP_DENY_GLOBAL) because they decide the frame. */
+enum sw_list_hit {
+	SW_LIST_HIT_ALLOW_HOST = 0,
+	SW_LIST_HIT_ALLOW_GLOBAL = 1,
+	SW_LIST_HIT_COUNT = 2,
+};
+
+/* ---- per-source SYN-ACK budget (maps sw_budget_cfg, sw_syn_budget) ----
+ *
+ * A SYN the program would answer (or hand to a worker to answer) first takes a token from the
+ * bucket of its source prefix: key = sw_host_key with the source address masked by mask_v4 /
+ * mask_v6 (network order, precomputed by user space: the program never shifts). Per-CPU LRU,
+ * cost and burst per CPU like the other buckets (user space divides the rate over the CPUs). */
+struct sw_budget_cfg {
+	__u64 cost_ns;  /* 0 = no budget */
+	__u64 burst_ns;
+	__u32 mask_v4;
+	__u32 mask_v6[4];
+	/* enum sw_list_present: which list tries hold anything, so frames skip the lookups of an
+	 * empty one (SourceListTable keeps it; SynBudgetTable::write preserves it). */
+	__u32 lists;
+};
+enum sw_list_present {
+	SW_LISTS_V4 = 1u << 0,
+	SW_LISTS_V6 = 1u << 1,
+};
+SW_STATIC_ASSERT(sizeof(struct sw_budget_cfg) == 40, "sw_budget_cfg layout is ABI");
+
+struct sw_budget {
+	struct sw_token_bucket bucket;
+	__u64 answered; /* SYNs let through on this CPU */
+	__u64 dropped;  /* SYNs dropped over the budget on this CPU */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_budget) == 32, "sw_budget layout is ABI");
 
 #endif /* SYNWARDEN_SHARED_H */

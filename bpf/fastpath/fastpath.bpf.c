@@ -54,9 +54,13 @@ struct {
 /* Words per hint generation, a power of two; XdpFastpath sets it with the map's size. */
 const volatile __u32 sw_knob_flow_hint_words = 1024;
 
-/* 1 when `key` may be in sw_flows (look it up), 0 when it certainly is not. */
-static __always_inline int flow_maybe_known(const struct sw_flow_key *key)
+/* 1 when `key` may be in sw_flows (look it up), 0 when it certainly is not. Global functions
+ * (verified once, not at every call site): the hint's branches would otherwise multiply the
+ * states of every path that reaches them. */
+__noinline int flow_maybe_known(const struct sw_flow_key *key)
 {
+	if (!key)
+		return 1;
 	__u32 idx = 0;
 	const __u64 *state = bpf_map_lookup_elem(&sw_flow_hint, &idx);
 	if (!state || *state == SW_FLOW_HINT_OFF)
@@ -70,8 +74,10 @@ static __always_inline int flow_maybe_known(const struct sw_flow_key *key)
 /* After an insert into sw_flows: mark the key in both generations (a rebuild may be filling
  * the inactive one right now). The bit is tested first so a flow's later packets do not write
  * a shared cache line. */
-static __always_inline void flow_hint_mark(const struct sw_flow_key *key)
+__noinline int flow_hint_mark(const struct sw_flow_key *key)
 {
+	if (!key)
+		return 0;
 	const __u64 h = sw_flow_hint_hash(key);
 	const __u64 bit = sw_flow_hint_bit(h);
 	for (__u32 gen = 0; gen < 2; gen++) {
@@ -80,6 +86,7 @@ static __always_inline void flow_hint_mark(const struct sw_flow_key *key)
 		if (w && !(*w & bit))
 			__sync_fetch_and_or(w, bit);
 	}
+	return 0;
 }
 
 /* Flows the protected host opened itself (a SYN-ACK answered it). Kept apart from sw_flows:
@@ -138,6 +145,22 @@ struct {
 #define TH_ACK 0x10
 
 /* Per-frame state shared by the classifier and the single exit (record()). */
+/* Per frame, per CPU (XDP does not nest on a CPU): the monitor-mode state. Kept in a map value,
+ * not in ctx_state on the stack, on purpose: the verifier does not track map contents, so the
+ * frame's paths for monitored and other hosts stay one set of states instead of two copies of
+ * the whole classifier (this halves the instructions the verifier processes). */
+struct sw_frame_mode {
+	__u32 monitor;      /* the host is in monitor mode */
+	__u32 monitor_done; /* sw_monitor_outcome() already applied */
+	__u32 would;        /* monitor: protection's reason (mode.bpf.h) */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_frame_mode);
+} sw_frame_modes SEC(".maps");
+
 struct ctx_state {
 	struct xdp_md *ctx;
 	struct sw_cpu_stats *stats;
@@ -145,9 +168,8 @@ struct ctx_state {
 	const struct sw_settings *set;  /* set together with host */
 	void *l3;                       /* IP header (cookie datapath) */
 	__u32 l4_len;                   /* TCP bytes per the IP length fields (cookie datapath) */
-	__u32 would;                    /* monitor: protection's reason (mode.bpf.h) */
-	__u8 monitor;                   /* the host is in monitor mode */
-	__u8 monitor_done;              /* sw_monitor_outcome() already applied */
+	struct sw_frame_mode *mode;     /* this CPU's sw_frame_modes slot */
+	struct sw_host pass_host;       /* copy of the host; protection off for allowed sources */
 };
 
 /* A decision is (reason, XDP action) packed in one register, so every branch of the
@@ -191,8 +213,8 @@ static __always_inline int record(const struct ctx_state *s, __u64 decision)
 	/* Plain increments: the slot is this CPU's and XDP does not nest on a CPU. */
 	st->counters[reason].packets++;
 	st->counters[reason].bytes += len;
-	if (s->monitor) {
-		__u32 would = s->would;
+	if (s->mode->monitor) {
+		__u32 would = s->mode->would;
 		if (would >= SW_REASON_COUNT)
 			would = SW_R_NONE;
 		st->would[would]++;
@@ -258,6 +280,7 @@ static __always_inline __u64 non_tcp(const struct sw_host *host, int protect, __
 }
 
 #include "xdp_cookie.bpf.h"
+#include "lists.bpf.h"
 #include "mode.bpf.h"
 
 /* Forwarded SYN-ACKs: a token bucket per CPU in nanoseconds of credit (no atomics, no shared
@@ -330,6 +353,8 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		 * 4-tuple of a live flow, and reaches a host that rate-limits its answers. */
 		if (flow_maybe_known(key) && bpf_map_lookup_elem(&sw_flows, key))
 			return FORWARD(SW_R_FWD_SYN_REUSE);
+		if (!swl_syn_allowed(key))
+			return DROP(SW_R_DROP_SYN_BUDGET);
 		return cookie_or_steer(s, key, th, 1);
 	}
 	if ((flags & TH_SYN) && (flags & (TH_RST | TH_FIN)))
@@ -347,7 +372,7 @@ static __always_inline __u64 tcp_segment(const struct ctx_state *s, struct sw_fl
 		if (outbound_stamp_ok(s, key, th))
 			return learn_and_forward(&sw_outbound, key, SW_FLOW_SYNACK,
 						 SW_R_FWD_SYNACK_VERIFIED);
-		if (protect && !synack_allowed(s->monitor ? &s->stats->would_synack
+		if (protect && !synack_allowed(s->mode->monitor ? &s->stats->would_synack
 							  : &s->stats->synack, s->set))
 			return DROP(SW_R_DROP_SYNACK_RATE);
 		return learn_and_forward(&sw_outbound_unverified, key, SW_FLOW_SYNACK,
@@ -402,10 +427,18 @@ static __always_inline __u64 classify(struct ctx_state *s)
 	const struct sw_settings *set = bpf_map_lookup_elem(&sw_settings, &zero);
 	if (!set || !(set->flags & SW_SETTINGS_VALID))
 		return PASS(SW_R_PASS_UNCONFIGURED);
+	/* The frame works on a copy of the host (8 bytes), always: the source lists may turn its
+	 * protection off for this frame, and one pointer type for every path keeps the verifier's
+	 * state pruning effective. */
+	__builtin_memcpy(&s->pass_host, host, sizeof(s->pass_host));
+	host = &s->pass_host;
 	s->host = host;
 	s->set = set;
+	__u64 listed = swl_check(s, &key);
+	if (listed)
+		return listed;
 	const int protect = sw_host_judges(host);
-	s->monitor = sw_host_monitors(host);
+	s->mode->monitor = sw_host_monitors(host);
 
 	/* From here on the frame is for a protected host: anything malformed is dropped (the
 	 * host's stack would drop it too, after the flood already crossed the wire). */
@@ -440,9 +473,9 @@ static __always_inline __u64 classify(struct ctx_state *s)
 	/* Read before tcp_segment(): a SYN-ACK built in place invalidates packet pointers. */
 	const __u8 tcp_flags = ((const __u8 *)th)[13];
 	const __u64 d = tcp_segment(s, &key, th);
-	if (!s->monitor)
+	if (!s->mode->monitor)
 		return d;
-	s->monitor_done = 1;
+	s->mode->monitor_done = 1;
 	return sw_monitor_outcome(s, &key, tcp_flags, d);
 }
 
@@ -452,10 +485,14 @@ int sw_fastpath(struct xdp_md *ctx)
 	const __u32 zero = 0;
 	struct ctx_state s = { .ctx = ctx };
 	s.stats = bpf_map_lookup_elem(&sw_stats, &zero);
-	if (!s.stats)
+	s.mode = bpf_map_lookup_elem(&sw_frame_modes, &zero);
+	if (!s.stats || !s.mode)
 		return XDP_PASS; /* slot 0 of an array always exists; keeps the verifier happy */
+	s.mode->monitor = 0;
+	s.mode->monitor_done = 0;
+	s.mode->would = 0;
 	__u64 d = classify(&s);
-	if (s.monitor && !s.monitor_done)
+	if (s.mode->monitor && !s.mode->monitor_done)
 		d = sw_monitor_outcome(&s, NULL, 0, d);
 	return record(&s, d);
 }

@@ -96,9 +96,9 @@ static __always_inline __u64 sw_mode_pass_handshake(const struct ctx_state *s,
 static __always_inline __u64 sw_monitor_outcome(struct ctx_state *s, struct sw_flow_key *key,
 						__u8 tcp_flags, __u64 d)
 {
-	s->would = (__u32)(d >> 32);
+	s->mode->would = (__u32)(d >> 32);
 	/* Malformed frames to a host are dropped in pass mode too (the host would drop them). */
-	if ((__u32)d == XDP_TX || s->would == SW_R_DROP_MALFORMED)
+	if ((__u32)d == XDP_TX || s->mode->would == SW_R_DROP_MALFORMED)
 		return d;
 	if (key && sw_knob_learn_in_pass_mode &&
 	    (tcp_flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_ACK)

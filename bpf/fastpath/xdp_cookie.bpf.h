@@ -322,12 +322,12 @@ static __always_inline __u64 cookie_or_steer(const struct ctx_state *s, struct s
 	__u32 ip_hlen = (__u32)((void *)th - (void *)s->l3);
 	f->ip_hlen_ok = f->v6 ? (ip_hlen == 40 ? 40 : 0) : (__u8)ip_hlen;
 
-	f->monitor = s->monitor;
+	f->monitor = (__u8)s->mode->monitor;
 	__u64 d = syn ? swc_syn(s->ctx, f, hc, s->stats, s->set) : swc_ack(s->ctx, f, hc);
 	__u32 action = (__u32)d;
 	__u32 reason = (__u32)(d >> 32);
 	/* A frame handed to the worker is the worker's to count; monitor counts nothing per host. */
-	if (action != SW_ACT_STEER && !s->monitor)
+	if (action != SW_ACT_STEER && !s->mode->monitor)
 		swc_count_host(hc, syn, reason);
 	if (action == SW_ACT_LEARN)
 		return learn_and_forward(&sw_flows, key, SW_FLOW_COOKIE, reason);

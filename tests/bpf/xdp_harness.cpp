@@ -93,6 +93,7 @@ void FastpathTest::SetUpTestSuite() {
   dataplane::LoadOptions opts;
   opts.flow_table_size = 4096;
   opts.host_table_size = 64;
+  opts.list_prefixes = 256;  // small enough to fill in a test (xdp_lists_test)
   auto loaded = dataplane::XdpFastpath::load(opts);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   fp_ = new dataplane::XdpFastpath(std::move(*loaded));
@@ -125,6 +126,13 @@ void FastpathTest::SetUp() {
   auto written = fp_->settings().write(settings);
   ASSERT_TRUE(written.ok()) << written.error().message;
   ASSERT_TRUE(fp_->stats().reset().ok());
+  for (auto kind : {dataplane::ListKind::allow, dataplane::ListKind::deny}) {
+    auto emptied = fp_->lists().sync(kind, {});
+    ASSERT_TRUE(emptied.ok()) << emptied.error().message;
+  }
+  ASSERT_TRUE(fp_->lists().reset_hits().ok());
+  ASSERT_TRUE(fp_->syn_budget().write({}).ok());
+  ASSERT_TRUE(fp_->syn_budget().clear().ok());
 }
 
 void FastpathTest::protect(const std::string& addr, bool on, dataplane::HostPolicy policy) {

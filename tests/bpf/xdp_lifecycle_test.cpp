@@ -128,10 +128,14 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
     configure(first, true);
     ASSERT_TRUE(first.flows().insert(key, FlowOrigin::cookie).ok());
     EXPECT_EQ(run_frame(first, ack_frame()).last.reason, SW_R_FWD_ESTABLISHED);
+    dataplane::ListEntry denied;
+    denied.prefix = *dataplane::IpAddress::parse(kOtherV4);
+    denied.length = 32;
+    ASSERT_TRUE(first.lists().add(dataplane::ListKind::deny, {denied}).ok());
   }
   for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
                            "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
-                           "sw_cookie_ports"}) {
+                           "sw_cookie_ports", "sw_list_v4", "sw_list_v6", "sw_budget_cfg"}) {
     struct stat st {};
     EXPECT_EQ(stat((pin_dir_ + "/" + name).c_str(), &st), 0) << name << " not pinned";
   }
@@ -144,7 +148,8 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
   EXPECT_EQ(second.adopted_maps(),
             (std::vector<std::string>{"sw_hosts", "sw_flows", "sw_outbound",
                                       "sw_outbound_unverified", "sw_outbound_keys", "sw_stats",
-                                      "sw_settings", "sw_host_cookies", "sw_cookie_ports"}));
+                                      "sw_settings", "sw_host_cookies", "sw_cookie_ports",
+                                      "sw_list_v4", "sw_list_v6", "sw_budget_cfg"}));
   auto flow = second.flows().lookup(key);
   ASSERT_TRUE(flow.ok());
   ASSERT_TRUE(flow->has_value()) << "the established flow did not survive the restart";
@@ -153,6 +158,10 @@ TEST_F(Lifecycle, PinnedMapsAreAdoptedByTheNextLoad) {
   const RunResult r = run_frame(second, ack_frame());
   EXPECT_EQ(verdict_name(r.verdict), "XDP_TX");
   EXPECT_EQ(r.last.reason, SW_R_FWD_ESTABLISHED);
+  // So did the source lists: the restarted program blocks before its daemon synced them.
+  const Bytes from_denied = FrameBuilder().eth(kFirewallMac, kRouterMac).ipv4(kOtherV4, kHostV4)
+                                .tcp(kClientPort, kServicePort, SYN).build();
+  EXPECT_EQ(run_frame(second, from_denied).last.reason, SW_R_DROP_DENY_GLOBAL);
 }
 
 TEST_F(Lifecycle, SecondLoaderOnTheSamePinDirIsRefused) {

@@ -18,6 +18,9 @@
 //  5. Ambiguous input is refused (4xx): a body (POST /hosts, POST /hosts/{ip}/protect|mode) that
 //     repeats a key or holds a NUL byte in a key or string (json_reference.h, an independent
 //     check), a path holding a NUL byte, a request without a Host header.
+//  6. Source lists (/lists/{allow|deny}): the stand-in's lists equal the running config's after
+//     every request (a bulk change reaches the maps whole or not at all), a 4xx leaves them as
+//     they were, a 2xx POST lists every prefix of its body and a 2xx DELETE none of them.
 //
 // Input: requests separated by a line "%%". A request is "METHOD PATH", then optional header
 // lines "Content-Type: ..." / "Host: ..." (defaults: application/json, 127.0.0.1:9477), an
@@ -80,8 +83,21 @@ class MapStandIn : public daemon::DataplanePort {
   void write_settings(const daemon::DaemonConfig&) override { ++writes; }
   void write_host_cookies(const daemon::Snapshot&) override { ++writes; }
   void write_outbound_keys(const daemon::Snapshot&) override { ++writes; }
+  void update_list(daemon::ListKindCfg kind, const daemon::ListDiff& diff) override {
+    ++writes;
+    auto& list = lists.of(kind);
+    for (const auto& p : diff.removed) std::erase(list, p);
+    list.insert(list.end(), diff.added.begin(), diff.added.end());
+    std::sort(list.begin(), list.end());
+  }
+  void sync_lists(const daemon::DaemonConfig& c) override {
+    ++writes;
+    lists = c.lists;
+  }
+  void write_synack_budget(const daemon::SynAckBudget&) override { ++writes; }
 
   std::vector<std::pair<IpAddress, daemon::HostMode>> hosts;
+  daemon::SourceLists lists;
   uint64_t writes = 0;
 };
 
@@ -221,6 +237,7 @@ bool unsafe(const std::vector<ApiRequest>& requests) {
 // Everything a refused request must leave alone.
 struct State {
   std::string hosts;
+  std::string lists;
   uint64_t snapshot_version;
   uint64_t map_writes;
   uint64_t published;
@@ -245,11 +262,14 @@ class Harness {
   ApiResponse handle(const ApiRequest& r) { return router_->handle(r); }
 
   State state() const {
-    return State{control_.hosts_json().dump(), control_.snapshot_version(), map_.writes,
-                 published_};
+    return State{control_.hosts_json().dump(),
+                 daemon::source_lists_to_json(control_.config().lists).dump(),
+                 control_.snapshot_version(), map_.writes, published_};
   }
 
   void check_consistent(const char* after) const {
+    FUZZ_CHECK(map_.lists == control_.config().lists,
+               "after %s: the XDP lists differ from the running config's", after);
     const auto& hosts = control_.config().protected_hosts;
     FUZZ_CHECK(map_.hosts.size() == hosts.size() && latest_->hosts().size() == hosts.size(),
                "after %s: XDP map has %zu hosts, config %zu, snapshot %zu", after,
@@ -269,6 +289,10 @@ class Harness {
                  "after %s: snapshot entry of %s missing or protection differs", after,
                  h.address.to_string().c_str());
     }
+  }
+
+  const std::vector<daemon::ListPrefix>& lists(daemon::ListKindCfg kind) const {
+    return control_.config().lists.of(kind);
   }
 
   const daemon::ProtectedHostConfig* find(const IpAddress& a) const {
@@ -331,15 +355,31 @@ void check_ambiguous_refused(const ApiRequest& q, const ApiResponse& r) {
   FUZZ_CHECK(!q.host.empty() || r.status == 400, "%s without Host answered %d", m, r.status);
   FUZZ_CHECK(q.path.find('\0') == std::string::npos || refused,
              "%s with a NUL byte in the path answered %d", m, r.status);
-  const bool reads_body = q.method == "POST" && (path_host(q.path) || q.path == "/hosts" ||
-                                                 q.path == "/hosts/");
+  const bool reads_body = (q.method == "POST" && (path_host(q.path) || q.path == "/hosts" ||
+                                                  q.path == "/hosts/")) ||
+                          q.path == "/lists/allow" || q.path == "/lists/deny";
   FUZZ_CHECK(!reads_body || !json_repeats_a_key_or_holds_nul(q.body) || refused,
              "%s %s with a repeated key or NUL in the body answered %d", m, q.path.c_str(),
              r.status);
 }
 
+// Property 6: a 2xx list change did what it says.
+void check_list_effect(const Harness& h, const ApiRequest& q) {
+  const bool allow = q.path == "/lists/allow";
+  if (!allow && q.path != "/lists/deny") return;
+  std::vector<daemon::ListPrefix> body;
+  daemon::parse_list_group(json::parse(q.body), "list", body);  // accepted: parses again
+  const auto& list = h.lists(allow ? daemon::ListKindCfg::kAllow : daemon::ListKindCfg::kDeny);
+  for (const auto& p : body) {
+    const bool listed = std::binary_search(list.begin(), list.end(), p);
+    FUZZ_CHECK(listed == (q.method == "POST"), "%s %s answered 2xx but %s is %s", q.method.c_str(),
+               q.path.c_str(), p.prefix_text().c_str(), listed ? "listed" : "not listed");
+  }
+}
+
 void check_effect(const Harness& h, const ApiRequest& q, const ApiResponse& r) {
   if (r.status < 200 || r.status >= 300 || q.method == "GET") return;
+  if (q.path.starts_with("/lists/")) return check_list_effect(h, q);
   if (r.status == 201) {
     const json spec = json::parse(q.body);
     const auto address = daemon::parse_ip_address(spec.at("address").get<std::string>());

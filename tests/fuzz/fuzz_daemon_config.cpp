@@ -68,7 +68,8 @@ bool same_config(const DaemonConfig& a, const DaemonConfig& b) {
          a.fail_open_without_workers == b.fail_open_without_workers &&
          a.xsk_mode == b.xsk_mode && a.secrets_reload_interval_ms == b.secrets_reload_interval_ms &&
          a.limits == b.limits && a.api == b.api && a.auto_mode == b.auto_mode &&
-         a.protected_hosts == b.protected_hosts;
+         a.protected_hosts == b.protected_hosts && a.lists == b.lists &&
+         a.synack_budget == b.synack_budget;
 }
 
 bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -102,6 +103,31 @@ void check_ranges(const DaemonConfig& c) {
     FUZZ_CHECK(ch != '/' && ch != ':' && static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f,
                "interface name \"%s\" breaks the kernel's rules", c.interface.c_str());
   }
+  // Source lists: sorted and unique, lengths within the family, host bits zero, a host of the
+  // prefix's family and never the all-zero address, within limits.list_prefixes.
+  for (const auto* list : {&c.lists.allow, &c.lists.deny}) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      const auto& p = (*list)[i];
+      FUZZ_CHECK(i == 0 || (*list)[i - 1] < p, "list not sorted and unique at %zu", i);
+      const unsigned bits = p.v6 ? 128 : 32;
+      FUZZ_CHECK(p.length <= bits, "prefix %s longer than its family", p.prefix_text().c_str());
+      for (unsigned b = p.length; b < bits; ++b) {
+        FUZZ_CHECK(!(p.prefix[b / 8] & (0x80 >> (b % 8))), "host bits set in %s",
+                   p.prefix_text().c_str());
+      }
+      bool zero_host = true;
+      for (const auto byte : p.host) zero_host = zero_host && byte == 0;
+      FUZZ_CHECK(p.has_host != zero_host, "%s: host flag and address disagree",
+                 p.prefix_text().c_str());
+    }
+  }
+  const auto counts = daemon::count_trie_entries(c.lists);
+  FUZZ_CHECK(counts.v4 <= l.list_prefixes && counts.v6 <= l.list_prefixes,
+             "%llu/%llu list prefixes for tries of %u", static_cast<unsigned long long>(counts.v4),
+             static_cast<unsigned long long>(counts.v6), l.list_prefixes);
+  FUZZ_CHECK(c.synack_budget.prefix_v4 >= 1 && c.synack_budget.prefix_v4 <= 32 &&
+                 c.synack_budget.prefix_v6 >= 1 && c.synack_budget.prefix_v6 <= 128,
+             "budget prefixes /%u /%u", c.synack_budget.prefix_v4, c.synack_budget.prefix_v6);
   for (size_t i = 0; i < c.protected_hosts.size(); ++i) {
     const auto& h = c.protected_hosts[i];
     FUZZ_CHECK(no_nul(h.secrets_file.string()) &&
@@ -146,6 +172,8 @@ void check_round_trip(const LoadedConfig& loaded) {
     hosts.push_back(nlohmann::ordered_json(form));
   }
   canonical["protected_hosts"] = hosts;
+  // The lists as the API writes them back (canonical groups).
+  canonical["lists"] = nlohmann::ordered_json(daemon::source_lists_to_json(loaded.config.lists));
   DaemonConfig rewritten;
   try {
     rewritten = daemon::parse_config_document(canonical);

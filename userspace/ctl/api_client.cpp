@@ -98,4 +98,10 @@ nlohmann::json ApiClient::del(const std::string& path) {
   return parse_json(request, impl_->finish(request, url_, impl_->client.Delete(path, "{}", kJson)));
 }
 
+nlohmann::json ApiClient::del(const std::string& path, const nlohmann::json& body) {
+  const std::string request = "DELETE " + path;
+  return parse_json(request,
+                    impl_->finish(request, url_, impl_->client.Delete(path, body.dump(), kJson)));
+}
+
 }  // namespace synwarden::ctl

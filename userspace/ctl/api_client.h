@@ -36,6 +36,7 @@ class ApiClient {
   nlohmann::json get(const std::string& path);
   nlohmann::json post(const std::string& path, const nlohmann::json& body);
   nlohmann::json del(const std::string& path);
+  nlohmann::json del(const std::string& path, const nlohmann::json& body);  // bulk DELETE
   std::string get_text(const std::string& path);
   // GET whose `also_ok` status is an answer too (GET /health answers 503 with its checks):
   // returns the status and the body; throws ApiCallError for any other non-2xx status.

@@ -18,5 +18,6 @@ void add_mode_command(CLI::App& app);      // mode_command.cpp: mode IP protect|
 void add_stats_command(CLI::App& app);     // stats_command.cpp: GET /stats as tables
 void add_top_command(CLI::App& app);       // top_command.cpp: live per-host rates
 void add_reload_command(CLI::App& app);    // reload_command.cpp: POST /reload
+void add_list_commands(CLI::App& app);     // list_command.cpp: list show|add|del allow|deny
 
 }  // namespace synwarden::ctl

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   synwarden::ctl::add_stats_command(app);
   synwarden::ctl::add_top_command(app);
   synwarden::ctl::add_reload_command(app);
+  synwarden::ctl::add_list_commands(app);
   synwarden::ctl::add_cookie_commands(app);
   try {
     app.parse(argc, argv);

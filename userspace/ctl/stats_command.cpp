@@ -5,6 +5,7 @@
 
 #include "api_options.h"
 #include "commands.h"
+#include "list_view.h"
 #include "stats_view.h"
 
 namespace synwarden::ctl {
@@ -17,7 +18,7 @@ void add_stats_command(CLI::App& app) {
     run_on_boxes(*options, [&](ApiClient& api) {
       const nlohmann::json stats = api.get("/stats");
       if (options->json) print_json(stats);
-      else std::printf("%s", render_stats(stats).c_str());
+      else std::printf("%s%s", render_stats(stats).c_str(), render_budget_top(stats).c_str());
       return 0;
     });
   });

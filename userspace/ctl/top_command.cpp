@@ -11,6 +11,7 @@
 
 #include "api_options.h"
 #include "commands.h"
+#include "list_view.h"
 #include "stats_view.h"
 
 namespace synwarden::ctl {
@@ -49,10 +50,13 @@ void add_top_command(CLI::App& app) {
       nlohmann::json after = api.get("/stats");
       const TopView view = top_view(before, after);
       if (options->json) {
-        std::printf("%s\n", top_view_to_json(view).dump().c_str());
+        nlohmann::json row = top_view_to_json(view);
+        if (after.contains("synack_budget")) row["synack_budget_top"] = after["synack_budget"]["top"];
+        std::printf("%s\n", row.dump().c_str());
       } else {
         if (clear) std::printf("\x1b[H\x1b[2J");
         std::printf("%s", render_top(view).c_str());
+        std::printf("%s", render_budget_top(after).c_str());
         if (!clear && iterations != 1) std::printf("\n");
       }
       std::fflush(stdout);

@@ -166,7 +166,7 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
 
   fp.skel_->rodata->sw_knob_xsk_fail_open = opts.xsk_fail_open ? 1 : 0;
   fp.skel_->rodata->sw_knob_learn_in_pass_mode = opts.learn_in_pass_mode ? 1 : 0;
-  const std::array<std::pair<bpf_map*, std::uint32_t>, 10> sizes = {{
+  const std::array<std::pair<bpf_map*, std::uint32_t>, 13> sizes = {{
       {fp.skel_->maps.sw_hosts, opts.host_table_size},
       {fp.skel_->maps.sw_host_cookies, opts.host_table_size},
       // One counter slot per host, as the daemon's HostCounters (limits.host_table_size).
@@ -178,6 +178,9 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
       {fp.skel_->maps.sw_xsks, opts.max_queues},
       {fp.skel_->maps.sw_host_syns, opts.host_table_size},
       {fp.skel_->maps.sw_pass_syns, opts.pass_syn_table_size},
+      {fp.skel_->maps.sw_list_v4, opts.list_prefixes},
+      {fp.skel_->maps.sw_list_v6, opts.list_prefixes},
+      {fp.skel_->maps.sw_syn_budget, opts.syn_budget_table_size},
   }};
   for (const auto& [map, size] : sizes) {
     if (size == 0) return logic_error(std::string("size of map ") + bpf_map__name(map) + " is 0");
@@ -220,6 +223,11 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
         // left running across a daemon restart keeps answering SYNs; the daemon rewrites it.
         {fp.skel_->maps.sw_host_cookies, true},
         {fp.skel_->maps.sw_cookie_ports, true},
+        // Source lists: pinned so a program left running keeps blocking across a restart;
+        // the daemon syncs them from its configuration document.
+        {fp.skel_->maps.sw_list_v4, true},
+        {fp.skel_->maps.sw_list_v6, true},
+        {fp.skel_->maps.sw_budget_cfg, true},
     };
     for (const auto& [map, disposable] : pinned) {
       const std::string path = opts.pin_dir + "/" + bpf_map__name(map);
@@ -260,8 +268,15 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   // sw_host_syns and sw_pass_syns are not pinned: the SYN counts are the running daemon's
   // controller's, and a pass-mode SYN vouches for seconds only.
   auto host_syns = dup_fd(bpf_map__fd(fp.skel_->maps.sw_host_syns), "sw_host_syns");
+  auto list4 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_v4), "sw_list_v4");
+  auto list6 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_v6), "sw_list_v6");
+  auto hits = dup_fd(bpf_map__fd(fp.skel_->maps.sw_list_hits), "sw_list_hits");
+  auto bcfg = dup_fd(bpf_map__fd(fp.skel_->maps.sw_budget_cfg), "sw_budget_cfg");
+  auto bcfg2 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_budget_cfg), "sw_budget_cfg");
+  auto budget = dup_fd(bpf_map__fd(fp.skel_->maps.sw_syn_budget), "sw_syn_budget");
   for (auto* r : {&hosts, &flows, &outbound, &unverified, &okeys, &xsks, &stats, &settings,
-                  &cookies, &ports, &host_stats, &host_syns}) {
+                  &cookies, &ports, &host_stats, &host_syns, &list4, &list6, &hits, &bcfg, &bcfg2,
+                  &budget}) {
     if (!*r) return r->error();
   }
   auto hint = FlowHint::map(bpf_map__fd(fp.skel_->maps.sw_flow_hint), hint_words);
@@ -276,7 +291,10 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                       HostCookieTable(std::move(*cookies), std::move(*ports)),
                                       HostStatsTable(std::move(*host_stats), ncpus),
                                       HostSynTable(std::move(*host_syns), ncpus),
-                                      std::move(*hint)});
+                                      std::move(*hint),
+                                      SourceListTable(std::move(*list4), std::move(*list6),
+                                                      std::move(*hits), std::move(*bcfg2), ncpus),
+                                      SynBudgetTable(std::move(*bcfg), std::move(*budget), ncpus)});
   fp.tables_->flows.set_hint(&fp.tables_->flow_hint);
   return fp;
 }
@@ -409,7 +427,7 @@ Result<void> XdpFastpath::unpin() {
   if (pin_dir_.empty()) return {};
   for (const char* name : {"sw_hosts", "sw_flows", "sw_outbound", "sw_outbound_unverified",
                            "sw_outbound_keys", "sw_stats", "sw_settings", "sw_host_cookies",
-                           "sw_cookie_ports"}) {
+                           "sw_cookie_ports", "sw_list_v4", "sw_list_v6", "sw_budget_cfg"}) {
     const std::string path = pin_dir_ + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, "unpinning " + path);
   }

@@ -68,7 +68,10 @@ def stats(n):
                     "bytes": {"fwd_established": 6000 * n, "xsk_syn": 31200 * n,
                               "xsk_ack": 960 * n, "drop_bad_flags": 180 * n,
                               "drop_malformed": 60 * n, "fwd_learned": 0, "pass_non_ip": 0}},
-            "established_flows": 1234}
+            "established_flows": 1234,
+            "synack_budget": {"pps": 50, "burst": 0, "prefix_v4": 24, "prefix_v6": 48,
+                              "top": [{"prefix": "198.51.100.0/24", "dropped": 900 * n,
+                                       "answered": 50 * n}]}}
 
 
 HEALTHY = {"healthy": True, "stale_hosts": [], "checks": [
@@ -122,6 +125,12 @@ class Api(http.server.BaseHTTPRequestHandler):
                 "changed": [{"address": "192.0.2.10", "keys": ["protection", "ports"]}],
                 "restart_required": ["limits.ring_size"]}}),
         }
+        routes[("GET", "/lists/deny")] = (200, {"list": "deny", "count": 2, "groups": [
+            {"prefixes": ["198.51.100.0/24"]}, {"host": "192.0.2.10", "prefixes": ["2001:db8::/32"]}]})
+        routes[("POST", "/lists/deny")] = (200, {"list": "deny", "added": 2, "already_listed": 1,
+                                                 "count": 3, "persisted": True, "persist_note": ""})
+        routes[("DELETE", "/lists/allow")] = (404, {"error": "10.0.0.0/8 is not in the allow list; "
+                                                             "nothing was removed"})
         if (self.command, self.path) == ("GET", "/health"):
             return self.answer(200, HEALTHY)
         if (self.command, self.path) == ("GET", "/stats"):
@@ -366,6 +375,41 @@ out = run("top", "--once", "--interval", "0.1", "--api", API).stdout
 row = next(l for l in out.splitlines() if l.startswith("192.0.2.10"))
 check(row.split() == ["192.0.2.10", "on", "fresh", "500", "495", "4.0", "6.0", "5.0", "10.0"]
       and "\x1b[" not in out, "top --once: one table, no screen clearing when piped", row)
+
+# source lists (issue 18)
+out = run("list", "show", "deny", "--api", API).stdout
+check("198.51.100.0/24" in out and "global" in out and "host 192.0.2.10" in out
+      and "2 prefixes in the deny list" in out, "list show: prefixes with their scope", out)
+prefix_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"synwardenctl-list-{os.getpid()}")
+with open(prefix_file, "w") as f:
+    f.write("# blocked\n  203.0.113.0/24  \n\n2001:db8:1::/48\n")
+out = run("list", "add", "deny", "198.51.100.0/24", "--host", "192.0.2.10", "--file", prefix_file,
+          "--api", API).stdout
+os.unlink(prefix_file)
+req = last_request()
+check(req["method"] == "POST" and req["path"] == "/lists/deny" and req["content_type"] == "application/json"
+      and json.loads(req["body"]) == {"prefixes": ["198.51.100.0/24", "203.0.113.0/24", "2001:db8:1::/48"],
+                                      "host": "192.0.2.10"},
+      "list add: one bulk request with the arguments' and the file's prefixes", json.dumps(req))
+check("added 2 prefixes to the deny list (1 already listed, 3 in total)" in out
+      and "saved to the config file" in out, "list add reports the answer", out)
+refused = run("list", "del", "allow", "10.0.0.0/8", "--api", API, ok=False)
+check(refused.returncode == 1 and last_request()["method"] == "DELETE"
+      and json.loads(last_request()["body"]) == {"prefixes": ["10.0.0.0/8"]}
+      and "not in the allow list" in refused.stderr, "list del sends a DELETE with a body", refused.stderr)
+before = len(Api.requests)
+for args in (["list", "add", "block", "10.0.0.0/8"], ["list", "add", "deny"],
+             ["list", "add", "deny", "10.0.0.0/8", "--host", "192.0.2.10/24"]):
+    bad = run(*args, "--api", API, ok=False)
+    check(bad.returncode != 0 and len(Api.requests) == before,
+          f"synwardenctl {' '.join(args)!r} is refused before any request", bad.stderr)
+out = run("stats", "--api", API).stdout
+check("most limited source prefixes" in out and "198.51.100.0/24" in out,
+      "stats shows the SYN-ACK budget's most limited prefixes", out)
+Api.stats_calls = 0
+out = run("top", "--once", "--interval", "0.1", "--api", API).stdout
+check("most limited source prefixes" in out and "198.51.100.0/24" in out and "1800" in out,
+      "top shows the SYN-ACK budget's most limited prefixes", out)
 
 # no daemon
 server.shutdown()

@@ -224,8 +224,21 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
     }
     return json_response(200, api_.set_mode(address, *mode));
   }
+  if (parts.size() == 2 && parts[0] == "lists") {
+    const auto kind = parse_list_kind(parts[1]);
+    if (!kind) {
+      throw ApiError(404, "no such list: \"" + printable(parts[1]) + "\" (lists: allow, deny)");
+    }
+    if (m == "GET") return json_response(200, api_.get_list(*kind));
+    if (m == "POST") return json_response(200, api_.change_list(*kind, parse_body(request, "list"), true));
+    if (m == "DELETE") {
+      return json_response(200, api_.change_list(*kind, parse_body(request, "list"), false));
+    }
+    return method_not_allowed(m, printable(request.path), "GET, POST, DELETE");
+  }
   throw ApiError(404, "no such resource: " + printable(request.path) +
-                          " (see GET /status, /health, /hosts, /stats, /metrics; POST /reload)");
+                          " (see GET /status, /health, /hosts, /lists/allow, /lists/deny, "
+                          "/stats, /metrics; POST /reload)");
 }
 
 }  // namespace synwarden::daemon

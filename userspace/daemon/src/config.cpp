@@ -155,6 +155,10 @@ Limits parse_limits(const nlohmann::json& value, const std::string& path) {
       "outbound_unverified_table_size", limits.outbound_unverified_table_size, 1024, 1u << 26));
   limits.host_table_size = static_cast<uint32_t>(
       r.uint_or("host_table_size", limits.host_table_size, 1, 1u << 20));
+  limits.list_prefixes = static_cast<uint32_t>(
+      r.uint_or("list_prefixes", limits.list_prefixes, 16, 1u << 26));
+  limits.synack_budget_table_size = static_cast<uint32_t>(
+      r.uint_or("synack_budget_table_size", limits.synack_budget_table_size, 1024, 1u << 24));
   limits.flow_hint = r.bool_or("flow_hint", limits.flow_hint);
   r.reject_unknown_keys();
   return limits;
@@ -311,7 +315,7 @@ ApiConfig parse_api(const nlohmann::json& value, const std::string& path) {
   }
   api.port = static_cast<uint16_t>(r.uint_or("port", api.port, 1, 65535));
   api.max_body_bytes =
-      static_cast<uint32_t>(r.uint_or("max_body_bytes", api.max_body_bytes, 1024, 16u << 20));
+      static_cast<uint32_t>(r.uint_or("max_body_bytes", api.max_body_bytes, 1024, 256u << 20));
   api.persist_changes = r.bool_or("persist_changes", api.persist_changes);
   r.reject_unknown_keys();
   return api;
@@ -374,6 +378,17 @@ DaemonConfig parse_config(const nlohmann::json& document) {
       }
     }
     config.protected_hosts.push_back(std::move(host));
+  }
+  if (const auto* lists = r.find("lists")) config.lists = parse_source_lists(*lists, "lists");
+  const ListCounts counts = count_trie_entries(config.lists);
+  if (std::max(counts.v4, counts.v6) > config.limits.list_prefixes) {
+    throw_config_error("lists", "holds " + std::to_string(counts.v4) + " IPv4 and " +
+                                    std::to_string(counts.v6) +
+                                    " IPv6 prefixes, more than limits.list_prefixes (" +
+                                    std::to_string(config.limits.list_prefixes) + ") per family");
+  }
+  if (const auto* budget = r.find("synack_budget")) {
+    config.synack_budget = parse_synack_budget(*budget, "synack_budget");
   }
   r.reject_unknown_keys();
   return config;

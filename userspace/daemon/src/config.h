@@ -17,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "agent_endpoint.h"
+#include "config_lists.h"
 #include "host_mode.h"
 #include "synwarden/packet_headers.h"
 
@@ -131,6 +132,10 @@ struct Limits {
   // Flows of unstamped SYN-ACKs let through within forwarded_synack_pps (LRU).
   uint32_t outbound_unverified_table_size = 1u << 16;
   uint32_t host_table_size = 4096;      // protected-address slots in the XDP hosts map
+  // Source-list prefixes per address family (global and per-host, allow and deny together).
+  uint32_t list_prefixes = 1u << 20;
+  // Source prefixes tracked by synack_budget (per-CPU LRU of token buckets).
+  uint32_t synack_budget_table_size = 1u << 16;
   // The established-flow hint in front of the flow table (docs/flow-hint.md). false: the XDP
   // program looks up every SYN and ACK (for A/B measurement, or flows inserted by hand).
   bool flow_hint = true;
@@ -157,6 +162,8 @@ struct DaemonConfig {
   ApiConfig api;
   AutoModeConfig auto_mode;  // "auto": thresholds of hosts in mode auto
   std::vector<ProtectedHostConfig> protected_hosts;
+  SourceLists lists;           // "lists" (config_lists.h)
+  SynAckBudget synack_budget;  // "synack_budget"
 };
 
 // Parses an already-read JSON document. Throws ConfigError.

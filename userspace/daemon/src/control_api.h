@@ -26,6 +26,9 @@ class ControlApi {
   virtual nlohmann::json stats() = 0;
   virtual std::string metrics() = 0;  // Prometheus text exposition format 0.0.4
   virtual nlohmann::json reload() = 0;
+  // Source lists: GET/POST/DELETE /lists/{allow|deny} (ControlPlane::change_list).
+  virtual nlohmann::json get_list(ListKindCfg kind) = 0;
+  virtual nlohmann::json change_list(ListKindCfg kind, const nlohmann::json& body, bool add) = 0;
 };
 
 }  // namespace synwarden::daemon

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control_lists.h"
 #include "metrics_api_server.h"
 #include "metrics_prometheus.h"
 #include "metrics_sample.h"
@@ -18,7 +19,11 @@ StatsSample DaemonControlApi::sample() {
                        runtime_.start_unix_ms, runtime_.start_mono_ms);
 }
 
-nlohmann::json DaemonControlApi::stats() { return stats_to_json(sample()); }
+nlohmann::json DaemonControlApi::stats() {
+  nlohmann::json out = stats_to_json(sample());
+  if (runtime_.fastpath != nullptr) add_lists_stats(*runtime_.fastpath, control_.config(), out);
+  return out;
+}
 
 std::string DaemonControlApi::metrics() {
   std::string text = render_prometheus(sample());

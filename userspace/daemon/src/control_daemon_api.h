@@ -53,6 +53,10 @@ class DaemonControlApi : public ControlApi {
   nlohmann::json stats() override;
   std::string metrics() override;
   nlohmann::json reload() override { return control_.reload("api"); }
+  nlohmann::json get_list(ListKindCfg kind) override { return control_.list_json(kind); }
+  nlohmann::json change_list(ListKindCfg kind, const nlohmann::json& body, bool add) override {
+    return control_.change_list(kind, body, add);
+  }
 
  private:
   StatsSample sample();

@@ -34,6 +34,12 @@ class DataplanePort {
   virtual uint64_t read_syn_count(const IpAddress& /*address*/) { return 0; }
   virtual void set_auto_protect(const IpAddress& /*address*/, bool /*protect*/) {}
   virtual bool auto_protected(const IpAddress& /*address*/) { return false; }
+  // Source lists (config_lists.h): one list gains and loses prefixes, all or nothing (the
+  // kernel refusing one restores the others); sync_lists() makes both lists and the budget
+  // exactly the config's (start, rollback). Defined in control_lists.cpp.
+  virtual void update_list(ListKindCfg kind, const ListDiff& diff) = 0;
+  virtual void sync_lists(const DaemonConfig& config) = 0;
+  virtual void write_synack_budget(const SynAckBudget& budget) = 0;
 };
 
 dataplane::IpAddress to_dataplane(const IpAddress& address);
@@ -57,6 +63,9 @@ class FastpathPort : public DataplanePort {
   uint64_t read_syn_count(const IpAddress& address) override;
   void set_auto_protect(const IpAddress& address, bool protect) override;
   bool auto_protected(const IpAddress& address) override;
+  void update_list(ListKindCfg kind, const ListDiff& diff) override;
+  void sync_lists(const DaemonConfig& config) override;
+  void write_synack_budget(const SynAckBudget& budget) override;
 
  private:
   dataplane::XdpFastpath& fastpath_;

@@ -107,6 +107,7 @@ void ControlPlane::sync_dataplane() {
   }
   for (const auto& host : config_.protected_hosts) dataplane_.upsert_host(host);
   dataplane_.write_settings(config_);
+  dataplane_.sync_lists(config_);
   refresh_modes(monotonic_now_ms());
 }
 
@@ -145,6 +146,7 @@ void ControlPlane::apply(const ReloadPlan& plan) {
       }
     }
     if (plan.settings_changed) dataplane_.write_settings(config_);
+    apply_lists(plan);
   } catch (const std::exception& e) {
     const std::string why = e.what();
     rollback(previous, previous_slots, acquired);

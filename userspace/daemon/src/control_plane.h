@@ -93,6 +93,12 @@ class ControlPlane {
   ModeView mode_view(const IpAddress& address) const;
   nlohmann::json hosts_json() const;
   nlohmann::json host_json(const IpAddress& address) const;
+  // Source lists (control_lists.cpp). GET: the list in its document form. POST/DELETE: a bulk
+  // body {"host"?: ip, "prefixes": [...]} added or removed as a whole: every entry is checked
+  // first (400 naming the entry; DELETE of an absent entry: 404 naming it), then applied in one
+  // change (500 and nothing applied if the kernel refuses one), then persisted like hosts.
+  nlohmann::json list_json(ListKindCfg kind) const;
+  nlohmann::json change_list(ListKindCfg kind, const nlohmann::json& body, bool add);
 
   struct HostView {
     const ProtectedHostConfig* config;
@@ -123,6 +129,8 @@ class ControlPlane {
   std::unique_ptr<const Snapshot> build_snapshot();
   // Datapath "xdp": the snapshot's hosts into the XDP program's cookie map (errors logged).
   void write_host_cookies(const Snapshot& snapshot);
+  // The plan's list and budget changes into the XDP maps (control_lists.cpp).
+  void apply_lists(const ReloadPlan& plan);
   void publish();
   // Writes document_ back to the file when allowed; returns whether it did, and why not.
   bool persist(std::string& note);

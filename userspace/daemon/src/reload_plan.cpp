@@ -75,6 +75,9 @@ ReloadPlan plan_reload(const DaemonConfig& running, const DaemonConfig& next) {
   keep_running(l.outbound_unverified_table_size, rl.outbound_unverified_table_size,
                "limits.outbound_unverified_table_size", pending);
   keep_running(l.host_table_size, rl.host_table_size, "limits.host_table_size", pending);
+  keep_running(l.list_prefixes, rl.list_prefixes, "limits.list_prefixes", pending);
+  keep_running(l.synack_budget_table_size, rl.synack_budget_table_size,
+               "limits.synack_budget_table_size", pending);
   keep_running(l.flow_hint, rl.flow_hint, "limits.flow_hint", pending);
   keep_running(e.api.address, running.api.address, "api.address", pending);
   keep_running(e.api.port, running.api.port, "api.port", pending);
@@ -88,6 +91,7 @@ ReloadPlan plan_reload(const DaemonConfig& running, const DaemonConfig& next) {
                            " (a new limits.host_table_size takes effect only after a restart)");
   }
   plan.settings_changed = l.forwarded_synack_pps != rl.forwarded_synack_pps;
+  plan_lists(running, plan);
 
   for (const auto& host : e.protected_hosts) {
     const ProtectedHostConfig* old = find_host(running.protected_hosts, host.address);
@@ -114,6 +118,7 @@ nlohmann::json reload_plan_to_json(const ReloadPlan& plan) {
     out["changed"].push_back({{"address", c.address.to_string()}, {"keys", c.keys}});
   }
   out["restart_required"] = plan.restart_required;
+  lists_plan_to_json(plan, out);
   return out;
 }
 

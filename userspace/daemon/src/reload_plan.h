@@ -28,6 +28,10 @@ struct ReloadPlan {
   // Key paths whose new value waits for a restart ("limits.ring_size", "api.port", ...).
   std::vector<std::string> restart_required;
   bool settings_changed = false;  // limits.forwarded_synack_pps: rewrite the XDP settings map
+  // Source lists: what the tries gain and lose (config_lists.h); synack_budget changed.
+  ListDiff allow_changes;
+  ListDiff deny_changes;
+  bool budget_changed = false;
 
   bool changes_hosts() const { return !added.empty() || !removed.empty() || !changed.empty(); }
 };
@@ -37,6 +41,13 @@ struct ReloadPlan {
 ReloadPlan plan_reload(const DaemonConfig& running, const DaemonConfig& next);
 
 // {"added": [...], "removed": [...], "changed": [{"address", "keys"}], "restart_required": [...]}
+// and, when they change, "lists": {"allow"|"deny": {"added": n, "removed": n}} and
+// "synack_budget": true.
 nlohmann::json reload_plan_to_json(const ReloadPlan& plan);
+
+// The lists' and budget's part of plan_reload() (reload_plan_lists.cpp): diffs, and a ConfigError
+// when the lists outgrow the running tries (limits.list_prefixes takes effect at restart).
+void plan_lists(const DaemonConfig& running, ReloadPlan& plan);
+void lists_plan_to_json(const ReloadPlan& plan, nlohmann::json& out);
 
 }  // namespace synwarden::daemon

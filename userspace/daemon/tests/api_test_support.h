@@ -50,6 +50,14 @@ class FakeApi : public ControlApi {
     if (reload_fails) throw ApiError(422, "reload refused: config key 'x': bad");
     return {{"reloaded", true}};
   }
+  nlohmann::json get_list(ListKindCfg kind) override {
+    return record(std::string("get_list ") + list_kind_name(kind), {{"count", 0}});
+  }
+  nlohmann::json change_list(ListKindCfg kind, const nlohmann::json& body, bool add) override {
+    return record(std::string(add ? "list_add " : "list_del ") + list_kind_name(kind) + " " +
+                      body.dump(),
+                  {{"list", list_kind_name(kind)}});
+  }
 
   // The server's dispatch threads may call concurrently.
   nlohmann::json record(std::string call, nlohmann::json answer) {

@@ -198,7 +198,7 @@ const std::vector<BadConfig>& bad_configs() {
       {"api port 0", [](json& c) { c["api"]["port"] = 0; },
        "config key 'api.port': value 0 is out of range [1, 65535]"},
       {"api body limit too small", [](json& c) { c["api"]["max_body_bytes"] = 10; },
-       "config key 'api.max_body_bytes': value 10 is out of range [1024, 16777216]"},
+       "config key 'api.max_body_bytes': value 10 is out of range [1024, 268435456]"},
       {"persist flag not a bool", [](json& c) { c["api"]["persist_changes"] = 1; },
        "config key 'api.persist_changes': expected true or false, got an integer"},
       {"top level not an object", [](json& c) { c = json::array(); },

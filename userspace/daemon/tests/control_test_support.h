@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,26 @@ class RecordingDataplane : public DataplanePort {
   void write_host_cookies(const Snapshot& s) override {
     log.push_back("host_cookies v" + std::to_string(s.version()));
   }
+  // Source lists: recorded apart from `log` (whose sequence the host tests compare).
+  void update_list(ListKindCfg kind, const ListDiff& diff) override {
+    if (fail_list_update) throw std::runtime_error("injected list map failure");
+    auto& list = kind == ListKindCfg::kAllow ? lists.allow : lists.deny;
+    for (const auto& p : diff.added) list.push_back(p);
+    for (const auto& p : diff.removed) std::erase(list, p);
+    std::sort(list.begin(), list.end());
+    ++list_updates;
+  }
+  void sync_lists(const DaemonConfig& c) override {
+    lists = c.lists;
+    budget = c.synack_budget;
+    ++list_syncs;
+  }
+  void write_synack_budget(const SynAckBudget& b) override { budget = b; }
+  SourceLists lists;
+  SynAckBudget budget;
+  int list_updates = 0;
+  int list_syncs = 0;
+  bool fail_list_update = false;
   void write_outbound_keys(const Snapshot& s) override {
     outbound_keys_of = s.version();
     outbound_key_hosts = 0;

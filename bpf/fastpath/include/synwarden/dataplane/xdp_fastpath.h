@@ -29,6 +29,7 @@
 #include "synwarden/dataplane/host_cookies.h"
 #include "synwarden/dataplane/mode_tables.h"
 #include "synwarden/dataplane/result.h"
+#include "synwarden/dataplane/source_lists.h"
 #include "synwarden/dataplane/tables.h"
 #include "synwarden/dataplane/unique_fd.h"
 
@@ -73,6 +74,12 @@ struct LoadOptions {
   // changed it) is an error; true unpins and recreates it (its contents are then lost).
   // Counters and settings of another layout are always recreated (reported in warnings()).
   bool reset_incompatible_pins = false;
+  // Source allow/deny prefixes per family trie (global and per-host lists together); LPM
+  // tries take kernel memory only for stored prefixes (measured in bench/RESULTS.md).
+  std::uint32_t list_prefixes = 1u << 20;
+  // Source prefixes tracked by the per-source SYN-ACK budget (per-CPU LRU: least recently seen
+  // prefixes are forgotten, i.e. start again with a full bucket).
+  std::uint32_t syn_budget_table_size = 1u << 16;
 };
 
 enum class AttachMode {
@@ -105,6 +112,8 @@ struct FastpathTables {
   HostStatsTable host_stats;
   HostSynTable host_syns;
   FlowHint flow_hint;  // marked by `flows` on insert; rebuild_flow_hint() refreshes it
+  SourceListTable lists;
+  SynBudgetTable syn_budget;
 };
 
 class XdpFastpath {
@@ -145,6 +154,8 @@ class XdpFastpath {
   HostCookieTable& host_cookies() noexcept { return tables_->host_cookies; }
   const HostStatsTable& host_stats() const noexcept { return tables_->host_stats; }
   HostSynTable& host_syns() noexcept { return tables_->host_syns; }
+  SourceListTable& lists() noexcept { return tables_->lists; }
+  SynBudgetTable& syn_budget() noexcept { return tables_->syn_budget; }
   // The established-flow hint in front of sw_flows (docs/flow-hint.md), this program's own (not
   // pinned). Off (the program looks up every key) until its first rebuild(), which must come
   // after attach(): the program replaced until then inserts flows without marking them here.
