@@ -137,14 +137,15 @@ bool SocketTable::established(std::span<const ConfirmTuple> tuples, std::span<bo
     const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
-      error = std::string("socket table: reading sock_diag answers failed: ") + std::strerror(errno);
+      error = std::string("socket table: reading sock_diag answers failed: ") +
+              std::strerror(errno);
       return false;
     }
     int left = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left);
          h = NLMSG_NEXT(h, left)) {
-      if (h->nlmsg_seq < first || h->nlmsg_seq - first >= tuples.size()) continue;
-      const size_t i = h->nlmsg_seq - first;
+      const size_t i = h->nlmsg_seq - first;   // unsigned: also right across a wrap of seq_
+      if (i >= tuples.size()) continue;
       ++answered;
       // NLMSG_ERROR (ENOENT: no socket with that tuple) leaves the tuple unconfirmed.
       if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&

@@ -68,7 +68,8 @@ UniqueFd listen_on(int family, const char* host) {
   EXPECT_TRUE(fd.valid());
   socklen_t len = 0;
   const sockaddr_storage a = address(family, host, 0, len);
-  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a), len), 0) << std::strerror(errno);
+  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a), len), 0)
+      << std::strerror(errno);
   EXPECT_EQ(::listen(fd.get(), 16), 0);
   return fd;
 }

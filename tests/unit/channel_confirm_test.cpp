@@ -72,7 +72,7 @@ Bytes seal_raw(const ChannelKey& key, const Bytes& plain) {
 // A well-formed plaintext for `count` IPv4 tuples (sent at kUnixMs).
 Bytes plain_for(size_t count) {
   Bytes p(kConfirmRequestHeadBytes + count * kConfirmTupleBytes, 0);
-  for (int i = 0; i < 8; ++i) p[static_cast<size_t>(i)] = static_cast<uint8_t>(kUnixMs >> (56 - 8 * i));
+  for (size_t i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(kUnixMs >> (56 - 8 * i));
   p[8] = static_cast<uint8_t>(count >> 8);
   p[9] = static_cast<uint8_t>(count);
   for (size_t i = 0; i < count; ++i) p[kConfirmRequestHeadBytes + i * kConfirmTupleBytes] = 4;
@@ -179,7 +179,8 @@ TEST(ConfirmProtocol, AnswerRoundTripsOneFlagPerTupleAndIsCheckedAgainstTheReque
   ASSERT_EQ(open_confirm_reply(key, reply, nonce, flags.size(), got), ChannelResult::kOk);
   EXPECT_EQ(got, flags);
   // An answer for another batch size, another request, or of the secrets type is refused.
-  EXPECT_EQ(open_confirm_reply(key, reply, nonce, flags.size() + 1, got), ChannelResult::kMalformed);
+  EXPECT_EQ(open_confirm_reply(key, reply, nonce, flags.size() + 1, got),
+            ChannelResult::kMalformed);
   ChannelNonce other = nonce;
   other[0] ^= 1;
   EXPECT_EQ(open_confirm_reply(key, reply, other, flags.size(), got), ChannelResult::kReplayed);

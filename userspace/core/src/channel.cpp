@@ -51,7 +51,8 @@ void write_channel_header(uint8_t* out, ChannelMessageType type, const ChannelKe
 }
 
 ChannelResult check_channel_frame(const ChannelKey& key, std::span<const uint8_t> dgram,
-                                  ChannelMessageType want, std::span<const uint8_t>& body) noexcept {
+                                  ChannelMessageType want,
+                                  std::span<const uint8_t>& body) noexcept {
   if (dgram.size() > kChannelMaxMessageBytes) return ChannelResult::kOversized;
   if (dgram.size() < kChannelHeaderBytes) return ChannelResult::kTruncated;
   const uint8_t* h = dgram.data();
@@ -99,7 +100,8 @@ uint64_t ChannelCounters::rejected() const noexcept {
 size_t seal_channel_request(const ChannelKey& key, uint64_t sent_unix_ms, ChannelNonce& nonce,
                             std::span<uint8_t, kChannelRequestBytes> out) noexcept {
   uint8_t* p = out.data();
-  write_channel_header(p, ChannelMessageType::kRequest, key.id(), kChannelRequestBytes - kChannelHeaderBytes);
+  write_channel_header(p, ChannelMessageType::kRequest, key.id(),
+                       kChannelRequestBytes - kChannelHeaderBytes);
   randombytes_buf(nonce.data(), nonce.size());
   std::memcpy(p + kChannelHeaderBytes, nonce.data(), nonce.size());
   uint8_t plain[kChannelRequestPlainBytes];

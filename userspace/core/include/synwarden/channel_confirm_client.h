@@ -39,8 +39,8 @@ struct ConfirmClientStats {
 class ConfirmClient {
  public:
   // The answer to one request: the tuples asked, in order, and one flag per tuple.
-  using AnswerFn =
-      std::function<void(std::span<const ConfirmTuple> tuples, const std::vector<bool>& established)>;
+  using AnswerFn = std::function<void(std::span<const ConfirmTuple> tuples,
+                                      const std::vector<bool>& established)>;
 
   // Throws ChannelSocketError for a bad agent address.
   ConfirmClient(ConfirmClientOptions options, ChannelKey key, AnswerFn on_answer);

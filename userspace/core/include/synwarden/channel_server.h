@@ -65,12 +65,20 @@ class ChannelServer {
   uint64_t replies_sent() const noexcept { return replies_sent_.load(std::memory_order_relaxed); }
   uint64_t payload_errors() const noexcept { return payload_errors_.load(std::memory_order_relaxed); }
   uint64_t send_errors() const noexcept { return send_errors_.load(std::memory_order_relaxed); }
-  uint64_t confirm_replies() const noexcept { return confirm_replies_.load(std::memory_order_relaxed); }
-  uint64_t confirm_tuples_asked() const noexcept { return tuples_asked_.load(std::memory_order_relaxed); }
+  // Socket confirmation: requests answered, tuples in them, tuples found established, and
+  // requests left unanswered because the lookup failed.
+  uint64_t confirm_replies() const noexcept {
+    return confirm_replies_.load(std::memory_order_relaxed);
+  }
+  uint64_t confirm_tuples_asked() const noexcept {
+    return tuples_asked_.load(std::memory_order_relaxed);
+  }
   uint64_t confirm_tuples_established() const noexcept {
     return tuples_established_.load(std::memory_order_relaxed);
   }
-  uint64_t confirm_errors() const noexcept { return confirm_errors_.load(std::memory_order_relaxed); }
+  uint64_t confirm_errors() const noexcept {
+    return confirm_errors_.load(std::memory_order_relaxed);
+  }
 
  private:
   void handle_one(std::span<const uint8_t> datagram, size_t full_length, const SocketAddress& from,
