@@ -18,6 +18,7 @@
 #include "bpf_source.h"
 #include "kmod_source.h"
 #include "mode_probe.h"
+#include "socket_table.h"
 #include "synwarden/channel_server.h"
 #include "synwarden/log_stamp.h"
 #include "synwarden/secrets.h"
@@ -98,6 +99,21 @@ std::unique_ptr<StampProgram> make_stamp(const Config& config) {
   }
 }
 
+// Socket confirmation (docs/flow-recovery.md) needs the kernel's inet_diag; without it the agent
+// still serves secrets and refuses confirmation requests as a message type it does not serve.
+std::unique_ptr<SocketTable> make_socket_table() {
+  try {
+    auto table = std::make_unique<SocketTable>();
+    log_line("answering socket confirmations (which dropped flows are established here) from the "
+             "kernel's socket table");
+    return table;
+  } catch (const SocketTableError& e) {
+    log_line(std::string("warning: socket confirmation unavailable, flows without timestamps "
+                         "cannot be recovered by the firewall: ") + e.what());
+    return nullptr;
+  }
+}
+
 std::unique_ptr<SecretSource> make_source(const Config& config, Mode mode) {
   LogFn log = [](const std::string& line) { log_line(line); };
   if (mode == Mode::kBpf) return std::make_unique<BpfSecretSource>(config, log);
@@ -168,6 +184,21 @@ int run(const Config& config, const std::string& config_origin) {
       server_options, std::move(key), payload,
       [&reject_log](ChannelResult r, const SocketAddress& from) { reject_log.note(r, from); });
   log_line("serving secrets on " + server.local_address().to_string());
+  std::unique_ptr<SocketTable> sockets = make_socket_table();
+  uint64_t confirm_error_logged_ns = 0;
+  if (sockets) {
+    server.serve_confirm([&sockets, &confirm_error_logged_ns](std::span<const ConfirmTuple> tuples,
+                                                              std::span<bool> established) {
+      std::string error;
+      if (sockets->established(tuples, established, error)) return true;
+      const uint64_t now = monotonic_ns();
+      if (confirm_error_logged_ns == 0 || now - confirm_error_logged_ns >= kRejectLogIntervalNs) {
+        confirm_error_logged_ns = now;
+        log_line("error: " + error + "; the confirmation request is left unanswered");
+      }
+      return false;
+    });
+  }
 
   const UniqueFd timer =
       checked_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
@@ -187,7 +218,10 @@ int run(const Config& config, const std::string& config_origin) {
       signalfd_siginfo info{};
       [[maybe_unused]] const ssize_t n = ::read(sigfd.get(), &info, sizeof info);
       if (info.ssi_signo == SIGHUP) {
-        log_line("SIGHUP: " + std::to_string(server.replies_sent()) + " replies sent, " +
+        log_line("SIGHUP: " + std::to_string(server.replies_sent()) + " replies sent (" +
+                 std::to_string(server.confirm_replies()) + " socket confirmations: " +
+                 std::to_string(server.confirm_tuples_established()) + " of " +
+                 std::to_string(server.confirm_tuples_asked()) + " tuples established), " +
                  std::to_string(server.counters().rejected()) +
                  " datagrams rejected; nothing to reload (restart the agent to apply a changed "
                  "configuration)");

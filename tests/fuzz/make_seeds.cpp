@@ -18,6 +18,7 @@
 #include "fuzz_cases.h"
 #include "fuzz_keys.h"
 #include "synwarden/channel.h"
+#include "synwarden/channel_confirm.h"
 #include "synwarden/packet_builder.h"
 #include "synwarden/secrets.h"
 
@@ -277,6 +278,33 @@ void channel_seeds() {
   Bytes big = reply(key, kFuzzRequestNonce, std::string(kChannelMaxPayloadBytes, 'x'));
   big.push_back(0);
   write(t, "oversized", big);
+
+  // channel_confirm: mode byte (even: request, odd: answer), expected count, datagram.
+  t = "channel_confirm";
+  std::vector<ConfirmTuple> tuples(3);
+  tuples[0].client_addr[0] = 198;
+  tuples[0].client_port = 40001;
+  tuples[0].host_port = 443;
+  tuples[1].family = 6;
+  tuples[1].client_addr[15] = 7;
+  tuples[1].host_port = 80;
+  tuples[2].client_addr[0] = 203;
+  tuples[2].host_port = 22;
+  std::array<uint8_t, kChannelMaxMessageBytes> cbuf;
+  ChannelNonce cnonce;
+  const size_t cn = seal_confirm_request(key, 1'790'000'000'123, tuples, cnonce, cbuf);
+  Bytes creq = {0, 0};
+  creq.insert(creq.end(), cbuf.begin(), cbuf.begin() + static_cast<std::ptrdiff_t>(cn));
+  write(t, "request-3-tuples", creq);
+  const bool flags[] = {true, false, true};
+  const std::vector<uint8_t> answer = encode_confirm_answer(flags);
+  const size_t an = seal_channel_reply(key, kFuzzRequestNonce, answer, cbuf,
+                                       ChannelMessageType::kConfirmReply);
+  Bytes crep = {1, 3};
+  crep.insert(crep.end(), cbuf.begin(), cbuf.begin() + static_cast<std::ptrdiff_t>(an));
+  write(t, "answer-3-tuples", crep);
+  crep[1] = 4;
+  write(t, "answer-wrong-count", crep);
 
   t = "channel_seal";
   ChannelSealCase c;

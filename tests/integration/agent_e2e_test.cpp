@@ -35,6 +35,7 @@
 
 #include "agent_test_net.h"
 #include "agent_test_responder.h"
+#include "synwarden/channel_confirm_client.h"
 #include "synwarden/channel_poller.h"
 
 namespace synwarden::test {
@@ -340,6 +341,62 @@ TEST_F(AgentEndToEnd, HostKernelEstablishesCookieConnectionsWithTheClientsOption
   EXPECT_NE(nft.find("packets " + std::to_string(responder_->syn_acks_sent())), std::string::npos)
       << "SYNs dropped before the host's TCP should equal SYN-ACKs sent:\n" << nft;
   EXPECT_EQ(poller_->channel_counters().rejected(), 0u);
+}
+
+// Socket confirmation through the real agent binary: the firewall asks, from the client side,
+// about the 4-tuples of two live connections (one per family) and a made-up one on the same
+// port; the agent answers from the host namespace's socket table.
+TEST_F(AgentEndToEnd, TheAgentConfirmsTheHostsEstablishedConnectionsOnly) {
+  start_agent();
+  ASSERT_NE(agent_->log().find("answering socket confirmations"), std::string::npos)
+      << agent_->log();
+  listen_on_host();
+  start_firewall(key_file_);
+  HostSecrets secrets;
+  ASSERT_TRUE(wait_for_secrets(secrets)) << agent_->log();
+  std::vector<ConfirmTuple> batch;
+  std::vector<Accepted> open;
+  for (const bool v6 : {false, true}) {
+    Accepted a = connect_once(v6);
+    ASSERT_GE(a.server, 0);
+    exchange(a, 0);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ASSERT_EQ(::getsockname(a.client, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+    ConfirmTuple t;
+    t.family = v6 ? 6 : 4;
+    t.host_port = kPort;
+    t.client_port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                             : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    const int af = v6 ? AF_INET6 : AF_INET;
+    ASSERT_EQ(inet_pton(af, v6 ? kClient6 : kClient4, t.client_addr.data()), 1);
+    ASSERT_EQ(inet_pton(af, v6 ? kHost6 : kHost4, t.host_addr.data()), 1);
+    batch.push_back(t);
+    open.push_back(a);
+  }
+  ConfirmTuple made_up = batch[0];
+  made_up.client_port = static_cast<uint16_t>(made_up.client_port ^ 0x4000);
+  batch.push_back(made_up);
+
+  std::vector<bool> answer;
+  ConfirmClientOptions o;
+  o.agent = std::string(kHost4) + ":" + std::to_string(kChannelPort);
+  std::unique_ptr<ConfirmClient> client;
+  {
+    InNetns in(*client_);
+    client = std::make_unique<ConfirmClient>(
+        o, ChannelKey::load_file(key_file_),
+        [&answer](std::span<const ConfirmTuple>, const std::vector<bool>& e) { answer = e; });
+  }
+  ASSERT_TRUE(client->ask(batch, monotonic_ms(), unix_time_ms()));
+  pollfd p{client->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 3000), 1) << agent_->log();
+  client->on_readable(monotonic_ms());
+  EXPECT_EQ(answer, (std::vector<bool>{true, true, false}));
+  for (const Accepted& a : open) {
+    ::close(a.client);
+    ::close(a.server);
+  }
 }
 
 TEST_F(AgentEndToEnd, FirewallWithAnotherKeyGetsNothingAndTheAgentSaysWhy) {

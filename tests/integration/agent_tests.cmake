@@ -20,3 +20,12 @@ synwarden_add_test(agent_e2e_test TIER integration GTEST
   DEFINES SYNWARDEN_AGENT_BINARY="$<TARGET_FILE:synwarden-agent>"
   DEPENDS synwarden-agent
   PROPERTIES RUN_SERIAL TRUE)
+
+# integration tier: the agent's socket-table lookup (socket confirmation) against real TCP
+# sockets in a namespace of its own.
+synwarden_add_test(agent_socket_table_test TIER integration GTEST
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/agent_socket_table_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/agent_test_net.cpp
+  INCLUDES ${CMAKE_CURRENT_LIST_DIR}
+  LIBS synwarden_agent_lib
+  PROPERTIES RUN_SERIAL TRUE)

@@ -37,8 +37,10 @@ uint64_t get_be64(const uint8_t* p) noexcept {
   return (uint64_t{get_be32(p)} << 32) | get_be32(p + 4);
 }
 
-void write_header(uint8_t* out, ChannelMessageType type, const ChannelKeyId& key_id,
-                  size_t body_len) noexcept {
+}  // namespace
+
+void write_channel_header(uint8_t* out, ChannelMessageType type, const ChannelKeyId& key_id,
+                          size_t body_len) noexcept {
   std::memcpy(out, kChannelMagic.data(), kChannelMagic.size());
   out[kOffVersion] = kChannelVersion;
   out[kOffType] = static_cast<uint8_t>(type);
@@ -48,10 +50,9 @@ void write_header(uint8_t* out, ChannelMessageType type, const ChannelKeyId& key
   put_be32(out + kOffBodyLen, static_cast<uint32_t>(body_len));
 }
 
-// Framing checks shared by both directions, cheapest first, all before any crypto. On kOk,
-// `body` is the nonce + ciphertext + tag the header declares.
-ChannelResult check_frame(const ChannelKey& key, std::span<const uint8_t> dgram,
-                          ChannelMessageType want, std::span<const uint8_t>& body) noexcept {
+ChannelResult check_channel_frame(const ChannelKey& key, std::span<const uint8_t> dgram,
+                                  ChannelMessageType want,
+                                  std::span<const uint8_t>& body) noexcept {
   if (dgram.size() > kChannelMaxMessageBytes) return ChannelResult::kOversized;
   if (dgram.size() < kChannelHeaderBytes) return ChannelResult::kTruncated;
   const uint8_t* h = dgram.data();
@@ -70,8 +71,6 @@ ChannelResult check_frame(const ChannelKey& key, std::span<const uint8_t> dgram,
   body = dgram.subspan(kChannelHeaderBytes);
   return ChannelResult::kOk;
 }
-
-}  // namespace
 
 const char* channel_result_name(ChannelResult r) noexcept {
   switch (r) {
@@ -101,7 +100,8 @@ uint64_t ChannelCounters::rejected() const noexcept {
 size_t seal_channel_request(const ChannelKey& key, uint64_t sent_unix_ms, ChannelNonce& nonce,
                             std::span<uint8_t, kChannelRequestBytes> out) noexcept {
   uint8_t* p = out.data();
-  write_header(p, ChannelMessageType::kRequest, key.id(), kChannelRequestBytes - kChannelHeaderBytes);
+  write_channel_header(p, ChannelMessageType::kRequest, key.id(),
+                       kChannelRequestBytes - kChannelHeaderBytes);
   randombytes_buf(nonce.data(), nonce.size());
   std::memcpy(p + kChannelHeaderBytes, nonce.data(), nonce.size());
   uint8_t plain[kChannelRequestPlainBytes];
@@ -116,7 +116,7 @@ size_t seal_channel_request(const ChannelKey& key, uint64_t sent_unix_ms, Channe
 ChannelResult open_channel_request(const ChannelKey& key, std::span<const uint8_t> datagram,
                                    ChannelRequest& out) noexcept {
   std::span<const uint8_t> body;
-  if (const auto r = check_frame(key, datagram, ChannelMessageType::kRequest, body);
+  if (const auto r = check_channel_frame(key, datagram, ChannelMessageType::kRequest, body);
       r != ChannelResult::kOk) {
     return r;
   }
@@ -137,12 +137,13 @@ ChannelResult open_channel_request(const ChannelKey& key, std::span<const uint8_
 
 size_t seal_channel_reply(const ChannelKey& key, const ChannelNonce& request_nonce,
                           std::span<const uint8_t> payload,
-                          std::span<uint8_t, kChannelMaxMessageBytes> out) noexcept {
+                          std::span<uint8_t, kChannelMaxMessageBytes> out,
+                          ChannelMessageType type) noexcept {
   if (payload.size() > kChannelMaxPayloadBytes) return 0;
   const size_t plain_len = kChannelNonceBytes + payload.size();
   const size_t body_len = kChannelNonceBytes + plain_len + kChannelTagBytes;
   uint8_t* p = out.data();
-  write_header(p, ChannelMessageType::kReply, key.id(), body_len);
+  write_channel_header(p, type, key.id(), body_len);
   uint8_t* nonce = p + kChannelHeaderBytes;
   randombytes_buf(nonce, kChannelNonceBytes);
   // Plaintext is assembled in the output buffer right where the ciphertext goes: libsodium's
@@ -157,10 +158,11 @@ size_t seal_channel_reply(const ChannelKey& key, const ChannelNonce& request_non
 }
 
 ChannelResult open_channel_reply(const ChannelKey& key, std::span<const uint8_t> datagram,
-                                 const ChannelNonce& expected_nonce, std::string& payload) {
+                                 const ChannelNonce& expected_nonce, std::string& payload,
+                                 ChannelMessageType type) {
   payload.clear();
   std::span<const uint8_t> body;
-  if (const auto r = check_frame(key, datagram, ChannelMessageType::kReply, body);
+  if (const auto r = check_channel_frame(key, datagram, type, body);
       r != ChannelResult::kOk) {
     return r;
   }

@@ -54,7 +54,14 @@ inline constexpr size_t kChannelReplyOverhead =
     kChannelHeaderBytes + kChannelNonceBytes + kChannelNonceBytes + kChannelTagBytes;
 inline constexpr size_t kChannelMaxPayloadBytes = kChannelMaxMessageBytes - kChannelReplyOverhead;
 
-enum class ChannelMessageType : uint8_t { kRequest = 1, kReply = 2 };
+// kConfirm*: "which of these 4-tuples are established sockets on your host?"
+// (channel_confirm.h).
+enum class ChannelMessageType : uint8_t {
+  kRequest = 1,
+  kReply = 2,
+  kConfirmRequest = 3,
+  kConfirmReply = 4,
+};
 
 // Outcome of opening a datagram, and the index of its counter. kOk first; every other value
 // is a rejection reason.
@@ -116,15 +123,30 @@ ChannelResult open_channel_request(const ChannelKey& key, std::span<const uint8_
 
 // Agent side: seals the reply to `request_nonce` carrying `payload` (at most
 // kChannelMaxPayloadBytes) into `out` (at least kChannelMaxMessageBytes). Returns the datagram
-// length, or 0 if the payload is too large.
+// length, or 0 if the payload is too large. `type`: kReply, or kConfirmReply.
 size_t seal_channel_reply(const ChannelKey& key, const ChannelNonce& request_nonce,
                           std::span<const uint8_t> payload,
-                          std::span<uint8_t, kChannelMaxMessageBytes> out) noexcept;
+                          std::span<uint8_t, kChannelMaxMessageBytes> out,
+                          ChannelMessageType type = ChannelMessageType::kReply) noexcept;
 
 // Firewall side: opens a reply and accepts it only if it echoes `expected_nonce` (the nonce of
 // the request still outstanding). On kOk `payload` holds the plaintext payload; on any other
 // result it is left empty.
 ChannelResult open_channel_reply(const ChannelKey& key, std::span<const uint8_t> datagram,
-                                 const ChannelNonce& expected_nonce, std::string& payload);
+                                 const ChannelNonce& expected_nonce, std::string& payload,
+                                 ChannelMessageType type = ChannelMessageType::kReply);
+
+// Building blocks for the other message types (channel_confirm.cpp). check_channel_frame: the
+// framing checks of every datagram, cheapest first, all before any crypto; on kOk `body` is the
+// nonce + ciphertext + tag the header declares. The type byte of a datagram long enough to have
+// one (the agent dispatches on it before opening).
+ChannelResult check_channel_frame(const ChannelKey& key, std::span<const uint8_t> datagram,
+                                  ChannelMessageType want, std::span<const uint8_t>& body) noexcept;
+void write_channel_header(uint8_t* out, ChannelMessageType type, const ChannelKeyId& key_id,
+                          size_t body_len) noexcept;
+inline bool channel_datagram_has_type(std::span<const uint8_t> datagram,
+                                      ChannelMessageType type) noexcept {
+  return datagram.size() >= kChannelHeaderBytes && datagram[5] == static_cast<uint8_t>(type);
+}
 
 }  // namespace synwarden

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "synwarden/channel.h"
+#include "synwarden/channel_confirm.h"
 #include "synwarden/channel_guard.h"
 #include "synwarden/channel_key.h"
 #include "synwarden/channel_socket.h"
@@ -37,9 +38,21 @@ class ChannelServer {
   // agent can log at a rate of its choosing.
   using RejectFn = std::function<void(ChannelResult, const SocketAddress& from)>;
 
+  // Answers a socket-confirmation request (channel_confirm.h): fills `established` (one flag
+  // per tuple, already sized) from the host's socket table. Returns false when the lookup
+  // itself failed; the request is then left unanswered and counted in confirm_errors().
+  using ConfirmFn =
+      std::function<bool(std::span<const ConfirmTuple> tuples, std::span<bool> established)>;
+
   // Binds the listen address. Throws ChannelSocketError.
   ChannelServer(const ChannelServerOptions& options, ChannelKey key, PayloadFn payload,
                 RejectFn on_reject = {});
+
+  // Serve confirmation requests. Without it they are refused as kWrongType, like any other
+  // message this server does not serve. A confirmation request goes through the same framing,
+  // key, replay and rate-limit checks (one token per request, whatever its tuple count) and is
+  // counted under the same ChannelResult reasons.
+  void serve_confirm(ConfirmFn confirm) { confirm_ = std::move(confirm); }
 
   int fd() const noexcept { return socket_.fd(); }
   SocketAddress local_address() const { return socket_.local_address(); }
@@ -52,15 +65,35 @@ class ChannelServer {
   uint64_t replies_sent() const noexcept { return replies_sent_.load(std::memory_order_relaxed); }
   uint64_t payload_errors() const noexcept { return payload_errors_.load(std::memory_order_relaxed); }
   uint64_t send_errors() const noexcept { return send_errors_.load(std::memory_order_relaxed); }
+  // Socket confirmation: requests answered, tuples in them, tuples found established, and
+  // requests left unanswered because the lookup failed.
+  uint64_t confirm_replies() const noexcept {
+    return confirm_replies_.load(std::memory_order_relaxed);
+  }
+  uint64_t confirm_tuples_asked() const noexcept {
+    return tuples_asked_.load(std::memory_order_relaxed);
+  }
+  uint64_t confirm_tuples_established() const noexcept {
+    return tuples_established_.load(std::memory_order_relaxed);
+  }
+  uint64_t confirm_errors() const noexcept {
+    return confirm_errors_.load(std::memory_order_relaxed);
+  }
 
  private:
   void handle_one(std::span<const uint8_t> datagram, size_t full_length, const SocketAddress& from,
                   uint64_t now_ns, uint64_t now_unix_ms);
+  void handle_confirm(std::span<const uint8_t> datagram, const SocketAddress& from,
+                      uint64_t now_ns, uint64_t now_unix_ms);
+  ChannelResult admit(ChannelResult opened, const ChannelRequest& request, uint64_t now_ns,
+                      uint64_t now_unix_ms);
+  void send_reply(std::span<const uint8_t> reply, const SocketAddress& to);
   void reject(ChannelResult r, const SocketAddress& from);
 
   ChannelKey key_;
   PayloadFn payload_;
   RejectFn on_reject_;
+  ConfirmFn confirm_;
   UdpSocket socket_;
   ChannelReplayWindow replay_;
   TokenBucket limiter_;
@@ -68,6 +101,10 @@ class ChannelServer {
   std::atomic<uint64_t> replies_sent_{0};
   std::atomic<uint64_t> payload_errors_{0};
   std::atomic<uint64_t> send_errors_{0};
+  std::atomic<uint64_t> confirm_replies_{0};
+  std::atomic<uint64_t> tuples_asked_{0};
+  std::atomic<uint64_t> tuples_established_{0};
+  std::atomic<uint64_t> confirm_errors_{0};
 };
 
 }  // namespace synwarden
