@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""1 M source-list prefixes through the API in one bulk request (issue 18): the request's wall
+"""1 M source-list prefixes through the API in one bulk request: the request's wall
 time, the daemon's resident memory before and after, the tries' kernel memory, and a GET of the
 list. Prints the numbers (bench/RESULTS.md's "source-lists" section quotes them).
 

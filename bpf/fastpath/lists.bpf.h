@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Source allow/deny lists and the per-source SYN-ACK budget (issue 18).
+ * Source allow/deny lists and the per-source SYN-ACK budget.
  *
  * Lists: one LPM trie per source family (synwarden_shared.h, sw_list_v4_key/sw_list_v6_key).
  * For a frame to a protected host the program looks up (host, source) and, if no prefix of the

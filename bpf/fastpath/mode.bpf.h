@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Per-host modes beyond protect/pass (issue 18, docs/modes.md):
+ * Per-host modes beyond protect/pass (docs/modes.md):
  *
  * monitor (SW_HOST_MONITOR): the classifier judges every frame as protection would (the same
  *   code, `sw_host_judges()` is true) with three side effects suppressed — the cookie SYN-ACK is

@@ -1,4 +1,4 @@
-// Source allow/deny lists and the per-source SYN-ACK budget (issue 18), run through the
+// Source allow/deny lists and the per-source SYN-ACK budget, run through the
 // program: which list decides (longest prefix, host lists before global ones), what deny and
 // allow do to a frame, IPv4/IPv6/VLAN, and the all-or-nothing bulk updates of SourceListTable.
 #include <algorithm>

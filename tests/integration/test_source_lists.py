@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Specification (issue 18): the per-source SYN-ACK budget and the source allow/deny lists, with
+"""Specification: the per-source SYN-ACK budget and the source allow/deny lists, with
 real kernels on both ends.
 
  1. A spoofed SYN flood whose sources all lie in 198.51.100.0/24 gets at most

@@ -376,7 +376,7 @@ row = next(l for l in out.splitlines() if l.startswith("192.0.2.10"))
 check(row.split() == ["192.0.2.10", "on", "fresh", "500", "495", "4.0", "6.0", "5.0", "10.0"]
       and "\x1b[" not in out, "top --once: one table, no screen clearing when piped", row)
 
-# source lists (issue 18)
+# source lists
 out = run("list", "show", "deny", "--api", API).stdout
 check("198.51.100.0/24" in out and "global" in out and "host 192.0.2.10" in out
       and "2 prefixes in the deny list" in out, "list show: prefixes with their scope", out)

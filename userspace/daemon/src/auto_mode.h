@@ -1,4 +1,4 @@
-// The auto mode's decision (issue 18, docs/modes.md): from a host's SYN count, read every
+// The auto mode's decision (docs/modes.md): from a host's SYN count, read every
 // poll_ms from the XDP program, when to switch it to protect and back to pass. Pure logic on
 // the caller's clock (tests drive it with a fake one); the control plane does the reading and
 // the switching (ControlPlane::poll_auto_mode), never the packet path.

@@ -1,4 +1,4 @@
-// A protected host's mode (issue 18, docs/modes.md) and the auto mode's thresholds: what the
+// A protected host's mode (docs/modes.md) and the auto mode's thresholds: what the
 // operator writes in the config ("mode" of a host, the top-level "auto" object) as typed values.
 //
 //   protect  SYN cookies on (the old "protection": true)
