@@ -17,7 +17,7 @@
 # that did not run.
 #
 # Schedule (2 CPUs), two lanes at once:
-#   builds  the sanitizer build (clang), then the Debian package build, under SCHED_IDLE from the
+#   builds  the Debian package build, then the sanitizer build (clang), under SCHED_IDLE from the
 #           start: they take only CPU the rest leaves idle (the main build's link and dependency
 #           waits, the test lane's sleeps), so the integration tier's floods and measurements see
 #           the same CPU as when run alone; normal priority again once the test lane is done;
@@ -149,12 +149,14 @@ test_lane() {
 idle() {
   if [ -f "$logs/promoted" ]; then "$@"; else chrt --idle 0 "$@"; fi
 }
+# The package build first: the debian tier (the longest after the test lane) waits for it,
+# while the sanitizer build's output is needed only by the shorter sanitize/fuzz/vm lane.
 build_lane() {
-  if want sanitize || want fuzz; then
-    run_step sanitizer-build sanitize idle bash "$root/scripts/sanitize.sh" --build-only "$san_build"
-  fi
-  if { want package || want debian; } && [ ! -f "$logs/abort" ]; then
+  if { want package || want debian; }; then
     run_step package-build package idle bash "$root/packaging/build-debs.sh" "$build/debs"
+  fi
+  if { want sanitize || want fuzz; } && [ ! -f "$logs/abort" ]; then
+    run_step sanitizer-build sanitize idle bash "$root/scripts/sanitize.sh" --build-only "$san_build"
   fi
 }
 promote_tree() {  # promote_tree <pid>: SCHED_OTHER for it and its descendants, parents first

@@ -1,5 +1,7 @@
 #include "synwarden/dataplane/host_cookies.h"
 
+#include "map_util.h"
+
 #include <bpf/bpf.h>
 
 #include <algorithm>
@@ -10,16 +12,10 @@
 
 namespace synwarden::dataplane {
 
+using detail::err_of;
+using detail::host_key_of;
+
 namespace {
-
-int err_of(int ret) { return ret < 0 ? -ret : 0; }
-
-sw_host_key key_of(const IpAddress& addr) {
-  sw_host_key key{};
-  key.family = addr.family_tag();
-  addr.copy_to(key.addr);
-  return key;
-}
 
 bool same_host(const sw_host_key& a, const sw_host_key& b) {
   return a.family == b.family && std::memcmp(a.addr, b.addr, sizeof a.addr) == 0;
@@ -62,7 +58,7 @@ Result<void> HostCookieTable::wait_for_readers() {
 }
 
 Result<void> HostCookieTable::erase_ports(const IpAddress& addr) {
-  const sw_host_key host = key_of(addr);
+  const sw_host_key host = host_key_of(addr);
   for (const auto& k : all_keys<sw_host_port_key>(ports_.get())) {
     if (!same_host(k.host, host)) continue;
     if (int ret = bpf_map_delete_elem(ports_.get(), &k); ret < 0 && err_of(ret) != ENOENT) {
@@ -84,7 +80,7 @@ Result<void> HostCookieTable::write(const std::vector<Entry>& hosts) {
     // Ports first: a host never points at a port list it does not have yet.
     if (auto r = erase_ports(h.addr); !r) return r.error();
     sw_host_port_key pk{};
-    pk.host = key_of(h.addr);
+    pk.host = host_key_of(h.addr);
     for (std::uint16_t port : h.ports) {
       pk.port = htons(port);
       const __u8 one = 1;
@@ -96,7 +92,7 @@ Result<void> HostCookieTable::write(const std::vector<Entry>& hosts) {
     sw_host_cookie value = h.value;
     if (h.ports.empty()) value.flags &= ~static_cast<__u32>(SW_HC_PORTS_LISTED);
     else value.flags |= SW_HC_PORTS_LISTED;
-    const sw_host_key key = key_of(h.addr);
+    const sw_host_key key = host_key_of(h.addr);
     if (int ret = bpf_map_update_elem(cookies_.get(), &key, &value, BPF_ANY); ret < 0) {
       return os_error(err_of(ret), "writing the keys of " + h.addr.to_string() + " to sw_host_cookies",
                       err_of(ret) == E2BIG ? "the table is full; raise host_table_size" : "");
@@ -106,7 +102,7 @@ Result<void> HostCookieTable::write(const std::vector<Entry>& hosts) {
 }
 
 Result<void> HostCookieTable::erase(const IpAddress& addr) {
-  const sw_host_key key = key_of(addr);
+  const sw_host_key key = host_key_of(addr);
   if (int ret = bpf_map_delete_elem(cookies_.get(), &key); ret < 0) {
     return os_error(err_of(ret), "removing " + addr.to_string() + " from sw_host_cookies");
   }
@@ -115,7 +111,7 @@ Result<void> HostCookieTable::erase(const IpAddress& addr) {
 }
 
 Result<std::optional<sw_host_cookie>> HostCookieTable::lookup(const IpAddress& addr) const {
-  const sw_host_key key = key_of(addr);
+  const sw_host_key key = host_key_of(addr);
   sw_host_cookie value{};
   int ret = bpf_map_lookup_elem(cookies_.get(), &key, &value);
   if (err_of(ret) == ENOENT) return std::optional<sw_host_cookie>{};

@@ -1,5 +1,7 @@
 #include "synwarden/dataplane/mode_tables.h"
 
+#include "map_util.h"
+
 #include <bpf/bpf.h>
 
 #include <cerrno>
@@ -8,21 +10,11 @@
 
 namespace synwarden::dataplane {
 
-namespace {
-
-int err_of(int ret) { return ret < 0 ? -ret : 0; }
-
-sw_host_key key_of(const IpAddress& addr) {
-  sw_host_key key{};
-  key.family = addr.family_tag();
-  addr.copy_to(key.addr);
-  return key;
-}
-
-}  // namespace
+using detail::err_of;
+using detail::host_key_of;
 
 Result<void> HostSynTable::track(const IpAddress& addr) {
-  const sw_host_key key = key_of(addr);
+  const sw_host_key key = host_key_of(addr);
   std::vector<std::uint64_t> zero(cpus_, 0);
   // BPF_NOEXIST keeps a running count when the host is already tracked (a reload).
   if (int ret = bpf_map_update_elem(fd_.get(), &key, zero.data(), BPF_NOEXIST);
@@ -36,7 +28,7 @@ Result<void> HostSynTable::track(const IpAddress& addr) {
 }
 
 Result<void> HostSynTable::untrack(const IpAddress& addr) {
-  const sw_host_key key = key_of(addr);
+  const sw_host_key key = host_key_of(addr);
   if (int ret = bpf_map_delete_elem(fd_.get(), &key); ret < 0 && err_of(ret) != ENOENT) {
     return os_error(err_of(ret), "removing the SYN count of " + addr.to_string() +
                                      " from sw_host_syns");
@@ -45,7 +37,7 @@ Result<void> HostSynTable::untrack(const IpAddress& addr) {
 }
 
 Result<std::uint64_t> HostSynTable::read(const IpAddress& addr) const {
-  const sw_host_key key = key_of(addr);
+  const sw_host_key key = host_key_of(addr);
   std::vector<std::uint64_t> per_cpu(cpus_, 0);
   if (int ret = bpf_map_lookup_elem(fd_.get(), &key, per_cpu.data()); ret < 0) {
     return os_error(err_of(ret), "reading the SYN count of " + addr.to_string() +

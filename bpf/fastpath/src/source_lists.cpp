@@ -1,5 +1,7 @@
 #include "synwarden/dataplane/source_lists.h"
 
+#include "map_util.h"
+
 #include <bpf/bpf.h>
 
 #include <algorithm>
@@ -9,9 +11,10 @@
 
 namespace synwarden::dataplane {
 
-namespace {
+using detail::err_of;
+using detail::host_key_of;
 
-int err_of(int ret) { return ret < 0 ? -ret : 0; }
+namespace {
 
 constexpr std::uint64_t kNsPerSec = 1'000'000'000ull;
 

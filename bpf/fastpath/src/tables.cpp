@@ -1,5 +1,7 @@
 #include "synwarden/dataplane/tables.h"
 
+#include "map_util.h"
+
 #include "synwarden/dataplane/flow_hint.h"
 
 #include <bpf/bpf.h>
@@ -11,18 +13,12 @@
 
 namespace synwarden::dataplane {
 
+using detail::err_of;
+using detail::host_key_of;
+
 namespace {
 
 // libbpf >= 1.0 returns -errno; errno is set too, but the return value is the reliable one.
-int err_of(int ret) { return ret < 0 ? -ret : 0; }
-
-sw_host_key host_key(const IpAddress& addr) {
-  sw_host_key key{};
-  key.family = addr.family_tag();
-  addr.copy_to(key.addr);
-  return key;
-}
-
 constexpr std::uint32_t kBatch = 4096;
 
 // Iterates a hash map's keys with BPF_MAP_LOOKUP_BATCH; falls back to get_next_key on kernels
@@ -67,7 +63,7 @@ Result<void> for_each_chunk(int fd, const char* map, Fn&& fn) {
 // ---- HostTable ----
 
 Result<void> HostTable::upsert(const IpAddress& addr, const HostEntry& entry) {
-  const sw_host_key key = host_key(addr);
+  const sw_host_key key = host_key_of(addr);
   const sw_host value = entry.to_raw();
   if (int ret = bpf_map_update_elem(fd_.get(), &key, &value, BPF_ANY); ret < 0) {
     return os_error(err_of(ret), "adding protected host " + addr.to_string() + " to sw_hosts",
@@ -78,7 +74,7 @@ Result<void> HostTable::upsert(const IpAddress& addr, const HostEntry& entry) {
 }
 
 Result<void> HostTable::erase(const IpAddress& addr) {
-  const sw_host_key key = host_key(addr);
+  const sw_host_key key = host_key_of(addr);
   if (int ret = bpf_map_delete_elem(fd_.get(), &key); ret < 0) {
     return os_error(err_of(ret), "removing protected host " + addr.to_string() + " from sw_hosts");
   }
@@ -86,7 +82,7 @@ Result<void> HostTable::erase(const IpAddress& addr) {
 }
 
 Result<std::optional<HostEntry>> HostTable::lookup(const IpAddress& addr) const {
-  const sw_host_key key = host_key(addr);
+  const sw_host_key key = host_key_of(addr);
   sw_host value{};
   int ret = bpf_map_lookup_elem(fd_.get(), &key, &value);
   if (err_of(ret) == ENOENT) return std::optional<HostEntry>{};
@@ -104,7 +100,7 @@ Result<void> HostTable::set_protection(const IpAddress& addr, bool protect) {
   HostEntry entry = **found;
   entry.protect = protect;
   // BPF_EXIST: never resurrect a host that a concurrent erase() removed in between.
-  const sw_host_key key = host_key(addr);
+  const sw_host_key key = host_key_of(addr);
   const sw_host value = entry.to_raw();
   if (int ret = bpf_map_update_elem(fd_.get(), &key, &value, BPF_EXIST); ret < 0) {
     return os_error(err_of(ret), "setting protection of " + addr.to_string() + " in sw_hosts");
@@ -135,7 +131,7 @@ Result<std::vector<std::pair<IpAddress, HostEntry>>> HostTable::list() const {
 Result<void> OutboundKeyTable::sync(const std::vector<std::pair<IpAddress, sw_sip_key>>& keys) {
   std::vector<sw_host_key> wanted;
   for (const auto& [addr, value] : keys) {
-    const sw_host_key key = host_key(addr);
+    const sw_host_key key = host_key_of(addr);
     wanted.push_back(key);
     sw_sip_key current{};
     if (bpf_map_lookup_elem(fd_.get(), &key, &current) == 0 && current.k0 == value.k0 &&
@@ -168,7 +164,7 @@ Result<void> OutboundKeyTable::sync(const std::vector<std::pair<IpAddress, sw_si
 }
 
 Result<std::optional<sw_sip_key>> OutboundKeyTable::lookup(const IpAddress& addr) const {
-  const sw_host_key key = host_key(addr);
+  const sw_host_key key = host_key_of(addr);
   sw_sip_key value{};
   int ret = bpf_map_lookup_elem(fd_.get(), &key, &value);
   if (err_of(ret) == ENOENT) return std::optional<sw_sip_key>{};

@@ -1,5 +1,7 @@
 #include "synwarden/dataplane/xdp_fastpath.h"
 
+#include "map_util.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -19,9 +21,10 @@
 
 namespace synwarden::dataplane {
 
-namespace {
+using detail::err_of;
+using detail::host_key_of;
 
-int err_of(int ret) { return ret < 0 ? -ret : 0; }
+namespace {
 
 // ---- libbpf log capture: load failures carry the verifier's explanation ----
 
