@@ -208,7 +208,9 @@ def run_reuse(args):
     ports = [base + i for i in range(args.count)]
     for rnd in range(2):
         for i, port in enumerate(ports):
-            err, _, _ = http_get(args.dst, rnd * 1000 + i, local_port=port, timeout=5)
+            # 10 s: what this checks is the host's TIME_WAIT rules, and under a flood a SYN lost
+            # in a full receive ring is retransmitted after 1 s, then 3 s, then 7 s.
+            err, _, _ = http_get(args.dst, rnd * 1000 + i, local_port=port, timeout=10)
             if err:
                 failures.append(f"round {rnd + 1}: {err}")
             else:
