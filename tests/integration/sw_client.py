@@ -60,8 +60,8 @@ def main():
     except OSError as e:
         out["error"] = f"{type(e).__name__}: {e}"
     finally:
-        # RST instead of FIN: the host never accepted the connection (no agent yet), and a FIN
-        # would only be retransmitted into the void.
+        # RST instead of FIN: with static random secrets the host never accepted the connection,
+        # and a FIN would only be retransmitted into the void.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
     print(json.dumps(out), flush=True)

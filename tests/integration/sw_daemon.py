@@ -43,8 +43,11 @@ def _hz():
 
 
 def write_secrets(path):
-    """A static secrets file in the core loader's format. Random keys are fine until the agent
-    exists: the host's kernel does not validate our cookies yet."""
+    """A static secrets file in the core loader's format, with random keys: the host's kernel
+    holds other secrets, so it resets every ACK the firewall forwards. Tests using it judge the
+    firewall (its counters, the client's view of the SYN-ACK) and drop the host's RSTs
+    (sw_harness.host_rst_guard) when a client must survive them; tests of acceptance by the
+    host's kernel run the agent instead."""
     hexkey = lambda: pyrandom.token_hex(16)
     doc = {
         "syncookie_secret": [hexkey(), hexkey()],
