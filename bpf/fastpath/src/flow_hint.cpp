@@ -66,10 +66,7 @@ void FlowHint::mark(const sw_flow_key& key) noexcept {
 bool FlowHint::maybe_known(const sw_flow_key& key) const noexcept {
   const std::uint64_t state = word(0).load(std::memory_order_acquire);
   if (state == SW_FLOW_HINT_OFF) return true;
-  const std::uint64_t h = sw_flow_hint_hash(&key);
-  const std::uint32_t gen = state == SW_FLOW_HINT_GEN1 ? 1 : 0;
-  return (word(sw_flow_hint_word(h, gen, words_)).load(std::memory_order_acquire) &
-          sw_flow_hint_bit(h)) != 0;
+  return marked_in(key, state == SW_FLOW_HINT_GEN1 ? 1 : 0);
 }
 
 bool FlowHint::marked_in(const sw_flow_key& key, std::uint32_t gen) const noexcept {
