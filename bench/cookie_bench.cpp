@@ -25,6 +25,15 @@ using namespace synwarden;
 
 constexpr size_t kFlows = 1024;
 
+// The SYN of every benchmark: all options, as Linux clients send them.
+SynOptions all_options() {
+  SynOptions syn;
+  syn.has_mss = syn.has_wscale = syn.sack_permitted = syn.has_timestamp = syn.ece_cwr = true;
+  syn.mss = 1460;
+  syn.wscale = 7;
+  return syn;
+}
+
 struct Fixture {
   HostSecrets secrets;
   std::vector<Ipv4Flow> v4;
@@ -60,10 +69,7 @@ struct Fixture {
       v4.push_back(f);
       v6.push_back(g);
       isn.push_back(static_cast<uint32_t>(rng()));
-      SynOptions syn;
-      syn.has_mss = syn.has_wscale = syn.sack_permitted = syn.has_timestamp = syn.ece_cwr = true;
-      syn.mss = 1460;
-      syn.wscale = 7;
+      const SynOptions syn = all_options();
       const SynAckPlan p4 = plan_synack(secrets, kClock, f, isn.back(), syn);
       ack4.push_back(p4.seq + 1);
       tsecr4.push_back(p4.tsval);
@@ -93,115 +99,89 @@ uint32_t sodium_cookie_hash_v4(const Ipv4Flow& f, uint32_t count,
   return sodium_hash(m, sizeof m, key);
 }
 
+// ---- the loop every benchmark runs ----------------------------------------------------------
+
+// Runs `op(fixture, k)` once per iteration, k cycling over the flows, and keeps its result.
+template <class Op>
+void over_flows(benchmark::State& state, Op op) {
+  const Fixture& f = fx();
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(op(f, i++ % kFlows));
+}
+
 // ---- raw hash -------------------------------------------------------------------------------
 
 void BM_Siphash16_Specialised(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const Ipv4Flow& fl = f.v4[i++ % kFlows];
-    benchmark::DoNotOptimize(
-        siphash_4u32(fl.client_addr, fl.host_addr, fl.client_port, 7, f.secrets.syncookie[0]));
-  }
+  over_flows(state, [](const Fixture& f, size_t k) {
+    const Ipv4Flow& fl = f.v4[k];
+    return siphash_4u32(fl.client_addr, fl.host_addr, fl.client_port, 7, f.secrets.syncookie[0]);
+  });
 }
 BENCHMARK(BM_Siphash16_Specialised);
 
 void BM_Siphash16_Libsodium(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const Ipv4Flow& fl = f.v4[i++ % kFlows];
+  over_flows(state, [](const Fixture& f, size_t k) {
+    const Ipv4Flow& fl = f.v4[k];
     const uint32_t m[4] = {fl.client_addr, fl.host_addr, fl.client_port, 7};
-    benchmark::DoNotOptimize(sodium_hash(m, sizeof m, f.raw_keys[0]));
-  }
+    return sodium_hash(m, sizeof m, f.raw_keys[0]);
+  });
 }
 BENCHMARK(BM_Siphash16_Libsodium);
 
 // ---- cookie generation ----------------------------------------------------------------------
 
 void BM_CookieMakeV4_Specialised(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    benchmark::DoNotOptimize(
-        make_cookie_v4(f.secrets.syncookie, f.v4[k], f.isn[k], Fixture::kCount, 3));
-  }
+  over_flows(state, [](const Fixture& f, size_t k) {
+    return make_cookie_v4(f.secrets.syncookie, f.v4[k], f.isn[k], Fixture::kCount, 3);
+  });
 }
 BENCHMARK(BM_CookieMakeV4_Specialised);
 
 void BM_CookieMakeV4_Libsodium(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
+  over_flows(state, [](const Fixture& f, size_t k) {
     const uint32_t c = Fixture::kCount;
-    const uint32_t cookie = sodium_cookie_hash_v4(f.v4[k], 0, f.raw_keys[0]) + f.isn[k] +
-                            (c << 24) +
-                            ((sodium_cookie_hash_v4(f.v4[k], c, f.raw_keys[1]) + 3) & 0xFFFFFF);
-    benchmark::DoNotOptimize(cookie);
-  }
+    return sodium_cookie_hash_v4(f.v4[k], 0, f.raw_keys[0]) + f.isn[k] + (c << 24) +
+           ((sodium_cookie_hash_v4(f.v4[k], c, f.raw_keys[1]) + 3) & 0xFFFFFF);
+  });
 }
 BENCHMARK(BM_CookieMakeV4_Libsodium);
 
 void BM_CookieMakeV6_Specialised(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    benchmark::DoNotOptimize(
-        make_cookie_v6(f.secrets.syncookie6, f.v6[k], f.isn[k], Fixture::kCount, 3));
-  }
+  over_flows(state, [](const Fixture& f, size_t k) {
+    return make_cookie_v6(f.secrets.syncookie6, f.v6[k], f.isn[k], Fixture::kCount, 3);
+  });
 }
 BENCHMARK(BM_CookieMakeV6_Specialised);
 
 // The whole SYN-ACK decision with every option: cookie (2 hashes) + ts_off (1 hash) + TSval.
 void BM_PlanSynAckV4_AllOptions(benchmark::State& state) {
-  const auto& f = fx();
-  SynOptions syn;
-  syn.has_mss = syn.has_wscale = syn.sack_permitted = syn.has_timestamp = syn.ece_cwr = true;
-  syn.mss = 1460;
-  syn.wscale = 7;
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    benchmark::DoNotOptimize(plan_synack(f.secrets, Fixture::kClock, f.v4[k], f.isn[k], syn));
-  }
+  const SynOptions syn = all_options();
+  over_flows(state, [&](const Fixture& f, size_t k) {
+    return plan_synack(f.secrets, Fixture::kClock, f.v4[k], f.isn[k], syn);
+  });
 }
 BENCHMARK(BM_PlanSynAckV4_AllOptions);
 
 void BM_PlanSynAckV6_AllOptions(benchmark::State& state) {
-  const auto& f = fx();
-  SynOptions syn;
-  syn.has_mss = syn.has_wscale = syn.sack_permitted = syn.has_timestamp = syn.ece_cwr = true;
-  syn.mss = 1460;
-  syn.wscale = 7;
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    benchmark::DoNotOptimize(plan_synack(f.secrets, Fixture::kClock, f.v6[k], f.isn[k], syn));
-  }
+  const SynOptions syn = all_options();
+  over_flows(state, [&](const Fixture& f, size_t k) {
+    return plan_synack(f.secrets, Fixture::kClock, f.v6[k], f.isn[k], syn);
+  });
 }
 BENCHMARK(BM_PlanSynAckV6_AllOptions);
 
 // ---- cookie check ---------------------------------------------------------------------------
 
 void BM_CookieCheckV4_Specialised(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    benchmark::DoNotOptimize(
-        check_cookie_v4(f.secrets.syncookie, f.v4[k], f.isn[k] + 1, f.ack4[k], Fixture::kCount));
-  }
+  over_flows(state, [](const Fixture& f, size_t k) {
+    return check_cookie_v4(f.secrets.syncookie, f.v4[k], f.isn[k] + 1, f.ack4[k],
+                           Fixture::kCount);
+  });
 }
 BENCHMARK(BM_CookieCheckV4_Specialised);
 
 void BM_CookieCheckV4_Libsodium(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
+  over_flows(state, [](const Fixture& f, size_t k) {
     // check_tcp_syn_cookie() with the generic hash.
     uint32_t cookie = f.ack4[k] - 1;
     cookie -= sodium_cookie_hash_v4(f.v4[k], 0, f.raw_keys[0]) + f.isn[k];
@@ -211,43 +191,34 @@ void BM_CookieCheckV4_Libsodium(benchmark::State& state) {
       data = (cookie - sodium_cookie_hash_v4(f.v4[k], Fixture::kCount - diff, f.raw_keys[1])) &
              0xFFFFFF;
     }
-    benchmark::DoNotOptimize(data);
-  }
+    return data;
+  });
 }
 BENCHMARK(BM_CookieCheckV4_Libsodium);
 
 void BM_CookieCheckV6_Specialised(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    benchmark::DoNotOptimize(
-        check_cookie_v6(f.secrets.syncookie6, f.v6[k], f.isn[k] + 1, f.ack6[k], Fixture::kCount));
-  }
+  over_flows(state, [](const Fixture& f, size_t k) {
+    return check_cookie_v6(f.secrets.syncookie6, f.v6[k], f.isn[k] + 1, f.ack6[k],
+                           Fixture::kCount);
+  });
 }
 BENCHMARK(BM_CookieCheckV6_Specialised);
 
 // What the firewall runs per returning ACK: cookie check + ts_off + option decode.
 void BM_CheckAckV4_WithTimestamp(benchmark::State& state) {
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    AckSegment a{f.isn[k] + 1, f.ack4[k], true, 1, f.tsecr4[k]};
-    benchmark::DoNotOptimize(check_ack(f.secrets, Fixture::kClock, f.v4[k], a));
-  }
+  over_flows(state, [](const Fixture& f, size_t k) {
+    const AckSegment a{f.isn[k] + 1, f.ack4[k], true, 1, f.tsecr4[k]};
+    return check_ack(f.secrets, Fixture::kClock, f.v4[k], a);
+  });
 }
 BENCHMARK(BM_CheckAckV4_WithTimestamp);
 
 void BM_CheckAckV4_Invalid(benchmark::State& state) {
   // A flood of forged ACKs mostly fails at the count test after one hash.
-  const auto& f = fx();
-  size_t i = 0;
-  for (auto _ : state) {
-    const size_t k = i++ % kFlows;
-    AckSegment a{f.isn[k] + 1, f.ack4[k] ^ 0x5a5a5a5a, true, 1, f.tsecr4[k]};
-    benchmark::DoNotOptimize(check_ack(f.secrets, Fixture::kClock, f.v4[k], a));
-  }
+  over_flows(state, [](const Fixture& f, size_t k) {
+    const AckSegment a{f.isn[k] + 1, f.ack4[k] ^ 0x5a5a5a5a, true, 1, f.tsecr4[k]};
+    return check_ack(f.secrets, Fixture::kClock, f.v4[k], a);
+  });
 }
 BENCHMARK(BM_CheckAckV4_Invalid);
 
