@@ -99,6 +99,25 @@ ConfirmTuple tuple(uint8_t family, const char* client, uint16_t cport, const cha
   return t;
 }
 
+// One live connection: a listener (family `lfamily`, on `listen_addr`), a client from `client`
+// connected to it at `host`, the accepted socket, and both ports.
+struct Connection {
+  UniqueFd listener, client, accepted;
+  uint16_t port = 0, cport = 0;
+};
+
+Connection open_connection(int lfamily, const char* listen_addr, int family, const char* client,
+                           const char* host) {
+  Connection c;
+  c.listener = listen_on(lfamily, listen_addr);
+  c.port = local_port(c.listener.get());
+  c.client = connect_from(family, client, host, c.port);
+  c.accepted = UniqueFd(::accept4(c.listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  EXPECT_TRUE(c.accepted.valid());
+  c.cport = local_port(c.client.get());
+  return c;
+}
+
 std::vector<bool> ask(SocketTable& table, const std::vector<ConfirmTuple>& tuples) {
   std::array<bool, kConfirmMaxTuples> out{};
   std::string error;
@@ -122,13 +141,8 @@ class SocketTableInNetns : public ::testing::Test {
 TEST_F(SocketTableInNetns, AnAcceptedIpv4ConnectionIsEstablishedAndAMadeUpTupleIsNot) {
   InNetns in(ns_);
   SocketTable table;
-  const UniqueFd listener = listen_on(AF_INET, kHost4);
-  const uint16_t port = local_port(listener.get());
-  const UniqueFd client = connect_from(AF_INET, kClient4, kHost4, port);
-  const UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  ASSERT_TRUE(accepted.valid());
-  const uint16_t cport = local_port(client.get());
-
+  const Connection c = open_connection(AF_INET, kHost4, AF_INET, kClient4, kHost4);
+  const uint16_t port = c.port, cport = c.cport;
   EXPECT_EQ(ask(table, {tuple(4, kClient4, cport, kHost4, port),
                         // same host port (the listener's), another client port: not a socket,
                         // although the kernel's lookup falls back to the listener for it
@@ -141,12 +155,8 @@ TEST_F(SocketTableInNetns, AnAcceptedIpv4ConnectionIsEstablishedAndAMadeUpTupleI
 TEST_F(SocketTableInNetns, AnAcceptedIpv6ConnectionIsEstablished) {
   InNetns in(ns_);
   SocketTable table;
-  const UniqueFd listener = listen_on(AF_INET6, kHost6);
-  const uint16_t port = local_port(listener.get());
-  const UniqueFd client = connect_from(AF_INET6, kClient6, kHost6, port);
-  const UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  ASSERT_TRUE(accepted.valid());
-  const uint16_t cport = local_port(client.get());
+  const Connection c = open_connection(AF_INET6, kHost6, AF_INET6, kClient6, kHost6);
+  const uint16_t port = c.port, cport = c.cport;
   EXPECT_EQ(ask(table, {tuple(6, kClient6, cport, kHost6, port),
                         tuple(6, kClient6, static_cast<uint16_t>(cport ^ 0x5a5a), kHost6, port)}),
             (std::vector<bool>{true, false}));
@@ -155,12 +165,8 @@ TEST_F(SocketTableInNetns, AnAcceptedIpv6ConnectionIsEstablished) {
 TEST_F(SocketTableInNetns, AnIpv4ConnectionOnADualStackListenerIsFoundByItsIpv4Tuple) {
   InNetns in(ns_);
   SocketTable table;
-  const UniqueFd listener = listen_on(AF_INET6, "::");
-  const uint16_t port = local_port(listener.get());
-  const UniqueFd client = connect_from(AF_INET, kClient4, kHost4, port);
-  const UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  ASSERT_TRUE(accepted.valid());
-  const uint16_t cport = local_port(client.get());
+  const Connection c = open_connection(AF_INET6, "::", AF_INET, kClient4, kHost4);
+  const uint16_t port = c.port, cport = c.cport;
   EXPECT_EQ(ask(table, {tuple(4, kClient4, cport, kHost4, port),
                         tuple(4, kClient4, static_cast<uint16_t>(cport + 7), kHost4, port)}),
             (std::vector<bool>{true, false}));
@@ -169,17 +175,12 @@ TEST_F(SocketTableInNetns, AnIpv4ConnectionOnADualStackListenerIsFoundByItsIpv4T
 TEST_F(SocketTableInNetns, AClosedConnectionIsNoLongerEstablished) {
   InNetns in(ns_);
   SocketTable table;
-  const UniqueFd listener = listen_on(AF_INET, kHost4);
-  const uint16_t port = local_port(listener.get());
-  UniqueFd client = connect_from(AF_INET, kClient4, kHost4, port);
-  UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  ASSERT_TRUE(accepted.valid());
-  const uint16_t cport = local_port(client.get());
-  const ConfirmTuple t = tuple(4, kClient4, cport, kHost4, port);
+  Connection c = open_connection(AF_INET, kHost4, AF_INET, kClient4, kHost4);
+  const ConfirmTuple t = tuple(4, kClient4, c.cport, kHost4, c.port);
   ASSERT_EQ(ask(table, {t}), (std::vector<bool>{true}));
   // The host closes first: its side goes through FIN_WAIT to TIME_WAIT once the client closes.
-  accepted = UniqueFd();
-  client = UniqueFd();
+  c.accepted = UniqueFd();
+  c.client = UniqueFd();
   for (int i = 0; i < 100 && ask(table, {t})[0]; ++i) ::usleep(10'000);
   EXPECT_EQ(ask(table, {t}), (std::vector<bool>{false}));
 }
@@ -272,14 +273,9 @@ TEST_F(SocketTableInNetns, TheFirewallLearnsFromTheChannelWhichTupleIsALiveConne
                          answer = e;
                        });
 
-  const UniqueFd listener = listen_on(AF_INET, kHost4);
-  const uint16_t port = local_port(listener.get());
-  const UniqueFd conn = connect_from(AF_INET, kClient4, kHost4, port);
-  const UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  ASSERT_TRUE(accepted.valid());
-  const uint16_t cport = local_port(conn.get());
-  const std::vector<ConfirmTuple> batch = {
-      tuple(4, "203.0.113.77", 31337, kHost4, port), tuple(4, kClient4, cport, kHost4, port)};
+  const Connection c = open_connection(AF_INET, kHost4, AF_INET, kClient4, kHost4);
+  const std::vector<ConfirmTuple> batch = {tuple(4, "203.0.113.77", 31337, kHost4, c.port),
+                                           tuple(4, kClient4, c.cport, kHost4, c.port)};
   ASSERT_TRUE(client.ask(batch, monotonic_ms(), unix_time_ms()));
   pollfd p{server.fd(), POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 2000), 1);
