@@ -29,7 +29,7 @@ struct HostEntry {
   IpAddress address;
   MacAddress mac = {};
   bool protection = true;
-  FailPolicy policy = FailPolicy::kFailOpen;
+  FailPolicy policy = kDefaultFailPolicy;
   std::vector<uint16_t> ports;       // sorted; empty = every port
   std::optional<HostKeys> keys;      // nullopt: no usable secrets yet (policy applies)
   // The keys in use before the cookie keys last changed (key rotation, host reboot): ACKs that
