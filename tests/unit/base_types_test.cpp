@@ -43,9 +43,9 @@ TEST(IpAddress, ParsesBothFamiliesInNetworkOrderAndPrintsThemBack) {
 }
 
 TEST(IpAddress, RefusesWhatTheStrictTextParsersRefuse) {
-  for (const std::string text : {"198.51.100.10\0"s, "198.51.100.10 "s, "[2001:db8::1]"s,
-                                 "2001:db8::1%eth0"s, "198.51.100.0/24"s, "0x7f.0.0.1"s, ""s,
-                                 "eth0"s}) {
+  for (const std::string& text : {"198.51.100.10\0"s, "198.51.100.10 "s, "[2001:db8::1]"s,
+                                  "2001:db8::1%eth0"s, "198.51.100.0/24"s, "0x7f.0.0.1"s, ""s,
+                                  "eth0"s}) {
     EXPECT_FALSE(IpAddress::parse(text)) << text;
   }
 }

@@ -36,6 +36,16 @@ constexpr uint64_t kPinnedClockLeadMs = 1'000'000;
 // exceed the clock, so it steps back 64 ms: TSval = 0xf - 64 + ts_off (mod 2^32).
 constexpr uint32_t kPinnedTsvalWithoutOffset = kTsOptWscaleMask - 64;
 
+// A segment from the client to the host as it reaches the firewall's NIC.
+FrameBuilder client_to_host(const Endpoint& client, const Endpoint& host) {
+  FrameBuilder b;
+  b.macs(kClientMac, kFirewallMac);
+  if (client.address.is_v6()) b.ipv6(client.address.to_string(), host.address.to_string());
+  else b.ipv4(client.address.to_string(), host.address.to_string());
+  b.ports(client.port, host.port);
+  return b;
+}
+
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error("--datapath xdp: " + what);
 }
@@ -140,13 +150,8 @@ XdpCookieRunner::Outcome XdpCookieRunner::run_at_instant(const std::vector<uint8
 }
 
 std::vector<uint8_t> XdpCookieRunner::syn_frame(uint32_t isn, const SynOptions& syn) const {
-  FrameBuilder b;
-  b.macs(kClientMac, kFirewallMac);
-  const std::string client = q_.client.address.to_string();
-  const std::string host = q_.host.address.to_string();
-  if (q_.client.address.is_v6()) b.ipv6(client, host);
-  else b.ipv4(client, host);
-  b.ports(q_.client.port, q_.host.port).seq(isn);
+  FrameBuilder b = client_to_host(q_.client, q_.host);
+  b.seq(isn);
   b.flags(static_cast<uint8_t>(tcpflag::kSyn | (syn.ece_cwr ? tcpflag::kEce | tcpflag::kCwr : 0)));
   // Linux's SYN layout (tcp_options_write()), each option only when asked for.
   if (syn.has_mss) b.mss(syn.mss);
@@ -157,13 +162,8 @@ std::vector<uint8_t> XdpCookieRunner::syn_frame(uint32_t isn, const SynOptions& 
 }
 
 std::vector<uint8_t> XdpCookieRunner::ack_frame(const AckSegment& ack) const {
-  FrameBuilder b;
-  b.macs(kClientMac, kFirewallMac);
-  const std::string client = q_.client.address.to_string();
-  const std::string host = q_.host.address.to_string();
-  if (q_.client.address.is_v6()) b.ipv6(client, host);
-  else b.ipv4(client, host);
-  b.ports(q_.client.port, q_.host.port).flags(tcpflag::kAck).seq(ack.seq).ack(ack.ack);
+  FrameBuilder b = client_to_host(q_.client, q_.host);
+  b.flags(tcpflag::kAck).seq(ack.seq).ack(ack.ack);
   if (ack.has_timestamp) b.nop().nop().timestamp(ack.tsval, ack.tsecr);
   return b.build();
 }

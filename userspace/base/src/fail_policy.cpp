@@ -12,8 +12,9 @@ const char* fail_policy_name(FailPolicy policy) noexcept {
 FailPolicy parse_fail_policy(std::string_view text) {
   if (text == "open") return FailPolicy::kOpen;
   if (text == "closed") return FailPolicy::kClosed;
-  throw std::invalid_argument("fail policy '" + std::string(text) +
-                              "' is not one of: open (forward SYNs unprotected), closed (drop SYNs)");
+  throw std::invalid_argument(
+      "fail policy '" + std::string(text) +
+      "' is not one of: open (forward SYNs unprotected), closed (drop SYNs)");
 }
 
 }  // namespace synwarden

@@ -69,7 +69,7 @@ ListPrefix parse_list_prefix(const nlohmann::json& value, const std::string& pat
   }
   ListPrefix p;
   p.v6 = ip->family() == IpAddress::Family::kIpv6;
-  p.prefix = ip->bytes;
+  p.prefix = ip->bytes();
   p.length = static_cast<uint8_t>(width(p.v6));
   if (slash != std::string::npos) {
     const std::string_view len = std::string_view(text).substr(slash + 1);
@@ -111,7 +111,7 @@ void parse_list_group(const nlohmann::json& value, const std::string& path,
     const std::string text = json_string(*h, r.path_of("host"));
     host = IpAddress::parse(text);
     if (!host) throw_config_error(r.path_of("host"), "\"" + text + "\" is not an IPv4 or IPv6 address");
-    const auto& b = host->bytes;
+    const auto& b = host->bytes();
     if (std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; })) {
       throw_config_error(r.path_of("host"), "the all-zero address is no host (omit \"host\" "
                                             "for the global lists)");
@@ -128,7 +128,7 @@ void parse_list_group(const nlohmann::json& value, const std::string& path,
                                      host->to_string() + " (an IPv4 host only sees IPv4 sources)");
       }
       p.has_host = true;
-      p.host = host->bytes;
+      p.host = host->bytes();
     }
     out.push_back(p);
   }

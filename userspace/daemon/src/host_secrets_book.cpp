@@ -72,7 +72,7 @@ bool HostSecretsBook::take_changes() {
 
 void HostSecretsBook::set_hosts(const std::vector<ProtectedHostConfig>& hosts, uint64_t now_ms) {
   std::lock_guard lock(mutex_);
-  std::map<IpAddress, Record, AddressLess> next;
+  std::map<IpAddress, Record> next;
   for (const auto& host : hosts) {
     Record record;
     const std::string source = secrets_source_of(host);

@@ -18,7 +18,8 @@ namespace {
 // The firewall's CLOCK_MONOTONIC (ms) at the moment the file was last written: now minus the
 // file's age on the wall clock. A file from the future (wall clock stepped back) counts as new.
 uint64_t local_ms_at_mtime(int64_t mtime_ns) {
-  const int64_t age_ns = std::max<int64_t>(0, static_cast<int64_t>(clock_now_ns(CLOCK_REALTIME)) - mtime_ns);
+  const auto wall_ns = static_cast<int64_t>(clock_now_ns(CLOCK_REALTIME));
+  const int64_t age_ns = std::max<int64_t>(0, wall_ns - mtime_ns);
   const int64_t local_ns = std::max<int64_t>(0, static_cast<int64_t>(monotonic_ns()) - age_ns);
   return static_cast<uint64_t>(local_ns / 1'000'000);
 }

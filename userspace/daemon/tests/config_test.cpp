@@ -78,7 +78,7 @@ TEST(Config, FullConfigIsParsed) {
   EXPECT_EQ(c.limits.synack_pps_per_queue, 100000u);
   EXPECT_EQ(c.limits.frame_size, 2048u);
   const ProtectedHostConfig& h = c.protected_hosts[1];
-  EXPECT_EQ(h.address.family, IpAddress::Family::kIpv6);
+  EXPECT_EQ(h.address.family(), IpAddress::Family::kIpv6);
   EXPECT_EQ(h.address.to_string(), "2001:db8::10");
   EXPECT_EQ(format_mac(h.mac), "02:00:5e:00:53:11");
   EXPECT_EQ(h.ports, (std::vector<uint16_t>{80, 443})) << "ports are kept sorted";

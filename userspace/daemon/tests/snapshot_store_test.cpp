@@ -130,15 +130,15 @@ TEST(Snapshot, FindsHostsByFamilyAndAddressAndFiltersPorts) {
   const Snapshot snapshot(std::move(hosts), MacAddress{}, 7);
   const auto v4 = *IpAddress::parse("192.0.2.10");
   const auto v6 = *IpAddress::parse("2001:db8::10");
-  const HostEntry* h = snapshot.find(IpFamily::kIpv4, v4.bytes.data());
+  const HostEntry* h = snapshot.find(IpFamily::kIpv4, v4.bytes().data());
   ASSERT_NE(h, nullptr);
   EXPECT_TRUE(h->port_protected(443));
   EXPECT_FALSE(h->port_protected(8080));
-  ASSERT_NE(snapshot.find(IpFamily::kIpv6, v6.bytes.data()), nullptr);
-  EXPECT_EQ(snapshot.find(IpFamily::kIpv6, v4.bytes.data()), nullptr)
+  ASSERT_NE(snapshot.find(IpFamily::kIpv6, v6.bytes().data()), nullptr);
+  EXPECT_EQ(snapshot.find(IpFamily::kIpv6, v4.bytes().data()), nullptr)
       << "an IPv4 address's bytes are not an IPv6 host";
   const auto other = *IpAddress::parse("192.0.2.11");
-  EXPECT_EQ(snapshot.find(IpFamily::kIpv4, other.bytes.data()), nullptr);
+  EXPECT_EQ(snapshot.find(IpFamily::kIpv4, other.bytes().data()), nullptr);
   EXPECT_EQ(snapshot.version(), 7u);
 }
 
