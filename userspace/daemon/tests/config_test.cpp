@@ -10,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "synwarden/address_text.h"
+
 namespace synwarden::daemon {
 namespace {
 
