@@ -25,6 +25,7 @@
 
 #include "frame_builder.h"
 #include "synwarden/bpf_cookie_keys.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/cookie.h"
 #include "synwarden/packet_builder.h"
 #include "lists_load.h"
@@ -77,12 +78,6 @@ const char* verdict_name(std::uint32_t v) {
     case XDP_REDIRECT: return "XDP_REDIRECT";
     default: return "other";
   }
-}
-
-std::uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
 // Datapath "xdp": the program answers the SYN itself (three SipHashes, the SYN-ACK written in

@@ -34,11 +34,14 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "synwarden/clock_now.h"
 #include "synwarden/codec.h"
 #include "synwarden/packet_builder.h"
 #include "xdpflood.skel.h"
 
 namespace {
+
+using synwarden::monotonic_ns;
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
@@ -57,12 +60,6 @@ struct Options {
   std::vector<int> cpus{0};
   uint32_t batch = 64;
 };
-
-uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 synwarden::MacAddress interface_mac(const std::string& name) {
   const int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -132,12 +129,12 @@ void generate(int prog_fd, int cpu, const std::vector<uint8_t>& frame, const xdp
   }
   // Each call sets up a page pool, so calls are made large; unpaced, ~10-50 ms each.
   constexpr uint64_t kChunk = 1u << 16;
-  const uint64_t start = now_ns();
+  const uint64_t start = monotonic_ns();
   uint64_t done = 0;
-  while (!g_stop.load(std::memory_order_relaxed) && now_ns() < end_ns) {
+  while (!g_stop.load(std::memory_order_relaxed) && monotonic_ns() < end_ns) {
     uint64_t want = kChunk;
     if (rate != 0) {
-      const uint64_t allowed = (now_ns() - start) * rate / 1'000'000'000ull;
+      const uint64_t allowed = (monotonic_ns() - start) * rate / 1'000'000'000ull;
       if (allowed <= done) {
         const timespec pause{0, 500'000};
         nanosleep(&pause, nullptr);
@@ -206,7 +203,7 @@ int run(const Options& o) {
   xdp_md ctx{};
   ctx.data_end = static_cast<uint32_t>(frame.size());
   ctx.ingress_ifindex = ifindex;
-  const uint64_t start = now_ns();
+  const uint64_t start = monotonic_ns();
   const uint64_t end = start + static_cast<uint64_t>(o.duration * 1e9);
   std::atomic<int> error{0};
   std::vector<std::thread> threads;
@@ -225,7 +222,7 @@ int run(const Options& o) {
                             "BPF_PROG_TEST_RUN live frames out of " + o.interface +
                                 " (a veth peer needs XDP or GRO to take XDP frames)");
   }
-  const double seconds = static_cast<double>(now_ns() - start) / 1e9;
+  const double seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
   const uint64_t sent = total_sent(map_fd);
   std::printf("{\"event\":\"done\",\"mode\":\"%s\",\"sent\":%llu,\"seconds\":%.3f,\"pps\":%.0f}\n",
               o.mode.c_str(), static_cast<unsigned long long>(sent), seconds,

@@ -12,6 +12,7 @@
 
 #include "host_bpf_util.h"
 #include "host_cookie.skel.h"
+#include "synwarden/unique_fd.h"
 
 namespace synwarden {
 namespace {
@@ -253,11 +254,8 @@ HostCounters read_pinned_counters(const std::string& pin_dir) {
     throw HostProgramError("no host program counters pinned at " + path + " (" +
                            errno_text(errno) + "): is synwarden-agent running in bpf mode?");
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  return sum_counters(fd);
+  const UniqueFd owned(fd);
+  return sum_counters(owned.get());
 }
 
 }  // namespace synwarden

@@ -13,6 +13,7 @@
 
 #include "host_bpf_util.h"
 #include "host_stamp.skel.h"
+#include "synwarden/unique_fd.h"
 
 namespace synwarden {
 namespace {
@@ -173,11 +174,8 @@ StampCounters read_pinned_stamp_counters(const std::string& pin_dir) {
     throw StampProgramError("no outbound stamp counters pinned at " + path + " (" +
                             errno_text(errno) + "): is synwarden-agent running with outbound_stamp?");
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  return sum(fd);
+  const UniqueFd owned(fd);
+  return sum(owned.get());
 }
 
 }  // namespace synwarden

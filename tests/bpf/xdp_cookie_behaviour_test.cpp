@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "synwarden/bpf_cookie_keys.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/packet_builder.h"
 #include "synwarden/tcp_timestamp.h"
 #include "xdp_harness.h"
@@ -15,12 +16,6 @@ namespace {
 using dataplane::FlowOrigin;
 using dataplane::HostCookieTable;
 using dataplane::IpAddress;
-
-std::uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
-}
 
 HostSecrets fixed_secrets() {
   HostSecrets s;

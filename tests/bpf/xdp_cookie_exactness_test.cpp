@@ -15,6 +15,7 @@
 #include <random>
 
 #include "synwarden/bpf_cookie_keys.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/codec.h"
 #include "synwarden/cookie.h"
 #include "synwarden/packet_builder.h"
@@ -29,13 +30,6 @@ constexpr std::uint32_t kFlowLabelSeed = 0x5eed1234;
 constexpr int kSyns = 10000;
 constexpr int kAcks = 4000;
 constexpr int kFramesPerHostChange = 250;  // each host rewrite waits for an RCU grace period
-
-std::uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-          static_cast<std::uint64_t>(ts.tv_nsec)) / 1'000'000;
-}
 
 // One protected host as the engine and the XDP map both see it.
 struct HostModel {

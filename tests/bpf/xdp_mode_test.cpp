@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "synwarden/bpf_cookie_keys.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/packet_builder.h"
 #include "xdp_harness.h"
 
@@ -17,13 +18,6 @@ namespace {
 using dataplane::FlowOrigin;
 using dataplane::HostCookieTable;
 using dataplane::IpAddress;
-
-std::uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
-}
 
 HostSecrets fixed_secrets() {
   HostSecrets s;

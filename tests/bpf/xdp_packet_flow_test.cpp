@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "xdp_harness.h"
+#include "synwarden/clock_now.h"
 
 namespace synwarden::test {
 namespace {
@@ -100,12 +101,6 @@ void PrintTo(Tags t, std::ostream* os) {
 
 constexpr std::uint16_t kOuterVid = 100;
 constexpr std::uint16_t kInnerVid = 200;
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 // The cell's frame with the given Ethernet addresses: called once with the router's MACs (the
 // input) and once with host/firewall MACs (the expected output of a forward).

@@ -57,7 +57,7 @@ namespace {
 
 using daemon::ApiRequest;
 using daemon::ApiResponse;
-using daemon::IpAddress;
+using synwarden::IpAddress;
 using json = nlohmann::json;
 
 const MacAddress kFirewallMac{0x02, 0x53, 0x57, 0, 0, 0x03};
@@ -345,7 +345,7 @@ std::optional<IpAddress> path_host(const std::string& path) {
   if (!rest.starts_with("hosts/")) return std::nullopt;
   rest.remove_prefix(6);
   while (rest.starts_with('/')) rest.remove_prefix(1);
-  return daemon::parse_ip_address(std::string(rest.substr(0, rest.find('/'))));
+  return IpAddress::parse(std::string(rest.substr(0, rest.find('/'))));
 }
 
 // Property 5.
@@ -382,7 +382,7 @@ void check_effect(const Harness& h, const ApiRequest& q, const ApiResponse& r) {
   if (q.path.starts_with("/lists/")) return check_list_effect(h, q);
   if (r.status == 201) {
     const json spec = json::parse(q.body);
-    const auto address = daemon::parse_ip_address(spec.at("address").get<std::string>());
+    const auto address = IpAddress::parse(spec.at("address").get<std::string>());
     FUZZ_CHECK(address && h.find(*address) != nullptr, "POST /hosts 201 but the host is absent");
     return;
   }

@@ -101,11 +101,10 @@ class RecordingFlows : public daemon::FlowSink {
 daemon::HostEntry make_host(const char* address, uint8_t bits, const HandlerCase& c,
                             uint32_t slot) {
   daemon::HostEntry h;
-  h.address = *daemon::parse_ip_address(address);
+  h.address = *IpAddress::parse(address);
   h.mac = kHostMac;
   h.protection = (bits & HandlerCase::kProtection) != 0;
-  h.policy = (bits & HandlerCase::kFailClosed) ? daemon::FailPolicy::kFailClosed
-                                               : daemon::FailPolicy::kFailOpen;
+  h.policy = (bits & HandlerCase::kFailClosed) ? FailPolicy::kClosed : FailPolicy::kOpen;
   if (bits & HandlerCase::kPortFilter) {
     h.ports = {c.port};
     if (c.port != 0xFFFF) h.ports.push_back(static_cast<uint16_t>(c.port + 1));

@@ -14,15 +14,12 @@
 #include <bpf/bpf.h>
 
 #include "established_map.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/dataplane/xdp_fastpath.h"
 
 namespace {
 
-uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+using synwarden::monotonic_ns;
 
 sw_flow_key key_for(uint32_t i) {
   sw_flow_key key;
@@ -48,18 +45,18 @@ int main(int argc, char** argv) {
   }
   synwarden::daemon::EstablishedMap map(fp->flows());
   uint32_t failed = 0;
-  const uint64_t t0 = now_ns();
+  const uint64_t t0 = monotonic_ns();
   for (uint32_t i = 0; i < count; ++i) failed += map.insert(key_for(i)) ? 0 : 1;
-  const uint64_t t1 = now_ns();
+  const uint64_t t1 = monotonic_ns();
   for (uint32_t i = 0; i < count; ++i) failed += map.insert(key_for(i)) ? 0 : 1;
-  const uint64_t t2 = now_ns();
+  const uint64_t t2 = monotonic_ns();
   // The bare syscall on the same map, to separate the kernel's cost from the wrapper's.
   const sw_flow value{};
   for (uint32_t i = 0; i < count; ++i) {
     const sw_flow_key key = key_for(i + count);
     failed += bpf_map_update_elem(fp->flows().fd(), &key, &value, BPF_ANY) == 0 ? 0 : 1;
   }
-  const uint64_t t3 = now_ns();
+  const uint64_t t3 = monotonic_ns();
   auto entries = fp->flows().count();
   std::printf("{\"inserts\":%u,\"failed\":%u,\"entries\":%llu,\"new_key_ns\":%.0f,"
               "\"existing_key_ns\":%.0f,\"bare_syscall_new_key_ns\":%.0f}\n",

@@ -24,6 +24,7 @@
 #include <CLI/CLI.hpp>
 
 #include "synwarden/checksum.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/codec.h"
 #include "synwarden/packet_builder.h"
 #include "synwarden/packet_bytes.h"
@@ -31,6 +32,8 @@
 namespace {
 
 using synwarden::MacAddress;
+using synwarden::monotonic_ns;
+using synwarden::unix_time_ms;
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
@@ -49,18 +52,6 @@ struct Options {
   uint32_t batch = 64;
   uint64_t seed = 1;
 };
-
-uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-uint64_t unix_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000ull + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
 
 // xorshift64*: fast, good enough to spread sources over a prefix; not for cryptography.
 struct Rng {
@@ -220,11 +211,11 @@ int run(const Options& o) {
   Rng rng{o.seed * 0x9E3779B97F4A7C15ull + 1};
   uint64_t sent = 0, errors = 0;
   // Wall-clock bounds of the flood, for tests that compare them with the daemon's log times.
-  const uint64_t start_unix_ms = unix_ms();
-  const uint64_t start = now_ns();
+  const uint64_t start_unix_ms = unix_time_ms();
+  const uint64_t start = monotonic_ns();
   const uint64_t end = o.duration > 0 ? start + static_cast<uint64_t>(o.duration * 1e9) : 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
-    const uint64_t now = now_ns();
+    const uint64_t now = monotonic_ns();
     if (end != 0 && now >= end) break;
     uint64_t want = o.batch;
     if (o.count != 0) want = std::min<uint64_t>(want, o.count - sent);
@@ -249,8 +240,8 @@ int run(const Options& o) {
     }
     sent += static_cast<uint64_t>(n);
   }
-  const double seconds = static_cast<double>(now_ns() - start) / 1e9;
-  const uint64_t end_unix_ms = unix_ms();
+  const double seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
+  const uint64_t end_unix_ms = unix_time_ms();
   std::printf("{\"mode\":\"%s\",\"sent\":%llu,\"send_errors\":%llu,\"seconds\":%.3f,\"pps\":%.0f,"
               "\"start_unix_ms\":%llu,\"end_unix_ms\":%llu}\n",
               o.mode.c_str(), static_cast<unsigned long long>(sent),

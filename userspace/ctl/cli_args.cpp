@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "synwarden/address_text.h"
+#include "synwarden/ip_address.h"
 
 namespace synwarden::ctl {
 
@@ -32,7 +32,6 @@ Endpoint parse_endpoint(const std::string& option, const std::string& text) {
     }
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
-    ep.ipv6 = true;
   } else {
     const auto colon = text.rfind(':');
     if (colon == std::string::npos || text.find(':') != colon) {
@@ -42,24 +41,19 @@ Endpoint parse_endpoint(const std::string& option, const std::string& text) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  bool ok = false;
-  if (ep.ipv6) {
-    const auto a = parse_ipv6_text(host);
-    if ((ok = a.has_value())) ep.addr = *a;
-  } else {
-    const auto a = parse_ipv4_text(host);
-    if ((ok = a.has_value())) std::copy(a->begin(), a->end(), ep.addr.begin());
-  }
-  if (!ok) {
+  const bool ipv6 = text.front() == '[';
+  const auto address = IpAddress::parse(host);
+  if (!address || address->is_v6() != ipv6) {
     throw CLI::ValidationError(option, "\"" + host + "\" is not an IPv" +
-                                           (ep.ipv6 ? "6" : "4") + " address");
+                                           (ipv6 ? "6" : "4") + " address");
   }
+  ep.address = *address;
   ep.port = static_cast<uint16_t>(parse_unsigned(option + " port", port, 65535));
   return ep;
 }
 
 const std::string& check_host_address(const std::string& option, const std::string& text) {
-  if (!parse_ipv4_text(text) && !parse_ipv6_text(text)) {
+  if (!IpAddress::parse(text)) {
     throw CLI::ValidationError(option, "expected an IPv4 or IPv6 address such as 192.0.2.10 or "
                                        "2001:db8::10, got \"" + text + "\"");
   }

@@ -6,15 +6,16 @@
 #include <cstdint>
 #include <string>
 
+#include "synwarden/ip_address.h"
+
 namespace synwarden::ctl {
 
 // Parses `text` as an unsigned integer no larger than `max`.
 uint64_t parse_unsigned(const std::string& option, const std::string& text, uint64_t max);
 
 struct Endpoint {
-  bool ipv6 = false;
-  std::array<uint8_t, 16> addr{};  // wire order; IPv4 uses the first 4 bytes
-  uint16_t port = 0;               // host order
+  IpAddress address;
+  uint16_t port = 0;  // host order
 };
 
 // "192.0.2.1:443" or "[2001:db8::1]:443".

@@ -78,7 +78,7 @@ Context resolve(const CommonArgs& a) {
   if (c.xdp) XdpCookieRunner::require_privileges();
   c.client = parse_endpoint("--src", a.src);
   c.host = parse_endpoint("--dst", a.dst);
-  if (c.client.ipv6 != c.host.ipv6) {
+  if (c.client.address.is_v6() != c.host.address.is_v6()) {
     throw CLI::ValidationError("--src/--dst", "both endpoints must be IPv4 or both IPv6");
   }
   c.secrets = load_secrets_file(a.secrets);
@@ -92,8 +92,8 @@ Context resolve(const CommonArgs& a) {
 
 Ipv4Flow flow4(const Context& c) {
   Ipv4Flow f;
-  f.client_addr = load_raw32(c.client.addr.data());
-  f.host_addr = load_raw32(c.host.addr.data());
+  f.client_addr = load_raw32(c.client.address.bytes().data());
+  f.host_addr = load_raw32(c.host.address.bytes().data());
   f.client_port = to_be16(c.client.port);
   f.host_port = to_be16(c.host.port);
   return f;
@@ -101,8 +101,8 @@ Ipv4Flow flow4(const Context& c) {
 
 Ipv6Flow flow6(const Context& c) {
   Ipv6Flow f;
-  f.client_addr = c.client.addr;
-  f.host_addr = c.host.addr;
+  f.client_addr = c.client.address.bytes();
+  f.host_addr = c.host.address.bytes();
   f.client_port = to_be16(c.client.port);
   f.host_port = to_be16(c.host.port);
   return f;
@@ -111,7 +111,7 @@ Ipv6Flow flow6(const Context& c) {
 // Calls fn(flow) with the connection as an Ipv4Flow or Ipv6Flow.
 template <typename Fn>
 auto with_flow(const Context& c, Fn&& fn) {
-  return c.client.ipv6 ? fn(flow6(c)) : fn(flow4(c));
+  return c.client.address.is_v6() ? fn(flow6(c)) : fn(flow4(c));
 }
 
 // The SYN-ACK's TCP options as written on the wire, one object each, in order.
@@ -208,12 +208,12 @@ void add_synack(CLI::App& cookie) {
       });
       options_len = write_synack_options(plan, options);
     }
-    const auto& table = c.client.ipv6 ? kMssTableV6 : kMssTableV4;
+    const auto& table = c.client.address.is_v6() ? kMssTableV6 : kMssTableV4;
 
     json flags = json::array({"SYN", "ACK"});
     if (plan.ece) flags.push_back("ECE");
     json out = {
-        {"family", c.client.ipv6 ? "ipv6" : "ipv4"},
+        {"family", c.client.address.is_v6() ? "ipv6" : "ipv4"},
         {"seq", plan.seq},
         {"ack", plan.ack},
         {"flags", flags},

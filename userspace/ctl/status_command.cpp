@@ -1,23 +1,17 @@
 // `synwardenctl status`: the daemon at a glance (GET /status): interface, workers and their
 // AF_XDP modes, uptime, the config file's state (pending restart keys, last reload, unsaved API
 // changes) and, per protected host, protection and how current its secrets are.
-#include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "api_options.h"
 #include "commands.h"
 #include "stats_view.h"
+#include "synwarden/clock_now.h"
 #include "table.h"
 
 namespace synwarden::ctl {
 namespace {
-
-uint64_t unix_now_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 std::string join(const nlohmann::json& array) {
   std::string out;
@@ -55,7 +49,7 @@ void print_status(const nlohmann::json& s) {
   if (c.contains("last_reload") && c["last_reload"].is_object()) {
     const auto& r = c["last_reload"];
     const uint64_t at = r.value("unix_ms", uint64_t{0});
-    const uint64_t now = unix_now_ms();
+    const uint64_t now = unix_time_ms();
     std::printf("last reload (%s) %s ago: %s\n", r.value("trigger", "?").c_str(),
                 format_age_ms(now > at ? now - at : 0).c_str(),
                 r.value("ok", false) ? "applied" : "REFUSED");

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "synwarden/bpf_cookie_keys.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/codec.h"
 #include "synwarden/cookie.h"
 #include "synwarden/dataplane/xdp_fastpath.h"
@@ -35,16 +36,14 @@ constexpr uint64_t kPinnedClockLeadMs = 1'000'000;
 // exceed the clock, so it steps back 64 ms: TSval = 0xf - 64 + ts_off (mod 2^32).
 constexpr uint32_t kPinnedTsvalWithoutOffset = kTsOptWscaleMask - 64;
 
-uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
-std::string text_of(const Endpoint& e) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(e.ipv6 ? AF_INET6 : AF_INET, e.addr.data(), buf, sizeof buf);
-  return buf;
+// A segment from the client to the host as it reaches the firewall's NIC.
+FrameBuilder client_to_host(const Endpoint& client, const Endpoint& host) {
+  FrameBuilder b;
+  b.macs(kClientMac, kFirewallMac);
+  if (client.address.is_v6()) b.ipv6(client.address.to_string(), host.address.to_string());
+  else b.ipv4(client.address.to_string(), host.address.to_string());
+  b.ports(client.port, host.port);
+  return b;
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -90,22 +89,20 @@ XdpCookieRunner::XdpCookieRunner(const XdpQuery& q) : q_(q) {
   settings.firewall_mac = kFirewallMac;
   settings.xdp_cookies = true;  // no SYN-ACK rate limit: cookie_synack_rate_pps = 0
   require(fp_->settings().write(settings), "writing the program's settings");
-  auto host = dataplane::IpAddress::parse(text_of(q_.host));
-  if (!host) fail("the host address " + text_of(q_.host) + " did not convert");
   dataplane::HostEntry entry;
   entry.mac = kHostMac;
   entry.protect = true;
-  require(fp_->hosts().upsert(*host, entry), "protecting " + text_of(q_.host));
+  require(fp_->hosts().upsert(q_.host.address, entry),
+          "protecting " + q_.host.address.to_string());
 }
 
 XdpCookieRunner::~XdpCookieRunner() = default;
 
 XdpCookieRunner::Outcome XdpCookieRunner::run_at_instant(const std::vector<uint8_t>& frame,
                                                          bool pin_ts_clock) {
-  auto host = dataplane::IpAddress::parse(text_of(q_.host));
   sw_host_key key{};
-  key.family = host->family_tag();
-  host->copy_to(key.addr);
+  key.family = dataplane::sw_family_of(q_.host.address);
+  dataplane::copy_words(q_.host.address, key.addr);
   // Host instant - sample instant, modulo 2^64 like HostClock's own elapsed time.
   const uint64_t elapsed = q_.now_mono_ms - q_.secrets.clock.mono_ms;
   Outcome o;
@@ -153,11 +150,8 @@ XdpCookieRunner::Outcome XdpCookieRunner::run_at_instant(const std::vector<uint8
 }
 
 std::vector<uint8_t> XdpCookieRunner::syn_frame(uint32_t isn, const SynOptions& syn) const {
-  FrameBuilder b;
-  b.macs(kClientMac, kFirewallMac);
-  if (q_.client.ipv6) b.ipv6(text_of(q_.client), text_of(q_.host));
-  else b.ipv4(text_of(q_.client), text_of(q_.host));
-  b.ports(q_.client.port, q_.host.port).seq(isn);
+  FrameBuilder b = client_to_host(q_.client, q_.host);
+  b.seq(isn);
   b.flags(static_cast<uint8_t>(tcpflag::kSyn | (syn.ece_cwr ? tcpflag::kEce | tcpflag::kCwr : 0)));
   // Linux's SYN layout (tcp_options_write()), each option only when asked for.
   if (syn.has_mss) b.mss(syn.mss);
@@ -168,11 +162,8 @@ std::vector<uint8_t> XdpCookieRunner::syn_frame(uint32_t isn, const SynOptions& 
 }
 
 std::vector<uint8_t> XdpCookieRunner::ack_frame(const AckSegment& ack) const {
-  FrameBuilder b;
-  b.macs(kClientMac, kFirewallMac);
-  if (q_.client.ipv6) b.ipv6(text_of(q_.client), text_of(q_.host));
-  else b.ipv4(text_of(q_.client), text_of(q_.host));
-  b.ports(q_.client.port, q_.host.port).flags(tcpflag::kAck).seq(ack.seq).ack(ack.ack);
+  FrameBuilder b = client_to_host(q_.client, q_.host);
+  b.flags(tcpflag::kAck).seq(ack.seq).ack(ack.ack);
   if (ack.has_timestamp) b.nop().nop().timestamp(ack.tsval, ack.tsecr);
   return b.build();
 }
@@ -227,10 +218,11 @@ XdpSynAck XdpCookieRunner::synack(uint32_t isn, const SynOptions& syn) {
   ParsedFrame p;
   const Verdict v = parse_frame(o.out.data(), o.out.size(), p, ChecksumPolicy::kVerify);
   if (v != Verdict::kOk) fail(std::string("the program's SYN-ACK does not parse: ") + verdict_name(v));
-  const size_t alen = q_.client.ipv6 ? 16 : 4;
+  const size_t alen = q_.client.address.is_v6() ? 16 : 4;
   if ((p.tcp_flags & (tcpflag::kSyn | tcpflag::kAck)) != (tcpflag::kSyn | tcpflag::kAck) ||
-      std::memcmp(p.saddr, q_.host.addr.data(), alen) != 0 ||
-      std::memcmp(p.daddr, q_.client.addr.data(), alen) != 0 || ntohs(p.sport) != q_.host.port ||
+      std::memcmp(p.saddr, q_.host.address.bytes().data(), alen) != 0 ||
+      std::memcmp(p.daddr, q_.client.address.bytes().data(), alen) != 0 ||
+      ntohs(p.sport) != q_.host.port ||
       ntohs(p.dport) != q_.client.port) {
     fail("the program's answer is not a SYN-ACK from the host to the client");
   }
@@ -262,7 +254,7 @@ AckVerdict XdpCookieRunner::check(const AckSegment& ack) {
   v.status = ack_status_of(run_at_instant(ack_frame(ack), false).reason);
   if (!v.valid()) return v;
   v.mss_index = mss_index_of(ack);
-  v.mss = (q_.client.ipv6 ? kMssTableV6 : kMssTableV4)[v.mss_index];
+  v.mss = (q_.client.address.is_v6() ? kMssTableV6 : kMssTableV4)[v.mss_index];
   // What the host makes of the TSecr (cookie_tcp_check(), cookie_timestamp_decode()): the program
   // only refuses options a sysctl disables, so the decode is done here on its ts_off.
   const TcpSysctls& sys = q_.secrets.sysctls;

@@ -2,6 +2,7 @@
 
 #include "map_util.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 
 #include <algorithm>
@@ -122,7 +123,7 @@ Result<std::optional<sw_host_cookie>> HostCookieTable::lookup(const IpAddress& a
 Result<std::vector<IpAddress>> HostCookieTable::list() const {
   std::vector<IpAddress> out;
   for (const auto& k : all_keys<sw_host_key>(cookies_.get())) {
-    out.push_back(IpAddress::from_words(static_cast<std::uint8_t>(k.family), k.addr));
+    out.push_back(address_of_words(k.family, k.addr));
   }
   return out;
 }

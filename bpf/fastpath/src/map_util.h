@@ -12,8 +12,8 @@ inline int err_of(int ret) { return ret < 0 ? -ret : 0; }
 // The key of a protected address in the host-keyed maps (sw_hosts, sw_host_cookies, ...).
 inline sw_host_key host_key_of(const IpAddress& addr) {
   sw_host_key key{};
-  key.family = addr.family_tag();
-  addr.copy_to(key.addr);
+  key.family = sw_family_of(addr);
+  copy_words(addr, key.addr);
   return key;
 }
 

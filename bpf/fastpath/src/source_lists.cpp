@@ -32,9 +32,9 @@ struct TrieKey {
 TrieKey trie_key(const ListEntry& e) {
   TrieKey k;
   __u32 src[4];
-  e.prefix.copy_to(src);
+  copy_words(e.prefix, src);
   __u32 host[4] = {0, 0, 0, 0};
-  if (e.host) e.host->copy_to(host);
+  if (e.host) copy_words(*e.host, host);
   if (e.prefix.is_v4()) {
     k.k4.prefixlen = 32u + e.length;
     k.k4.host = host[0];
@@ -236,8 +236,8 @@ Result<std::vector<ListEntry>> SourceListTable::list(ListKind kind) const {
     ListEntry e;
     const __u32 src[4] = {k.src, 0, 0, 0};
     const __u32 host[4] = {k.host, 0, 0, 0};
-    e.prefix = IpAddress::from_words(SW_FAMILY_IPV4, src);
-    if (k.host != 0) e.host = IpAddress::from_words(SW_FAMILY_IPV4, host);
+    e.prefix = address_of_words(SW_FAMILY_IPV4, src);
+    if (k.host != 0) e.host = address_of_words(SW_FAMILY_IPV4, host);
     e.length = static_cast<std::uint8_t>(k.prefixlen - 32);
     out.push_back(e);
   }
@@ -247,9 +247,9 @@ Result<std::vector<ListEntry>> SourceListTable::list(ListKind kind) const {
     std::uint32_t value = 0;
     if (bpf_map_lookup_elem(v6_.get(), &k, &value) < 0 || !(value & bit)) continue;
     ListEntry e;
-    e.prefix = IpAddress::from_words(SW_FAMILY_IPV6, k.src);
+    e.prefix = address_of_words(SW_FAMILY_IPV6, k.src);
     if (k.host[0] | k.host[1] | k.host[2] | k.host[3]) {
-      e.host = IpAddress::from_words(SW_FAMILY_IPV6, k.host);
+      e.host = address_of_words(SW_FAMILY_IPV6, k.host);
     }
     e.length = static_cast<std::uint8_t>(k.prefixlen - 128);
     out.push_back(e);
@@ -341,7 +341,7 @@ Result<std::vector<BudgetRow>> SynBudgetTable::top(std::size_t n) const {
   for (const auto& k : keys) {
     if (bpf_map_lookup_elem(buckets_.get(), &k, per_cpu.data()) < 0) continue;  // evicted meanwhile
     BudgetRow r;
-    r.prefix = IpAddress::from_words(static_cast<std::uint8_t>(k.family), k.addr);
+    r.prefix = address_of_words(k.family, k.addr);
     for (const auto& c : per_cpu) {
       r.dropped += c.dropped;
       r.answered += c.answered;

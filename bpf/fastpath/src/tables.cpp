@@ -2,6 +2,7 @@
 
 #include "map_util.h"
 
+#include "synwarden/clock_now.h"
 #include "synwarden/dataplane/flow_hint.h"
 
 #include <bpf/bpf.h>
@@ -119,7 +120,7 @@ Result<std::vector<std::pair<IpAddress, HostEntry>>> HostTable::list() const {
     sw_host value{};
     // A host deleted between the walk and this lookup is simply skipped.
     if (bpf_map_lookup_elem(fd_.get(), &k, &value) == 0) {
-      out.emplace_back(IpAddress::from_words(static_cast<std::uint8_t>(k.family), k.addr),
+      out.emplace_back(address_of_words(k.family, k.addr),
                        HostEntry::from_raw(value));
     }
   }
@@ -183,15 +184,12 @@ std::string describe(const FlowKey& k) {
 }  // namespace
 
 Result<void> FlowTable::insert(const FlowKey& key, FlowOrigin origin) {
-  if (key.remote.family_tag() != key.local.family_tag()) {
+  if (key.remote.family() != key.local.family()) {
     return logic_error("inserting flow " + describe(key) + ": address families differ");
   }
   const sw_flow_key raw = key.to_raw();
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);  // the clock bpf_ktime_get_ns() reads
   sw_flow value{};
-  value.created_ns = static_cast<__u64>(now.tv_sec) * 1'000'000'000ull +
-                     static_cast<__u64>(now.tv_nsec);
+  value.created_ns = monotonic_ns();  // the clock bpf_ktime_get_ns() reads
   value.origin = static_cast<__u32>(origin);
   if (int ret = bpf_map_update_elem(fd_.get(), &raw, &value, BPF_ANY); ret < 0) {
     return os_error(err_of(ret), "inserting flow " + describe(key) + " into sw_flows");

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "synwarden/clock_now.h"
 #include "synwarden/codec.h"
 #include "synwarden/packet_bytes.h"
 #include "synwarden/synack_planner.h"

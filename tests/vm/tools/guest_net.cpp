@@ -28,24 +28,6 @@ namespace {
 
 }  // namespace
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-int UniqueFd::release() noexcept {
-  const int fd = fd_;
-  fd_ = -1;
-  return fd;
-}
-
 TapDevice::TapDevice(const std::string& name, unsigned mtu) : name_(name) {
   if (name.size() >= IFNAMSIZ) throw std::invalid_argument("interface name too long: " + name);
   fd_ = UniqueFd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
@@ -108,12 +90,6 @@ void write_file(const std::string& path, const std::string& value) {
   out << value << '\n';
   out.flush();
   if (!out) throw std::runtime_error("cannot write '" + value + "' to " + path);
-}
-
-uint64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 std::string to_hex(const uint8_t* data, size_t len) {

@@ -10,25 +10,9 @@
 #include <vector>
 
 #include "synwarden/packet_headers.h"
+#include "synwarden/unique_fd.h"
 
 namespace synwarden::vmtest {
-
-// An fd that is closed once.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-  int get() const noexcept { return fd_; }
-  int release() noexcept;
-
- private:
-  int fd_ = -1;
-};
 
 // A TAP interface (IFF_TAP | IFF_NO_PI) owned by this process: it disappears with the fd.
 // Created with ARP/ND off (IFF_NOARP), so the kernel sends to any on-link address without
@@ -62,9 +46,6 @@ void run_ip(const std::vector<std::string>& args);
 void write_file(const std::string& path, const std::string& value);
 // Writes `value` into /proc/sys/<name> (e.g. "net/ipv4/tcp_syncookies"). Throws.
 void write_sysctl(const std::string& name, const std::string& value);
-
-// CLOCK_MONOTONIC in ns: the clock the guest kernel's TCP timestamps are made from.
-uint64_t monotonic_ns() noexcept;
 
 std::string to_hex(const uint8_t* data, size_t len);
 std::vector<uint8_t> from_hex(const std::string& hex);  // throws std::invalid_argument

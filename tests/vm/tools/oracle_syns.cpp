@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "synwarden/clock_now.h"
 #include "synwarden/codec.h"
 #include "synwarden/packet_builder.h"
 

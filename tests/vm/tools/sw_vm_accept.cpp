@@ -145,7 +145,7 @@ socklen_t service_address(const Endpoint& ep, sockaddr_storage& ss) {
 
 // One connection attempt from the client namespace. Reply: "ok <tcp_info>" or "err <reason>".
 std::string client_connect(const Endpoint& ep, bool expect_established) {
-  vt::UniqueFd fd(::socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sw::UniqueFd fd(::socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   set_timeouts(fd.get(), 8);
   sockaddr_storage ss{};
   const socklen_t sl = service_address(ep, ss);
@@ -214,7 +214,7 @@ std::string client_connect(const Endpoint& ep, bool expect_established) {
 
 // ---- host side (parent) ---------------------------------------------------------------------
 
-vt::UniqueFd receive_tap_fd(int ctl, sw::MacAddress& mac) {
+sw::UniqueFd receive_tap_fd(int ctl, sw::MacAddress& mac) {
   char buf[6];
   iovec iov{buf, sizeof buf};
   alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
@@ -229,11 +229,11 @@ vt::UniqueFd receive_tap_fd(int ctl, sw::MacAddress& mac) {
   int fd = -1;
   std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
   std::memcpy(mac.data(), buf, 6);
-  return vt::UniqueFd(fd);
+  return sw::UniqueFd(fd);
 }
 
-vt::UniqueFd listen_on(const Endpoint& ep) {
-  vt::UniqueFd fd(::socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+sw::UniqueFd listen_on(const Endpoint& ep) {
+  sw::UniqueFd fd(::socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_storage ss{};
@@ -243,10 +243,10 @@ vt::UniqueFd listen_on(const Endpoint& ep) {
   return fd;
 }
 
-vt::UniqueFd accept_within(int listener, int timeout_ms) {
+sw::UniqueFd accept_within(int listener, int timeout_ms) {
   pollfd p{listener, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return vt::UniqueFd();
-  return vt::UniqueFd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (::poll(&p, 1, timeout_ms) <= 0) return sw::UniqueFd();
+  return sw::UniqueFd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
 }
 
 void set_gate(bool on) { vt::write_file(kGateParam, on ? "1" : "0"); }
@@ -255,12 +255,12 @@ void run_case(const Endpoint& ep, bool gate_on, int ctl, const vt::AcceptForward
               unsigned host_wscale) {
   const std::string name = std::string(ep.label) + (gate_on ? " gate on" : " gate off");
   set_gate(gate_on);
-  vt::UniqueFd listener = listen_on(ep);
+  sw::UniqueFd listener = listen_on(ep);
   const uint64_t opened_before = sw::read_kmod_secrets().gate_opened;
   const uint64_t answered_before = fw.syns_answered();
   send_line(ctl, std::string(&ep == &kEndpoints[1] ? "1" : "0") + (gate_on ? " 1" : " 0"));
 
-  vt::UniqueFd conn = accept_within(listener.get(), gate_on ? 10000 : 3000);
+  sw::UniqueFd conn = accept_within(listener.get(), gate_on ? 10000 : 3000);
   std::string server_info, server_err = "accept() returned nothing";
   if (conn.get() >= 0) {
     set_timeouts(conn.get(), 8);
@@ -324,7 +324,7 @@ int main() {
     vt::run_ip({"route", "add", "198.51.100.0/24", "dev", "sws0"});
     vt::run_ip({"-6", "route", "add", "2001:db8:1::/64", "dev", "sws0"});
     sw::MacAddress client_mac{};
-    vt::UniqueFd client_fd = receive_tap_fd(ctl, client_mac);
+    sw::UniqueFd client_fd = receive_tap_fd(ctl, client_mac);
     vt::TapDevice client_tap("swc0", std::move(client_fd), client_mac);
 
     const sw::KmodSecrets k = sw::read_kmod_secrets();

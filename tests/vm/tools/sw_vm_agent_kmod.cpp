@@ -136,8 +136,8 @@ std::vector<std::string> key_words(const std::string& kmod_file) {
   return out;
 }
 
-vt::UniqueFd listen_on(int family, const char* host, uint16_t port) {
-  vt::UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+sw::UniqueFd listen_on(int family, const char* host, uint16_t port) {
+  sw::UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_storage ss{};
@@ -205,7 +205,7 @@ CookieAckResult send_cookie_ack(const vt::TapDevice& tap, const sw::HostSecrets&
   CookieAckResult r;
   pollfd p{listener, POLLIN, 0};
   if (::poll(&p, 1, 2000) > 0) {
-    vt::UniqueFd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    sw::UniqueFd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     r.accepted = conn.get() >= 0;
     tcp_info ti{};
     socklen_t len = sizeof ti;
@@ -237,7 +237,7 @@ void run(const std::string& agent_bin, const std::string& config_path, const std
   // jiffies start at INITIAL_JIFFIES = -300 s, and a listener that never overflowed has stamp 0:
   // tcp_synq_no_recent_overflow() then sees a "recent overflow" from uptime 299 s to 420 s, and
   // the gate would not matter. The gate checks below need an uptime outside that window.
-  const uint64_t uptime_s = vt::monotonic_ns() / 1'000'000'000;
+  const uint64_t uptime_s = sw::monotonic_ns() / 1'000'000'000;
   check(uptime_s < 290, "uptime " + std::to_string(uptime_s) +
                             " s is before the 299-420 s window in which the kernel takes a fresh "
                             "listener for one that overflowed (the gate could not be judged)");
@@ -320,8 +320,8 @@ void run(const std::string& agent_bin, const std::string& config_path, const std
 
   // 5. Acceptance of the firewall's cookies while the agent holds the gate.
   vt::write_sysctl("net/ipv4/tcp_syncookies", "1");   // cookies allowed, never sent by the host
-  vt::UniqueFd l4 = listen_on(AF_INET, vt::kOracleHostV4[0], kAcceptPort);
-  vt::UniqueFd l6 = listen_on(AF_INET6, vt::kOracleHostV6[0], kAcceptPort);
+  sw::UniqueFd l4 = listen_on(AF_INET, vt::kOracleHostV4[0], kAcceptPort);
+  sw::UniqueFd l6 = listen_on(AF_INET6, vt::kOracleHostV6[0], kAcceptPort);
   const std::string want_info = "ts=1 sack=1 snd_wscale=7 rcv_wscale=" +
                                 std::to_string(s->rcv_wscale);
   for (const bool v6 : {false, true}) {

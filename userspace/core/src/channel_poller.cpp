@@ -38,17 +38,6 @@ std::string policy_effect(FailPolicy p, const std::string& host) {
 
 }  // namespace
 
-const char* fail_policy_name(FailPolicy p) noexcept {
-  return p == FailPolicy::kOpen ? "open" : "closed";
-}
-
-FailPolicy parse_fail_policy(std::string_view text) {
-  if (text == "open") return FailPolicy::kOpen;
-  if (text == "closed") return FailPolicy::kClosed;
-  throw std::invalid_argument("fail policy '" + std::string(text) +
-                              "' is not one of: open (forward SYNs unprotected), closed (drop SYNs)");
-}
-
 const char* secrets_state_name(SecretsState s) noexcept {
   switch (s) {
     case SecretsState::kNoSecrets: return "no_secrets";

@@ -28,12 +28,6 @@ uint16_t parse_port(std::string_view text, std::string_view whole, bool allow_ze
   return static_cast<uint16_t>(value);
 }
 
-uint64_t clock_ms(clockid_t id) noexcept {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
 }  // namespace
 
 SocketAddress SocketAddress::parse(std::string_view text, bool allow_port_zero) {
@@ -168,14 +162,6 @@ bool UdpSocket::send(std::span<const uint8_t> data, const SocketAddress* to) noe
                         ? ::sendto(fd_, data.data(), data.size(), 0, to->get(), to->length)
                         : ::send(fd_, data.data(), data.size(), 0);
   return n == static_cast<ssize_t>(data.size());
-}
-
-uint64_t monotonic_ms() noexcept { return clock_ms(CLOCK_MONOTONIC); }
-uint64_t unix_time_ms() noexcept { return clock_ms(CLOCK_REALTIME); }
-uint64_t monotonic_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace synwarden

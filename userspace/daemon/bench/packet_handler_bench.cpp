@@ -35,7 +35,7 @@ struct Fixture {
     s.ts_key = SipKey{9, 10};
     s.clock = HostClockSample{4'300'000'000ull, 250, 9'000'000};
     HostEntry h;
-    h.address = *parse_ip_address(v6 ? "2001:db8::10" : "192.0.2.10");
+    h.address = *IpAddress::parse(v6 ? "2001:db8::10" : "192.0.2.10");
     h.keys.emplace(HostKeys{s, HostClock(s.clock, kLocalMs)});
     std::vector<HostEntry> hosts;
     hosts.push_back(h);

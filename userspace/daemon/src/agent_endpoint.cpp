@@ -1,5 +1,7 @@
 #include "agent_endpoint.h"
 
+#include <stdexcept>
+
 #include <nlohmann/json.hpp>
 
 #include "config.h"
@@ -36,12 +38,13 @@ AgentEndpoint parse_agent_endpoint(const nlohmann::json& value, const std::strin
   }
   if (const auto* fail = r.find("fail")) {
     const std::string text = json_string(*fail, r.path_of("fail"));
-    if (text != "open" && text != "closed") {
+    try {
+      agent.fail = parse_fail_policy(text);
+    } catch (const std::invalid_argument&) {
       throw_config_error(r.path_of("fail"),
                          "expected \"open\" (forward SYNs unprotected while the agent's secrets "
                          "are unavailable) or \"closed\" (drop them), got \"" + text + "\"");
     }
-    agent.fail_open = text == "open";
   }
   r.reject_unknown_keys();
   return agent;
@@ -52,7 +55,7 @@ nlohmann::json agent_endpoint_to_json(const AgentEndpoint& agent) {
                         {"key_file", agent.key_file.string()},
                         {"poll_interval_ms", agent.poll_interval_ms},
                         {"hold_ms", agent.hold_ms}};
-  if (agent.fail_open) out["fail"] = *agent.fail_open ? "open" : "closed";
+  if (agent.fail) out["fail"] = fail_policy_name(*agent.fail);
   return out;
 }
 

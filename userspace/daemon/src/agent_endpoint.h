@@ -14,6 +14,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "synwarden/fail_policy.h"
+
 namespace synwarden::daemon {
 
 struct AgentEndpoint {
@@ -28,8 +30,8 @@ struct AgentEndpoint {
   // applies. Below the agent's key overlap (300 s by default), so a rotation the firewall missed
   // cannot leave it minting cookies with keys the host no longer accepts.
   uint32_t hold_ms = 30'000;
-  // The "fail" key if present (true = "open"); it sets the host's policy.fail.
-  std::optional<bool> fail_open;
+  // The "fail" key if present; it sets the host's policy.fail.
+  std::optional<FailPolicy> fail;
 
   friend bool operator==(const AgentEndpoint&, const AgentEndpoint&) = default;
 };

@@ -9,11 +9,6 @@ namespace synwarden::daemon {
 
 namespace {
 
-synwarden::FailPolicy channel_policy(FailPolicy fail) noexcept {
-  return fail == FailPolicy::kFailOpen ? synwarden::FailPolicy::kOpen
-                                       : synwarden::FailPolicy::kClosed;
-}
-
 // Severity of a transition: losing secrets matters more than regaining them.
 void log_transition(SecretsState to, const std::string& message) {
   switch (to) {
@@ -55,7 +50,7 @@ AgentSecrets::AgentSecrets(const std::vector<ProtectedHostConfig>& hosts, HostSe
     // interval tolerates a busy agent without overlapping the next request.
     options.reply_timeout_ms = std::min<uint32_t>(800, agent.poll_interval_ms * 4 / 5);
     options.hold_ms = agent.hold_ms;
-    options.fail_policy = channel_policy(host.policy.fail);
+    options.fail_policy = host.policy.fail;
     const IpAddress address = host.address;
     auto on_secrets = [&book, address](const HostSecrets& secrets, uint64_t sample_local_ms) {
       book.offer(address, secrets, sample_local_ms);

@@ -63,7 +63,7 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 IpAddress path_address(std::string_view text) {
-  const auto ip = parse_ip_address(text);
+  const auto ip = IpAddress::parse(text);
   if (!ip) {
     throw ApiError(400, "\"" + printable(text) + "\" in the path is not an IPv4 or IPv6 address");
   }
@@ -124,7 +124,7 @@ bool is_loopback_host_header(const std::string& host) {
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower == "localhost") return true;
-  const auto ip = parse_ip_address(lower);
+  const auto ip = IpAddress::parse(lower);
   return ip && ip->is_loopback();
 }
 

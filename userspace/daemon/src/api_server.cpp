@@ -73,17 +73,17 @@ struct Done {
 void add_sockaddr(const IpAddress& address, uint16_t port, sockaddr_storage& storage,
                   socklen_t& length) {
   std::memset(&storage, 0, sizeof storage);
-  if (address.family == IpAddress::Family::kIpv4) {
+  if (address.family() == IpAddress::Family::kIpv4) {
     auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
     sa->sin_family = AF_INET;
     sa->sin_port = htons(port);
-    std::memcpy(&sa->sin_addr, address.bytes.data(), 4);
+    std::memcpy(&sa->sin_addr, address.bytes().data(), 4);
     length = sizeof(sockaddr_in);
   } else {
     auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
     sa->sin6_family = AF_INET6;
     sa->sin6_port = htons(port);
-    std::memcpy(&sa->sin6_addr, address.bytes.data(), 16);
+    std::memcpy(&sa->sin6_addr, address.bytes().data(), 16);
     length = sizeof(sockaddr_in6);
   }
 }
@@ -496,7 +496,7 @@ ApiServer::ApiServer(const ApiConfig& config, Dispatch dispatch, ApiServerLimits
         std::string("cannot ") + step + " the API on " + where + ": " + std::strerror(errno) +
         (config.port == 0 ? "" : " (another synwarden or program uses it? set api.port)"));
   };
-  const int family = config.address.family == IpAddress::Family::kIpv4 ? AF_INET : AF_INET6;
+  const int family = config.address.family() == IpAddress::Family::kIpv4 ? AF_INET : AF_INET6;
   s.listen_fd.reset(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s.listen_fd.valid()) throw fail("create a socket for");
   // SO_REUSEADDR lets a restarted daemon bind while old connections sit in TIME_WAIT; never

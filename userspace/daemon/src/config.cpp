@@ -1,9 +1,6 @@
 #include "config.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -13,44 +10,6 @@
 #include "synwarden/address_text.h"
 
 namespace synwarden::daemon {
-
-std::string IpAddress::to_string() const {
-  char text[INET6_ADDRSTRLEN] = {};
-  const int af = family == Family::kIpv4 ? AF_INET : AF_INET6;
-  if (inet_ntop(af, bytes.data(), text, sizeof text) == nullptr) return "?";
-  return text;
-}
-
-bool IpAddress::is_loopback() const noexcept {
-  if (family == Family::kIpv4) return bytes[0] == 127;
-  static constexpr std::array<uint8_t, 16> kV6Loopback = {0, 0, 0, 0, 0, 0, 0, 0,
-                                                          0, 0, 0, 0, 0, 0, 0, 1};
-  return bytes == kV6Loopback;
-}
-
-std::optional<IpAddress> parse_ip_address(std::string_view text) {
-  IpAddress address;
-  if (const auto v4 = parse_ipv4_text(text)) {
-    address.family = IpAddress::Family::kIpv4;
-    std::copy(v4->begin(), v4->end(), address.bytes.begin());
-    return address;
-  }
-  if (const auto v6 = parse_ipv6_text(text)) {
-    address.family = IpAddress::Family::kIpv6;
-    address.bytes = *v6;
-    return address;
-  }
-  return std::nullopt;
-}
-
-std::optional<MacAddress> parse_mac_address(std::string_view text) { return parse_mac_text(text); }
-
-std::string format_mac(const MacAddress& mac) {
-  char text[18];
-  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-                mac[3], mac[4], mac[5]);
-  return text;
-}
 
 const char* datapath_name(Datapath datapath) noexcept {
   return datapath == Datapath::kXdp ? "xdp" : "afxdp";
@@ -104,10 +63,12 @@ XskMode parse_xsk_mode(const std::string& text, const std::string& path) {
 HostPolicy parse_policy(const nlohmann::json& value, const std::string& path) {
   JsonObjectReader r(value, path);
   HostPolicy policy;
-  const std::string fail = r.string_or("fail", "open");
-  if (fail == "open") policy.fail = FailPolicy::kFailOpen;
-  else if (fail == "closed") policy.fail = FailPolicy::kFailClosed;
-  else throw_config_error(r.path_of("fail"), "expected \"open\" or \"closed\", got \"" + fail + "\"");
+  const std::string fail = r.string_or("fail", fail_policy_name(policy.fail));
+  try {
+    policy.fail = parse_fail_policy(fail);
+  } catch (const std::invalid_argument&) {
+    throw_config_error(r.path_of("fail"), "expected \"open\" or \"closed\", got \"" + fail + "\"");
+  }
   policy.forward_icmp = r.bool_or("forward_icmp", policy.forward_icmp);
   policy.forward_udp = r.bool_or("forward_udp", policy.forward_udp);
   policy.forward_other = r.bool_or("forward_other", policy.forward_other);
@@ -167,8 +128,8 @@ Limits parse_limits(const nlohmann::json& value, const std::string& path) {
 // Why an address cannot be a protected host's (nullptr if it can): the XDP program forwards by
 // destination address, so only a unicast address another machine can send to makes sense.
 const char* unusable_host_address(const IpAddress& ip) {
-  const auto& b = ip.bytes;
-  if (ip.family == IpAddress::Family::kIpv4) {
+  const auto& b = ip.bytes();
+  if (ip.family() == IpAddress::Family::kIpv4) {
     if (b[0] == 0) return "is in 0.0.0.0/8 (\"this network\"), not a host address";
     if (b[0] == 127) return "is a loopback address";
     if (b[0] >= 224 && b[0] <= 239) return "is a multicast address";
@@ -189,7 +150,7 @@ ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std:
   JsonObjectReader r(value, path);
   ProtectedHostConfig host;
   const std::string address = r.string_at("address");
-  const auto ip = parse_ip_address(address);
+  const auto ip = IpAddress::parse(address);
   if (!ip) {
     throw_config_error(r.path_of("address"),
                        "expected an IPv4 or IPv6 address, got \"" + address + "\"");
@@ -200,7 +161,7 @@ ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std:
   }
   host.address = *ip;
   const std::string mac = r.string_at("mac");
-  const auto parsed_mac = parse_mac_address(mac);
+  const auto parsed_mac = parse_mac_text(mac);
   if (!parsed_mac) {
     throw_config_error(r.path_of("mac"),
                        "expected a MAC address like 02:00:5e:00:53:01, got \"" + mac + "\"");
@@ -263,8 +224,8 @@ ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std:
     host.mode = protection ? HostMode::kProtect : HostMode::kPass;
   }
   if (const auto* policy = r.find("policy")) host.policy = parse_policy(*policy, r.path_of("policy"));
-  if (host.agent && host.agent->fail_open) {
-    const FailPolicy fail = *host.agent->fail_open ? FailPolicy::kFailOpen : FailPolicy::kFailClosed;
+  if (host.agent && host.agent->fail) {
+    const FailPolicy fail = *host.agent->fail;
     const auto* policy = r.find("policy");
     if (policy != nullptr && policy->contains("fail") && host.policy.fail != fail) {
       throw_config_error(r.path_of("agent") + ".fail",
@@ -285,7 +246,7 @@ nlohmann::json protected_host_to_json(const ProtectedHostConfig& host) {
   if (!host.ports.empty()) out["ports"] = host.ports;
   out["mode"] = host_mode_name(host.mode);
   out["protection"] = host.mode == HostMode::kProtect;  // the older key, for older readers
-  out["policy"] = {{"fail", host.policy.fail == FailPolicy::kFailOpen ? "open" : "closed"},
+  out["policy"] = {{"fail", fail_policy_name(host.policy.fail)},
                    {"forward_icmp", host.policy.forward_icmp},
                    {"forward_udp", host.policy.forward_udp},
                    {"forward_other", host.policy.forward_other},
@@ -301,7 +262,7 @@ ApiConfig parse_api(const nlohmann::json& value, const std::string& path) {
   ApiConfig api;
   if (const auto* address = r.find("address")) {
     const std::string text = json_string(*address, r.path_of("address"));
-    const auto ip = parse_ip_address(text);
+    const auto ip = IpAddress::parse(text);
     if (!ip) {
       throw_config_error(r.path_of("address"),
                          "expected a numeric IPv4 or IPv6 address, got \"" + text + "\"");

@@ -19,7 +19,9 @@
 #include "agent_endpoint.h"
 #include "config_lists.h"
 #include "host_mode.h"
-#include "synwarden/packet_headers.h"
+#include "synwarden/fail_policy.h"
+#include "synwarden/ip_address.h"
+#include "synwarden/mac_address.h"
 
 namespace synwarden::daemon {
 
@@ -29,36 +31,12 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// An IPv4 or IPv6 address as raw network-order bytes (IPv4 uses the first 4 bytes).
-struct IpAddress {
-  enum class Family : uint8_t { kIpv4, kIpv6 };
-  Family family = Family::kIpv4;
-  std::array<uint8_t, 16> bytes = {};
-
-  std::string to_string() const;
-  bool is_loopback() const noexcept;  // 127.0.0.0/8 or ::1
-  friend bool operator==(const IpAddress&, const IpAddress&) = default;
-};
-
-// Parses "192.0.2.1" or "2001:db8::1"; nullopt if neither, or if anything (a NUL byte, a space,
-// a suffix) surrounds the address (synwarden/address_text.h).
-std::optional<IpAddress> parse_ip_address(std::string_view text);
-// Parses "02:00:00:00:00:01" (six hex pairs, one separator ':' or '-' throughout); nullopt
-// otherwise.
-std::optional<MacAddress> parse_mac_address(std::string_view text);
-std::string format_mac(const MacAddress& mac);
-
-// What the workers do with a host's SYNs and ACKs while none of its secrets could be loaded
-// (file missing or invalid at start, before the first good read): the DESIGN's fail policy.
-enum class FailPolicy : uint8_t {
-  kFailOpen,    // forward to the host, whose own kernel answers SYNs (its own SYN cookies)
-  kFailClosed,  // drop: no new connections until secrets are available
-};
-
-// "policy" of a host: the fail policy above, and what protection-on does with traffic that is
-// not TCP handshake material (the XDP program applies these; pass mode forwards everything).
+// "policy" of a host, as the operator writes it: the fail policy (fail_policy.h: what the workers
+// and the XDP program do with the host's SYNs and ACKs while none of its secrets could be loaded),
+// and what protection-on does with traffic that is not TCP handshake material (the XDP program
+// applies the forward_* bits, carried in dataplane::HostPolicy; pass mode forwards everything).
 struct HostPolicy {
-  FailPolicy fail = FailPolicy::kFailOpen;
+  FailPolicy fail = kDefaultFailPolicy;
   bool forward_icmp = true;
   bool forward_udp = true;
   bool forward_other = false;          // other IP protocols (GRE, ESP, SCTP, ...)
@@ -97,12 +75,7 @@ struct ApiConfig {
   // they survive a restart; false: they are runtime-only and the next reload forgets them.
   bool persist_changes = true;
 
-  static IpAddress loopback_v4() {
-    IpAddress a;
-    a.bytes[0] = 127;
-    a.bytes[3] = 1;
-    return a;
-  }
+  static IpAddress loopback_v4() { return IpAddress::v4({127, 0, 0, 1}); }
   friend bool operator==(const ApiConfig&, const ApiConfig&) = default;
 };
 

@@ -19,10 +19,9 @@ namespace {
 unsigned width(bool v6) { return v6 ? 128u : 32u; }
 
 std::string address_text(bool v6, const std::array<uint8_t, 16>& bytes) {
-  IpAddress a;
-  a.family = v6 ? IpAddress::Family::kIpv6 : IpAddress::Family::kIpv4;
-  a.bytes = bytes;
-  return a.to_string();
+  return IpAddress::from_bytes(v6 ? IpAddress::Family::kIpv6 : IpAddress::Family::kIpv4,
+                               bytes.data())
+      .to_string();
 }
 
 bool host_bits_zero(const std::array<uint8_t, 16>& b, bool v6, unsigned length) {
@@ -63,14 +62,14 @@ ListPrefix parse_list_prefix(const nlohmann::json& value, const std::string& pat
   const std::string text = json_string(value, path);
   const auto slash = text.find('/');
   const std::string_view addr_part = std::string_view(text).substr(0, slash);
-  const auto ip = parse_ip_address(addr_part);
+  const auto ip = IpAddress::parse(addr_part);
   if (!ip) {
     throw_config_error(path, "\"" + text + "\" is not an IPv4 or IPv6 prefix (expected "
                              "198.51.100.0/24, 2001:db8::/32 or a single address)");
   }
   ListPrefix p;
-  p.v6 = ip->family == IpAddress::Family::kIpv6;
-  p.prefix = ip->bytes;
+  p.v6 = ip->family() == IpAddress::Family::kIpv6;
+  p.prefix = ip->bytes();
   p.length = static_cast<uint8_t>(width(p.v6));
   if (slash != std::string::npos) {
     const std::string_view len = std::string_view(text).substr(slash + 1);
@@ -110,9 +109,9 @@ void parse_list_group(const nlohmann::json& value, const std::string& path,
   std::optional<IpAddress> host;
   if (const auto* h = r.find("host")) {
     const std::string text = json_string(*h, r.path_of("host"));
-    host = parse_ip_address(text);
+    host = IpAddress::parse(text);
     if (!host) throw_config_error(r.path_of("host"), "\"" + text + "\" is not an IPv4 or IPv6 address");
-    const auto& b = host->bytes;
+    const auto& b = host->bytes();
     if (std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; })) {
       throw_config_error(r.path_of("host"), "the all-zero address is no host (omit \"host\" "
                                             "for the global lists)");
@@ -124,12 +123,12 @@ void parse_list_group(const nlohmann::json& value, const std::string& path,
     const std::string item = r.path_of("prefixes") + "[" + std::to_string(i) + "]";
     ListPrefix p = parse_list_prefix(prefixes[i], item);
     if (host) {
-      if ((host->family == IpAddress::Family::kIpv6) != p.v6) {
+      if ((host->family() == IpAddress::Family::kIpv6) != p.v6) {
         throw_config_error(item, p.prefix_text() + " is of another address family than host " +
                                      host->to_string() + " (an IPv4 host only sees IPv4 sources)");
       }
       p.has_host = true;
-      p.host = host->bytes;
+      p.host = host->bytes();
     }
     out.push_back(p);
   }

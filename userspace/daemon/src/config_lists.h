@@ -20,9 +20,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace synwarden::daemon {
+#include "synwarden/ip_address.h"
 
-struct IpAddress;  // config.h
+namespace synwarden::daemon {
 
 enum class ListKindCfg : uint8_t { kAllow, kDeny };
 const char* list_kind_name(ListKindCfg kind) noexcept;

@@ -32,7 +32,7 @@ std::string DaemonControlApi::metrics() {
 }
 
 nlohmann::json DaemonControlApi::status() {
-  const uint64_t now = monotonic_now_ms();
+  const uint64_t now = monotonic_ms();
   nlohmann::json out;
   out["pid"] = ::getpid();
   out["started_unix_ms"] = runtime_.start_unix_ms;
@@ -94,7 +94,7 @@ HealthReport DaemonControlApi::health() {
   }
   in.steered_queues = runtime_.queues;
   for (const auto& view : runtime_.workers) in.bound_queues.push_back(view.worker->queue());
-  for (const auto& view : control_.host_views(monotonic_now_ms())) {
+  for (const auto& view : control_.host_views(monotonic_ms())) {
     in.hosts.push_back({view.config->address.to_string(), view.secrets});
   }
   return evaluate_health(in);

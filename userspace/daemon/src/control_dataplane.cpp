@@ -1,7 +1,5 @@
 #include "control_dataplane.h"
 
-#include <netinet/in.h>
-
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -9,24 +7,6 @@
 #include "synwarden/bpf_cookie_keys.h"
 
 namespace synwarden::daemon {
-
-dataplane::IpAddress to_dataplane(const IpAddress& a) {
-  if (a.family == IpAddress::Family::kIpv4) {
-    in_addr v4{};
-    std::memcpy(&v4, a.bytes.data(), 4);
-    return dataplane::IpAddress::v4(v4);
-  }
-  in6_addr v6{};
-  std::memcpy(&v6, a.bytes.data(), 16);
-  return dataplane::IpAddress::v6(v6);
-}
-
-IpAddress from_dataplane(const dataplane::IpAddress& a) {
-  IpAddress out;
-  out.family = a.is_v4() ? IpAddress::Family::kIpv4 : IpAddress::Family::kIpv6;
-  out.bytes = a.bytes();
-  return out;
-}
 
 dataplane::HostEntry to_dataplane(const ProtectedHostConfig& h) {
   dataplane::HostEntry e;
@@ -42,7 +22,7 @@ dataplane::HostEntry to_dataplane(const ProtectedHostConfig& h) {
 }
 
 void FastpathPort::upsert_host(const ProtectedHostConfig& host) {
-  const auto address = to_dataplane(host.address);
+  const IpAddress& address = host.address;
   dataplane::HostEntry entry = to_dataplane(host);
   if (host.mode == HostMode::kAuto) {
     entry.protect = auto_protected(host.address);
@@ -60,27 +40,27 @@ void FastpathPort::upsert_host(const ProtectedHostConfig& host) {
 }
 
 uint64_t FastpathPort::read_syn_count(const IpAddress& address) {
-  auto r = fastpath_.host_syns().read(to_dataplane(address));
+  auto r = fastpath_.host_syns().read(address);
   if (!r.ok()) throw std::runtime_error(r.error().message);
   return *r;
 }
 
 void FastpathPort::set_auto_protect(const IpAddress& address, bool protect) {
-  if (auto r = fastpath_.hosts().set_protection(to_dataplane(address), protect); !r.ok()) {
+  if (auto r = fastpath_.hosts().set_protection(address, protect); !r.ok()) {
     throw std::runtime_error("auto mode: switching host " + address.to_string() + " to " +
                              (protect ? "protect" : "pass") + ": " + r.error().message);
   }
 }
 
 bool FastpathPort::auto_protected(const IpAddress& address) {
-  auto r = fastpath_.hosts().lookup(to_dataplane(address));
+  auto r = fastpath_.hosts().lookup(address);
   // Absent (a new host) or unreadable: pass, the auto mode's resting state.
   return r.ok() && r->has_value() && (*r)->auto_mode && (*r)->protect;
 }
 
 void FastpathPort::erase_host(const IpAddress& address) {
-  (void)fastpath_.host_syns().untrack(to_dataplane(address));  // absent is fine
-  auto r = fastpath_.hosts().erase(to_dataplane(address));
+  (void)fastpath_.host_syns().untrack(address);  // absent is fine
+  auto r = fastpath_.hosts().erase(address);
   if (!r.ok() && r.error().code != ENOENT) {
     throw std::runtime_error("removing host " + address.to_string() +
                              " from the XDP hosts map: " + r.error().message);
@@ -91,7 +71,7 @@ std::vector<IpAddress> FastpathPort::list_hosts() {
   auto r = fastpath_.hosts().list();
   if (!r.ok()) throw std::runtime_error("listing the XDP hosts map: " + r.error().message);
   std::vector<IpAddress> out;
-  for (const auto& [address, entry] : *r) out.push_back(from_dataplane(address));
+  for (const auto& [address, entry] : *r) out.push_back(address);
   return out;
 }
 
@@ -116,8 +96,8 @@ void FastpathPort::write_host_cookies(const Snapshot& snapshot) {
   entries.reserve(snapshot.hosts().size());
   for (const HostEntry& h : snapshot.hosts()) {
     dataplane::HostCookieTable::Entry e;
-    e.addr = to_dataplane(h.address);
-    e.value.flags = h.policy == FailPolicy::kFailOpen ? SW_HC_FAIL_OPEN : 0;
+    e.addr = h.address;
+    e.value.flags = h.policy == FailPolicy::kOpen ? SW_HC_FAIL_OPEN : 0;
     e.value.counter_slot = h.counter_slot;  // kNoCounterSlot = SW_NO_COUNTER_SLOT: not counted
     if (h.keys) {
       e.value.flags |= SW_HC_HAS_KEYS;
@@ -155,7 +135,7 @@ void FastpathPort::write_outbound_keys(const Snapshot& snapshot) {
   std::vector<std::pair<dataplane::IpAddress, sw_sip_key>> keys;
   for (const HostEntry& h : snapshot.hosts()) {
     if (!h.keys || !h.keys->secrets.outbound_key) continue;
-    keys.emplace_back(to_dataplane(h.address),
+    keys.emplace_back(h.address,
                       sw_sip_key{h.keys->secrets.outbound_key->k0, h.keys->secrets.outbound_key->k1});
   }
   if (auto r = fastpath_.outbound_keys().sync(keys); !r.ok()) {

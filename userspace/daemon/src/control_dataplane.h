@@ -42,8 +42,7 @@ class DataplanePort {
   virtual void write_synack_budget(const SynAckBudget& budget) = 0;
 };
 
-dataplane::IpAddress to_dataplane(const IpAddress& address);
-IpAddress from_dataplane(const dataplane::IpAddress& address);
+// The host's value in the XDP hosts map (MAC, mode bits, forward_* policy bits).
 dataplane::HostEntry to_dataplane(const ProtectedHostConfig& host);
 
 class FastpathPort : public DataplanePort {

@@ -16,11 +16,9 @@ namespace synwarden::daemon {
 
 namespace {
 
-dataplane::IpAddress dp_address(bool v6, const std::array<uint8_t, 16>& bytes) {
-  IpAddress a;
-  a.family = v6 ? IpAddress::Family::kIpv6 : IpAddress::Family::kIpv4;
-  a.bytes = bytes;
-  return to_dataplane(a);
+IpAddress dp_address(bool v6, const std::array<uint8_t, 16>& bytes) {
+  return IpAddress::from_bytes(v6 ? IpAddress::Family::kIpv6 : IpAddress::Family::kIpv4,
+                               bytes.data());
 }
 
 dataplane::ListKind dp_kind(ListKindCfg kind) {

@@ -3,7 +3,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "log.h"
 #include "metrics_sample.h"
@@ -11,12 +10,6 @@
 namespace synwarden::daemon {
 
 namespace {
-
-uint64_t unix_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 std::string summary(const ReloadPlan& plan) {
   std::string s = std::to_string(plan.added.size()) + " host(s) added, " +
@@ -78,7 +71,7 @@ void ControlPlane::write_host_cookies(const Snapshot& snapshot) {
 std::unique_ptr<const Snapshot> ControlPlane::build_snapshot() {
   std::vector<HostEntry> hosts;
   hosts.reserve(config_.protected_hosts.size());
-  const uint64_t now_ms = monotonic_now_ms();
+  const uint64_t now_ms = monotonic_ms();
   for (size_t i = 0; i < config_.protected_hosts.size(); ++i) {
     const ProtectedHostConfig& h = config_.protected_hosts[i];
     HostEntry entry = HostEntry::from_config(h);
@@ -108,7 +101,7 @@ void ControlPlane::sync_dataplane() {
   for (const auto& host : config_.protected_hosts) dataplane_.upsert_host(host);
   dataplane_.write_settings(config_);
   dataplane_.sync_lists(config_);
-  refresh_modes(monotonic_now_ms());
+  refresh_modes(monotonic_ms());
 }
 
 void ControlPlane::refresh_secrets() {
@@ -157,7 +150,7 @@ void ControlPlane::apply(const ReloadPlan& plan) {
     counters_.release(previous_slots.at(address.to_string()));
   }
   pending_restart_ = plan.restart_required;
-  refresh_modes(monotonic_now_ms());
+  refresh_modes(monotonic_ms());
 }
 
 void ControlPlane::rollback(const DaemonConfig& previous,
@@ -240,7 +233,7 @@ bool ControlPlane::persist(std::string& note) {
 void ControlPlane::record_reload(const std::string& trigger, bool ok, const std::string& error) {
   (ok ? reloads_ok_ : reloads_failed_) += 1;
   last_reload_ok_ = ok;
-  last_reload_ = {{"trigger", trigger}, {"ok", ok}, {"unix_ms", unix_ms()},
+  last_reload_ = {{"trigger", trigger}, {"ok", ok}, {"unix_ms", unix_time_ms()},
                   {"error", ok ? nlohmann::json(nullptr) : nlohmann::json(error)}};
 }
 
@@ -292,7 +285,7 @@ const ProtectedHostConfig& ControlPlane::find_or_404(const IpAddress& address) c
 size_t ControlPlane::document_index(const IpAddress& address) const {
   const auto& hosts = document_.at("protected_hosts");
   for (size_t i = 0; i < hosts.size(); ++i) {
-    const auto ip = parse_ip_address(hosts[i].at("address").get<std::string>());
+    const auto ip = IpAddress::parse(hosts[i].at("address").get<std::string>());
     if (ip && *ip == address) return i;
   }
   // The document's hosts are exactly the running ones (hosts are never restart-only).

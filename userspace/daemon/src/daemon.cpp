@@ -24,6 +24,7 @@
 #include "flow_hint_keeper.h"
 #include "metrics_sample.h"
 #include "stats_report.h"
+#include "synwarden/clock_now.h"
 
 namespace synwarden::daemon {
 
@@ -56,12 +57,6 @@ sigset_t daemon_signals() {
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);
   return set;
-}
-
-uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
 template <typename T>
@@ -149,8 +144,8 @@ void Daemon::start() {
   if (signal_fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-  start_unix_ms_ = unix_now_ms();
-  start_mono_ms_ = monotonic_now_ms();
+  start_unix_ms_ = unix_time_ms();
+  start_mono_ms_ = monotonic_ms();
 
   nic_ = query_interface(startup_.interface);
   queues_ = resolve_queues(startup_, nic_);
@@ -278,7 +273,7 @@ void Daemon::start_api() {
   router_ = std::make_unique<ApiRouter>(*api_backend_);
   api_server_->start();
   log_info("API listening on http://" +
-           (startup_.api.address.family == IpAddress::Family::kIpv6
+           (startup_.api.address.family() == IpAddress::Family::kIpv6
                 ? "[" + startup_.api.address.to_string() + "]"
                 : startup_.api.address.to_string()) +
            ":" + std::to_string(api_server_->port()));

@@ -40,12 +40,6 @@ bool needs_reanchor(const HostClock& model, const HostClockSample& sample,
 
 }  // namespace
 
-bool HostSecretsBook::AddressLess::operator()(const IpAddress& a,
-                                              const IpAddress& b) const noexcept {
-  if (a.family != b.family) return a.family < b.family;
-  return std::memcmp(a.bytes.data(), b.bytes.data(), a.bytes.size()) < 0;
-}
-
 std::string secrets_source_of(const ProtectedHostConfig& host) {
   return host.agent ? "agent " + host.agent->address : "file " + host.secrets_file.string();
 }
@@ -78,7 +72,7 @@ bool HostSecretsBook::take_changes() {
 
 void HostSecretsBook::set_hosts(const std::vector<ProtectedHostConfig>& hosts, uint64_t now_ms) {
   std::lock_guard lock(mutex_);
-  std::map<IpAddress, Record, AddressLess> next;
+  std::map<IpAddress, Record> next;
   for (const auto& host : hosts) {
     Record record;
     const std::string source = secrets_source_of(host);
@@ -153,8 +147,8 @@ void HostSecretsBook::tick(uint64_t now_ms) {
     r.last_error = "not confirmed by " + r.location + " since the reload";
     log_error("host " + address.to_string() + ": " + r.source + " has not confirmed its secrets "
               "since the reload; fail policy " +
-              (r.fail_policy == FailPolicy::kFailOpen ? "open: SYNs are forwarded unprotected"
-                                                      : "closed: SYNs are dropped"));
+              (r.fail_policy == FailPolicy::kOpen ? "open: SYNs are forwarded unprotected"
+                                                  : "closed: SYNs are dropped"));
     mark_dirty_locked();
   }
 }

@@ -86,7 +86,7 @@ class HostSecretsBook {
     std::string kind;                        // "agent" / "file"
     std::string location;                    // the agent's address / the file's path
     std::string last_error;                  // why the source is failing, "" when it is not
-    FailPolicy fail_policy = FailPolicy::kFailClosed;
+    FailPolicy fail_policy = kDefaultFailPolicy;  // set from the host's config
     uint32_t hold_ms = 0;                    // agent hosts: how long unconfirmed keys may stay
     std::optional<HostKeys> current;
     std::optional<HostKeys> previous;
@@ -96,14 +96,11 @@ class HostSecretsBook {
     std::optional<uint64_t> confirm_by_ms;   // carried over by a reload, not yet confirmed
     uint64_t key_changes = 0;
   };
-  struct AddressLess {
-    bool operator()(const IpAddress& a, const IpAddress& b) const noexcept;
-  };
 
   void mark_dirty_locked();
 
   mutable std::mutex mutex_;
-  std::map<IpAddress, Record, AddressLess> hosts_;
+  std::map<IpAddress, Record> hosts_;
   bool dirty_ = false;
   int event_fd_ = -1;
 };

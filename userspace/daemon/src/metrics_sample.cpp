@@ -19,23 +19,14 @@ std::vector<uint64_t> read_worker_counters(const WorkerCounters& c) {
   return values;
 }
 
-uint64_t clock_ms(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
 }  // namespace
-
-uint64_t monotonic_now_ms() { return clock_ms(CLOCK_MONOTONIC); }
-uint64_t unix_now_ms() { return clock_ms(CLOCK_REALTIME); }
 
 StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_counters,
                           const std::vector<WorkerView>& workers,
                           dataplane::XdpFastpath* fastpath, uint64_t start_unix_ms,
                           uint64_t start_mono_ms) {
   StatsSample s;
-  s.taken_at_ms = monotonic_now_ms();
+  s.taken_at_ms = monotonic_ms();
   s.start_unix_ms = start_unix_ms;
   s.uptime_ms = s.taken_at_ms - start_mono_ms;
   s.snapshot_version = control.snapshot_version();

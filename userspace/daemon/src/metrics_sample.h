@@ -19,6 +19,7 @@
 #include "control_freshness.h"
 #include "metrics_host_counters.h"
 #include "stats_report.h"
+#include "synwarden/clock_now.h"  // taken_at_ms and the callers' now: monotonic_ms()
 #include "synwarden/dataplane/tables.h"
 #include "worker_counters.h"
 
@@ -98,7 +99,5 @@ nlohmann::json freshness_to_json(const SecretsFreshness& freshness);
 // A host's mode for /status and /stats: configured, effective, auto's rate, changes.
 nlohmann::json host_mode_to_json(const HostSample& host);
 
-uint64_t monotonic_now_ms();
-uint64_t unix_now_ms();
 
 }  // namespace synwarden::daemon

@@ -155,7 +155,7 @@ FrameAction PacketHandler::forward(const HostEntry& host, uint8_t* frame, uint32
 
 FrameAction PacketHandler::without_keys(const HostEntry& host, uint8_t* frame,
                                         uint32_t len) noexcept {
-  if (host.policy == FailPolicy::kFailOpen) {
+  if (host.policy == FailPolicy::kOpen) {
     bump(counters_.forwarded_fail_open);
     count(host, HostCounter::kForwarded);
     return forward(host, frame, len);
@@ -224,7 +224,7 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
     // Fail open: the host's own kernel does the handshakes now. Learn the flow as XDP pass mode
     // does, so its later segments bypass the workers and survive the keys coming back (here they
     // would then fail the cookie check).
-    if (host.policy == FailPolicy::kFailOpen && !flows_.insert(flow_key_of(p))) {
+    if (host.policy == FailPolicy::kOpen && !flows_.insert(flow_key_of(p))) {
       bump(counters_.flow_insert_failed);
     }
     return without_keys(host, frame, len);

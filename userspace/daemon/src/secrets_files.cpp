@@ -8,23 +8,19 @@
 #include <cstring>
 
 #include "log.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/secrets.h"
 
 namespace synwarden::daemon {
 
 namespace {
 
-int64_t clock_ns(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 // The firewall's CLOCK_MONOTONIC (ms) at the moment the file was last written: now minus the
 // file's age on the wall clock. A file from the future (wall clock stepped back) counts as new.
 uint64_t local_ms_at_mtime(int64_t mtime_ns) {
-  const int64_t age_ns = std::max<int64_t>(0, clock_ns(CLOCK_REALTIME) - mtime_ns);
-  const int64_t local_ns = std::max<int64_t>(0, clock_ns(CLOCK_MONOTONIC) - age_ns);
+  const auto wall_ns = static_cast<int64_t>(clock_now_ns(CLOCK_REALTIME));
+  const int64_t age_ns = std::max<int64_t>(0, wall_ns - mtime_ns);
+  const int64_t local_ns = std::max<int64_t>(0, static_cast<int64_t>(monotonic_ns()) - age_ns);
   return static_cast<uint64_t>(local_ns / 1'000'000);
 }
 

@@ -35,12 +35,12 @@ bool HostEntry::port_protected(uint16_t port_host_order) const noexcept {
 Snapshot::Snapshot(std::vector<HostEntry> hosts, const MacAddress& firewall_mac, uint64_t version)
     : hosts_(std::move(hosts)), firewall_mac_(firewall_mac), version_(version) {
   std::sort(hosts_.begin(), hosts_.end(), [](const HostEntry& a, const HostEntry& b) {
-    return compare_key(a.address.family, a.address.bytes.data(), b.address.family,
-                       b.address.bytes.data()) < 0;
+    return compare_key(a.address.family(), a.address.bytes().data(), b.address.family(),
+                       b.address.bytes().data()) < 0;
   });
   for (size_t i = 1; i < hosts_.size(); ++i) {
-    if (compare_key(hosts_[i - 1].address.family, hosts_[i - 1].address.bytes.data(),
-                    hosts_[i].address.family, hosts_[i].address.bytes.data()) == 0) {
+    if (compare_key(hosts_[i - 1].address.family(), hosts_[i - 1].address.bytes().data(),
+                    hosts_[i].address.family(), hosts_[i].address.bytes().data()) == 0) {
       throw std::invalid_argument("snapshot lists host " + hosts_[i].address.to_string() +
                                   " twice");
     }
@@ -55,7 +55,7 @@ const HostEntry* Snapshot::find(IpFamily family, const uint8_t* daddr) const noe
   while (lo < hi) {
     const size_t mid = lo + (hi - lo) / 2;
     const HostEntry& h = hosts_[mid];
-    const int c = compare_key(h.address.family, h.address.bytes.data(), f, daddr);
+    const int c = compare_key(h.address.family(), h.address.bytes().data(), f, daddr);
     if (c == 0) return &h;
     if (c < 0) lo = mid + 1;
     else hi = mid;

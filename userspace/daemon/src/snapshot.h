@@ -25,11 +25,17 @@ struct HostKeys {
   HostClock clock;
 };
 
+// A protected host as the AF_XDP workers see it: the worker's view, built from the config
+// (ProtectedHostConfig) and the host's secrets, with the cookie keys and clock a worker needs to
+// answer a SYN or check an ACK. It is not the XDP map value: dataplane::HostEntry (bpf/fastpath,
+// struct sw_host in the sw_hosts map) carries what the XDP program reads per frame (MAC, mode
+// bits, forward_* policy bits), and the XDP cookie datapath's per-host keys are a third,
+// kernel-shaped copy (sw_host_cookie, written from this entry by FastpathPort).
 struct HostEntry {
   IpAddress address;
   MacAddress mac = {};
   bool protection = true;
-  FailPolicy policy = FailPolicy::kFailOpen;
+  FailPolicy policy = kDefaultFailPolicy;  // the config's policy.fail
   std::vector<uint16_t> ports;       // sorted; empty = every port
   std::optional<HostKeys> keys;      // nullopt: no usable secrets yet (policy applies)
   // The keys in use before the cookie keys last changed (key rotation, host reboot): ACKs that

@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "synwarden/clock_now.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -25,12 +26,6 @@ constexpr int kIdlePollMs = 100;
 // While TX frames are still in flight, sleep at most this long so their completions (and
 // possibly another TX kick) are handled promptly.
 constexpr int kTxPendingPollMs = 1;
-
-uint64_t monotonic_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no syscall
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 

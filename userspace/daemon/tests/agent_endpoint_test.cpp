@@ -44,8 +44,8 @@ TEST(AgentConfig, AHostWithAnAgentGetsTheDocumentedDefaults) {
   EXPECT_EQ(h.agent->key_file, "/etc/synwarden/keys/web1.key");
   EXPECT_EQ(h.agent->poll_interval_ms, 1000u);
   EXPECT_EQ(h.agent->hold_ms, 30'000u);
-  EXPECT_FALSE(h.agent->fail_open.has_value());
-  EXPECT_EQ(h.policy.fail, FailPolicy::kFailOpen) << "the host's policy default";
+  EXPECT_FALSE(h.agent->fail.has_value());
+  EXPECT_EQ(h.policy.fail, FailPolicy::kOpen) << "the host's policy default";
 }
 
 TEST(AgentConfig, AllKeysAreReadAndFailSetsTheHostsPolicy) {
@@ -56,7 +56,7 @@ TEST(AgentConfig, AllKeysAreReadAndFailSetsTheHostsPolicy) {
   EXPECT_EQ(h.agent->address, "[2001:db8::10]:7070");
   EXPECT_EQ(h.agent->poll_interval_ms, 250u);
   EXPECT_EQ(h.agent->hold_ms, 10'000u);
-  EXPECT_EQ(h.policy.fail, FailPolicy::kFailClosed);
+  EXPECT_EQ(h.policy.fail, FailPolicy::kClosed);
 }
 
 TEST(AgentConfig, ExactlyOneOfSecretsFileAndAgent) {

@@ -243,7 +243,7 @@ TEST_F(ApiServerTest, ABodyOverTheLimitIsRefusedWith413AndAJsonError) {
 
 TEST(ApiServer, RefusesANonLoopbackAddressAndReportsAPortInUse) {
   ApiConfig outside;
-  outside.address = *parse_ip_address("192.0.2.1");
+  outside.address = *IpAddress::parse("192.0.2.1");
   EXPECT_THROW(ApiServer(outside, [](const ApiRequest&) { return ApiResponse{}; }),
                std::runtime_error);
   ApiConfig any;

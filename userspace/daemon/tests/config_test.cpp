@@ -10,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "synwarden/address_text.h"
+
 namespace synwarden::daemon {
 namespace {
 
@@ -50,7 +52,7 @@ TEST(Config, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(format_mac(h.mac), "02:00:5e:00:53:10");
   EXPECT_EQ(h.mode, HostMode::kProtect);
   EXPECT_TRUE(h.ports.empty()) << "no ports key means every port";
-  EXPECT_EQ(h.policy.fail, FailPolicy::kFailOpen);
+  EXPECT_EQ(h.policy.fail, FailPolicy::kOpen);
   EXPECT_TRUE(h.policy.forward_icmp);
   EXPECT_FALSE(h.policy.forward_tcp_fragments);
   EXPECT_EQ(h.policy.timestamp_recovery_s, 300u);
@@ -78,12 +80,12 @@ TEST(Config, FullConfigIsParsed) {
   EXPECT_EQ(c.limits.synack_pps_per_queue, 100000u);
   EXPECT_EQ(c.limits.frame_size, 2048u);
   const ProtectedHostConfig& h = c.protected_hosts[1];
-  EXPECT_EQ(h.address.family, IpAddress::Family::kIpv6);
+  EXPECT_EQ(h.address.family(), IpAddress::Family::kIpv6);
   EXPECT_EQ(h.address.to_string(), "2001:db8::10");
   EXPECT_EQ(format_mac(h.mac), "02:00:5e:00:53:11");
   EXPECT_EQ(h.ports, (std::vector<uint16_t>{80, 443})) << "ports are kept sorted";
   EXPECT_EQ(h.mode, HostMode::kPass);
-  EXPECT_EQ(h.policy.fail, FailPolicy::kFailClosed);
+  EXPECT_EQ(h.policy.fail, FailPolicy::kClosed);
   EXPECT_FALSE(h.policy.forward_udp);
 }
 
@@ -193,14 +195,14 @@ TEST(Config, TheShippedExampleConfigIsValid) {
 }
 
 TEST(Config, AddressAndMacParsersAcceptOnlyWellFormedText) {
-  EXPECT_TRUE(parse_ip_address("198.51.100.7"));
-  EXPECT_TRUE(parse_ip_address("2001:db8::7"));
-  EXPECT_FALSE(parse_ip_address("198.51.100"));
-  EXPECT_FALSE(parse_ip_address("example.com"));
-  EXPECT_TRUE(parse_mac_address("aa:BB:cc:dd:ee:ff"));
-  EXPECT_FALSE(parse_mac_address("aa:bb:cc:dd:ee:fg"));
-  EXPECT_FALSE(parse_mac_address("aa:bb:cc:dd:ee:ff:00"));
-  EXPECT_FALSE(parse_mac_address("aabb.ccdd.eeff.."));
+  EXPECT_TRUE(IpAddress::parse("198.51.100.7"));
+  EXPECT_TRUE(IpAddress::parse("2001:db8::7"));
+  EXPECT_FALSE(IpAddress::parse("198.51.100"));
+  EXPECT_FALSE(IpAddress::parse("example.com"));
+  EXPECT_TRUE(parse_mac_text("aa:BB:cc:dd:ee:ff"));
+  EXPECT_FALSE(parse_mac_text("aa:bb:cc:dd:ee:fg"));
+  EXPECT_FALSE(parse_mac_text("aa:bb:cc:dd:ee:ff:00"));
+  EXPECT_FALSE(parse_mac_text("aabb.ccdd.eeff.."));
 }
 
 }  // namespace

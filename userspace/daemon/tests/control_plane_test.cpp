@@ -64,7 +64,7 @@ class ControlPlaneTest : public ::testing::Test {
   }
 
   const HostEntry* in_snapshot(const char* address) const {
-    const auto ip = *parse_ip_address(address);
+    const auto ip = *IpAddress::parse(address);
     for (const auto& h : current_->hosts()) {
       if (h.address == ip) return &h;
     }
@@ -91,7 +91,7 @@ class ControlPlaneTest : public ::testing::Test {
 };
 
 TEST_F(ControlPlaneTest, StartUpWritesEveryHostAndRemovesStalePinnedOnes) {
-  dataplane_.map_hosts.push_back(*parse_ip_address("198.51.100.9"));  // left by an earlier config
+  dataplane_.map_hosts.push_back(*IpAddress::parse("198.51.100.9"));  // left by an earlier config
   ControlPlane control(dir_.file("fw.json"), read_config_file(dir_.file("fw.json")), dataplane_,
                        counters_, kFirewallMac);
   const auto first = control.first_snapshot();
@@ -121,7 +121,7 @@ TEST_F(ControlPlaneTest, AnAddedHostReachesTheWorkersBeforeXdpSteersItToThem) {
 
 TEST_F(ControlPlaneTest, ARemovedHostLeavesXdpBeforeTheWorkersForgetIt) {
   ControlPlane& c = start();
-  c.remove_host(*parse_ip_address("2001:db8::10"));
+  c.remove_host(*IpAddress::parse("2001:db8::10"));
   EXPECT_THAT(dataplane_.log, ElementsAre("erase 2001:db8::10", "publish 192.0.2.10"));
   EXPECT_EQ(in_snapshot("2001:db8::10"), nullptr);
   EXPECT_EQ(json::parse(dir_.read("fw.json"))["protected_hosts"].size(), 1u);
@@ -130,7 +130,7 @@ TEST_F(ControlPlaneTest, ARemovedHostLeavesXdpBeforeTheWorkersForgetIt) {
 TEST_F(ControlPlaneTest, ProtectionToggleUpdatesSnapshotMapAndFileKeepingItsMode) {
   write_config(config_, 0600);
   ControlPlane& c = start();
-  const json off = c.set_protection(*parse_ip_address("192.0.2.10"), false);
+  const json off = c.set_protection(*IpAddress::parse("192.0.2.10"), false);
   EXPECT_EQ(off["changed"], true);
   EXPECT_EQ(off["persisted"], true);
   EXPECT_THAT(dataplane_.log, ElementsAre("publish 192.0.2.10,2001:db8::10",
@@ -142,7 +142,7 @@ TEST_F(ControlPlaneTest, ProtectionToggleUpdatesSnapshotMapAndFileKeepingItsMode
   EXPECT_FALSE(std::filesystem::exists(dir_.file("fw.json.tmp"))) << "no temp file left";
 
   dataplane_.log.clear();
-  const json again = c.set_protection(*parse_ip_address("192.0.2.10"), false);
+  const json again = c.set_protection(*IpAddress::parse("192.0.2.10"), false);
   EXPECT_EQ(again["changed"], false);
   EXPECT_TRUE(dataplane_.log.empty()) << "asking for the current state changes nothing";
 }
@@ -157,8 +157,8 @@ TEST_F(ControlPlaneTest, RefusedRequestsChangeNothing) {
   EXPECT_EQ(status_of([&] { c.add_host(json::array()); }), 400);
   EXPECT_EQ(status_of([&] { c.add_host(host_json("192.0.2.10", "b.json")); }), 409);
   EXPECT_THAT(last_error_, HasSubstr("already protected"));
-  EXPECT_EQ(status_of([&] { c.remove_host(*parse_ip_address("192.0.2.99")); }), 404);
-  EXPECT_EQ(status_of([&] { c.set_protection(*parse_ip_address("192.0.2.99"), true); }), 404);
+  EXPECT_EQ(status_of([&] { c.remove_host(*IpAddress::parse("192.0.2.99")); }), 404);
+  EXPECT_EQ(status_of([&] { c.set_protection(*IpAddress::parse("192.0.2.99"), true); }), 404);
   // Two more hosts fit the table of 4; the third does not.
   c.add_host(host_json("192.0.2.12", "b.json"));
   c.add_host(host_json("192.0.2.13", "b.json"));
@@ -175,7 +175,7 @@ TEST_F(ControlPlaneTest, TheLastHostCannotBeRemoved) {
   config_["protected_hosts"].erase(1);
   write_config(config_);
   ControlPlane& c = start();
-  EXPECT_EQ(status_of([&] { c.remove_host(*parse_ip_address("192.0.2.10")); }), 409);
+  EXPECT_EQ(status_of([&] { c.remove_host(*IpAddress::parse("192.0.2.10")); }), 409);
   EXPECT_THAT(last_error_, HasSubstr("only protected host"));
   EXPECT_NE(in_snapshot("192.0.2.10"), nullptr);
 }
@@ -249,7 +249,7 @@ TEST_F(ControlPlaneTest, AnEditOnDiskIsNeverOverwrittenByAnApiChange) {
   json edited = config_;
   edited["secrets_reload_interval_ms"] = 2000;
   write_config(edited);  // the operator edits the file but does not reload yet
-  const json answer = c.set_protection(*parse_ip_address("192.0.2.10"), false);
+  const json answer = c.set_protection(*IpAddress::parse("192.0.2.10"), false);
   EXPECT_EQ(answer["persisted"], false);
   EXPECT_THAT(answer["persist_note"].get<std::string>(), HasSubstr("changed on disk"));
   EXPECT_FALSE(in_snapshot("192.0.2.10")->protection) << "the change itself is applied";
@@ -283,7 +283,7 @@ TEST_F(ControlPlaneTest, ADataplaneFailureRestoresThePreviousConfiguration) {
   EXPECT_EQ(c.config().protected_hosts.size(), 2u);
   EXPECT_EQ(dir_.read("fw.json"), before) << "nothing saved";
   const auto& map = dataplane_.map_hosts;
-  EXPECT_EQ(std::count(map.begin(), map.end(), *parse_ip_address("192.0.2.11")), 0);
+  EXPECT_EQ(std::count(map.begin(), map.end(), *IpAddress::parse("192.0.2.11")), 0);
   EXPECT_EQ(counters_.in_use(), 2u) << "the new host's counter slot was given back";
 }
 
@@ -291,7 +291,7 @@ TEST_F(ControlPlaneTest, HostViewsReportSecretsFreshnessPerHost) {
   config_["protected_hosts"].push_back(host_json("192.0.2.11", "missing.json"));
   write_config(config_);
   ControlPlane& c = start();
-  const auto views = c.host_views(monotonic_now_ms());
+  const auto views = c.host_views(monotonic_ms());
   ASSERT_EQ(views.size(), 3u);
   EXPECT_EQ(views[0].secrets.source, "file");
   EXPECT_EQ(views[0].secrets.state, "fresh");
@@ -324,7 +324,7 @@ TEST_F(ControlPlaneTest, AnAgentHostShowsItsAgentsFreshnessAndFailsClosedUntilIt
               {"mac", "02:00:5e:00:53:12"},
               {"agent", {{"address", "127.0.0.1:9"}, {"key_file", dir_.file("agent.key")},
                          {"fail", "closed"}}}});
-  const auto views = c.host_views(monotonic_now_ms());
+  const auto views = c.host_views(monotonic_ms());
   const auto agent = std::find_if(views.begin(), views.end(), [](const auto& v) {
     return v.config->address.to_string() == "192.0.2.12";
   });
@@ -335,12 +335,12 @@ TEST_F(ControlPlaneTest, AnAgentHostShowsItsAgentsFreshnessAndFailsClosedUntilIt
   const HostEntry* entry = in_snapshot("192.0.2.12");
   ASSERT_NE(entry, nullptr);
   EXPECT_FALSE(entry->keys.has_value()) << "no keys until the agent answers";
-  EXPECT_EQ(entry->policy, FailPolicy::kFailClosed);
+  EXPECT_EQ(entry->policy, FailPolicy::kClosed);
 }
 
 TEST_F(ControlPlaneTest, SetModeReachesMapSnapshotAndFileAndCountsEffectiveChanges) {
   ControlPlane& c = start();
-  const auto host = *parse_ip_address("192.0.2.10");
+  const auto host = *IpAddress::parse("192.0.2.10");
   const json monitor = c.set_mode(host, HostMode::kMonitor);
   EXPECT_EQ(monitor["changed"], true);
   EXPECT_EQ(monitor["mode"], "monitor");
@@ -357,7 +357,7 @@ TEST_F(ControlPlaneTest, SetModeReachesMapSnapshotAndFileAndCountsEffectiveChang
   const auto view = c.mode_view(host);
   EXPECT_EQ(view.configured, HostMode::kProtect);
   EXPECT_EQ(view.changes, (std::map<std::string, uint64_t>{{"monitor", 1}, {"protect", 1}}));
-  EXPECT_TRUE(c.mode_view(*parse_ip_address("2001:db8::10")).changes.empty());
+  EXPECT_TRUE(c.mode_view(*IpAddress::parse("2001:db8::10")).changes.empty());
   EXPECT_EQ(c.next_auto_poll_ms(), UINT64_MAX) << "no auto host, no polling";
 }
 
@@ -366,7 +366,7 @@ TEST_F(ControlPlaneTest, AutoModeSwitchesOnTheSynRateAndBackLoggingNothingInBetw
                      {"poll_ms", 50}};
   write_config(config_);
   ControlPlane& c = start();
-  const auto host = *parse_ip_address("192.0.2.10");
+  const auto host = *IpAddress::parse("192.0.2.10");
   c.set_mode(host, HostMode::kAuto);
   EXPECT_TRUE(in_snapshot("192.0.2.10")->protection)
       << "auto: the workers answer what XDP steers to them while it protects";
@@ -406,7 +406,7 @@ TEST_F(ControlPlaneTest, AFailedSynCountReadNeitherSwitchesNorInventsARate) {
                      {"poll_ms", 50}};
   write_config(config_);
   ControlPlane& c = start();
-  const auto host = *parse_ip_address("192.0.2.10");
+  const auto host = *IpAddress::parse("192.0.2.10");
   c.set_mode(host, HostMode::kAuto);
   dataplane_.log.clear();
   uint64_t now = c.next_auto_poll_ms() + 50;

@@ -24,9 +24,9 @@ HostSecrets secrets_with(uint64_t k, uint64_t host_ms) {
 }
 
 ProtectedHostConfig agent_host(const std::string& address, const std::string& agent,
-                               FailPolicy fail = FailPolicy::kFailClosed) {
+                               FailPolicy fail = FailPolicy::kClosed) {
   ProtectedHostConfig h;
-  h.address = *parse_ip_address(address);
+  h.address = *IpAddress::parse(address);
   AgentEndpoint a;
   a.address = agent;
   a.key_file = "/etc/synwarden/agent.key";
@@ -36,7 +36,7 @@ ProtectedHostConfig agent_host(const std::string& address, const std::string& ag
   return h;
 }
 
-IpAddress ip(const std::string& text) { return *parse_ip_address(text); }
+IpAddress ip(const std::string& text) { return *IpAddress::parse(text); }
 
 HostEntry worker_view(const HostSecretsBook& book, const std::string& address, uint64_t now) {
   HostEntry e;

@@ -82,11 +82,11 @@ TEST(HostCounters, TheWorkerCountsEachFrameForItsHost) {
   secrets.ts_key = SipKey{9, 10};
   secrets.clock = HostClockSample{4'300'000'000ull, 250, 9'000'000};
   HostEntry protected_host;
-  protected_host.address = *parse_ip_address("192.0.2.10");
+  protected_host.address = *IpAddress::parse("192.0.2.10");
   protected_host.keys.emplace(HostKeys{secrets, HostClock(secrets.clock, 5'000'000)});
   protected_host.counter_slot = 3;
   HostEntry pass_host;
-  pass_host.address = *parse_ip_address("192.0.2.11");
+  pass_host.address = *IpAddress::parse("192.0.2.11");
   pass_host.protection = false;
   pass_host.counter_slot = 1;
   const Snapshot snapshot({protected_host, pass_host}, firewall, 1);

@@ -32,7 +32,7 @@ class Backlog : public ::testing::Test {
     s.ts_key = SipKey{9, 10};
     s.clock = HostClockSample{500'000, 1000, 500'000};
     HostEntry h;
-    h.address = *parse_ip_address("192.0.2.10");
+    h.address = *IpAddress::parse("192.0.2.10");
     h.mac = kHostMac;
     h.keys.emplace(HostKeys{s, HostClock(s.clock, kLocalMs)});
     std::vector<HostEntry> hosts;

@@ -68,9 +68,9 @@ class KeyChange : public ::testing::Test {
  protected:
   // The workers' snapshot: current keys `current`, and optionally `previous` until `until_ms`.
   void use(std::optional<HostKeys> current, std::optional<HostKeys> previous = {},
-           uint64_t until_ms = 0, FailPolicy policy = FailPolicy::kFailClosed) {
+           uint64_t until_ms = 0, FailPolicy policy = FailPolicy::kClosed) {
     HostEntry h;
-    h.address = *parse_ip_address("192.0.2.10");
+    h.address = *IpAddress::parse("192.0.2.10");
     h.mac = kHostMac;
     h.policy = policy;
     h.keys = std::move(current);
@@ -149,7 +149,7 @@ TEST_F(KeyChange, CurrentKeysAreTriedFirstAndAForgedCookieFailsBoth) {
 }
 
 TEST_F(KeyChange, FailOpenForwardsAndLearnsTheFlowsTheHostsKernelAccepts) {
-  use(std::nullopt, {}, 0, FailPolicy::kFailOpen);
+  use(std::nullopt, {}, 0, FailPolicy::kOpen);
   std::vector<uint8_t> s = syn(40004);
   ASSERT_EQ(run(s, kLocalMs), FrameAction::kTransmit) << "the host's own kernel answers the SYN";
   EXPECT_EQ(0, std::memcmp(s.data(), kHostMac.data(), 6));
@@ -163,7 +163,7 @@ TEST_F(KeyChange, FailOpenForwardsAndLearnsTheFlowsTheHostsKernelAccepts) {
 }
 
 TEST_F(KeyChange, FailClosedDropsAndLearnsNothing) {
-  use(std::nullopt, {}, 0, FailPolicy::kFailClosed);
+  use(std::nullopt, {}, 0, FailPolicy::kClosed);
   std::vector<uint8_t> a = ack(40005, 0x55555555, 0);
   EXPECT_EQ(run(a, kLocalMs), FrameAction::kDrop);
   EXPECT_TRUE(flows_.keys.empty());

@@ -66,7 +66,7 @@ HostSecrets test_secrets() {
 
 HostEntry host(const char* address, std::vector<uint16_t> ports = {}, bool keys = true) {
   HostEntry h;
-  h.address = *parse_ip_address(address);
+  h.address = *IpAddress::parse(address);
   h.mac = kHostMac;
   h.ports = std::move(ports);
   if (keys) h.keys.emplace(HostKeys{test_secrets(), HostClock(test_secrets().clock, kLocalMs)});
@@ -307,7 +307,7 @@ TEST_F(PacketHandlerTest, PortsOutsideTheHostsListAreForwardedUntouched) {
 
 TEST_F(PacketHandlerTest, HostWithoutSecretsFollowsItsFailPolicy) {
   HostEntry open = host("192.0.2.10", {}, false);
-  open.policy = FailPolicy::kFailOpen;
+  open.policy = FailPolicy::kOpen;
   use_hosts({open});
   std::vector<uint8_t> frame = syn_from_client().build();
   EXPECT_EQ(run(frame), FrameAction::kTransmit);
@@ -315,7 +315,7 @@ TEST_F(PacketHandlerTest, HostWithoutSecretsFollowsItsFailPolicy) {
   EXPECT_EQ(count(counters_.forwarded_fail_open), 1u);
 
   HostEntry closed = host("192.0.2.10", {}, false);
-  closed.policy = FailPolicy::kFailClosed;
+  closed.policy = FailPolicy::kClosed;
   use_hosts({closed});
   frame = syn_from_client().build();
   EXPECT_EQ(run(frame), FrameAction::kDrop);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "control_test_support.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/secrets.h"
 
 namespace synwarden::daemon {
@@ -21,12 +22,6 @@ namespace {
 // The shared fixture keys (control_test_support.h).
 HostSecrets secrets_with(uint64_t k) { return testing::secrets_for_test(k); }
 
-uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
 class SecretsFilesTest : public ::testing::Test {
  protected:
   SecretsFilesTest() {
@@ -34,7 +29,7 @@ class SecretsFilesTest : public ::testing::Test {
     dir_ = mkdtemp(dir);
     path_ = dir_ + "/host.json";
     ProtectedHostConfig host;
-    host.address = *parse_ip_address("192.0.2.10");
+    host.address = *IpAddress::parse("192.0.2.10");
     host.secrets_file = path_;
     config_.protected_hosts.push_back(host);
   }

@@ -91,9 +91,9 @@ class SecretsSourcesTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  ProtectedHostConfig agent_host(FailPolicy fail = FailPolicy::kFailClosed) const {
+  ProtectedHostConfig agent_host(FailPolicy fail = FailPolicy::kClosed) const {
     ProtectedHostConfig h;
-    h.address = *parse_ip_address("192.0.2.10");
+    h.address = *IpAddress::parse("192.0.2.10");
     AgentEndpoint a;
     a.address = agent_->address();
     a.key_file = key_file_;
@@ -105,7 +105,7 @@ class SecretsSourcesTest : public ::testing::Test {
   }
   ProtectedHostConfig file_host() const {
     ProtectedHostConfig h;
-    h.address = *parse_ip_address("2001:db8::10");
+    h.address = *IpAddress::parse("2001:db8::10");
     h.secrets_file = file_;
     return h;
   }
@@ -115,9 +115,9 @@ class SecretsSourcesTest : public ::testing::Test {
     return c;
   }
   static const HostEntry& entry(const Snapshot& s, const char* address) {
-    const IpAddress ip = *parse_ip_address(address);
-    const IpFamily f = ip.family == IpAddress::Family::kIpv4 ? IpFamily::kIpv4 : IpFamily::kIpv6;
-    return *s.find(f, ip.bytes.data());
+    const IpAddress ip = *IpAddress::parse(address);
+    const IpFamily f = ip.family() == IpAddress::Family::kIpv4 ? IpFamily::kIpv4 : IpFamily::kIpv6;
+    return *s.find(f, ip.bytes().data());
   }
   // Refreshes whenever the sources ask for it until `done(snapshot)`; false after `timeout_ms`.
   static bool refresh_until(SecretsSources& sources, const DaemonConfig& c,

@@ -123,29 +123,29 @@ TEST(FramePool, RefusesToHoldMoreFramesThanTheUmemHas) {
 
 TEST(Snapshot, FindsHostsByFamilyAndAddressAndFiltersPorts) {
   std::vector<HostEntry> hosts(3);
-  hosts[0].address = *parse_ip_address("2001:db8::10");
-  hosts[1].address = *parse_ip_address("192.0.2.10");
+  hosts[0].address = *IpAddress::parse("2001:db8::10");
+  hosts[1].address = *IpAddress::parse("192.0.2.10");
   hosts[1].ports = {80, 443};
-  hosts[2].address = *parse_ip_address("192.0.2.9");
+  hosts[2].address = *IpAddress::parse("192.0.2.9");
   const Snapshot snapshot(std::move(hosts), MacAddress{}, 7);
-  const auto v4 = *parse_ip_address("192.0.2.10");
-  const auto v6 = *parse_ip_address("2001:db8::10");
-  const HostEntry* h = snapshot.find(IpFamily::kIpv4, v4.bytes.data());
+  const auto v4 = *IpAddress::parse("192.0.2.10");
+  const auto v6 = *IpAddress::parse("2001:db8::10");
+  const HostEntry* h = snapshot.find(IpFamily::kIpv4, v4.bytes().data());
   ASSERT_NE(h, nullptr);
   EXPECT_TRUE(h->port_protected(443));
   EXPECT_FALSE(h->port_protected(8080));
-  ASSERT_NE(snapshot.find(IpFamily::kIpv6, v6.bytes.data()), nullptr);
-  EXPECT_EQ(snapshot.find(IpFamily::kIpv6, v4.bytes.data()), nullptr)
+  ASSERT_NE(snapshot.find(IpFamily::kIpv6, v6.bytes().data()), nullptr);
+  EXPECT_EQ(snapshot.find(IpFamily::kIpv6, v4.bytes().data()), nullptr)
       << "an IPv4 address's bytes are not an IPv6 host";
-  const auto other = *parse_ip_address("192.0.2.11");
-  EXPECT_EQ(snapshot.find(IpFamily::kIpv4, other.bytes.data()), nullptr);
+  const auto other = *IpAddress::parse("192.0.2.11");
+  EXPECT_EQ(snapshot.find(IpFamily::kIpv4, other.bytes().data()), nullptr);
   EXPECT_EQ(snapshot.version(), 7u);
 }
 
 TEST(Snapshot, RejectsAHostListedTwice) {
   std::vector<HostEntry> hosts(2);
-  hosts[0].address = *parse_ip_address("192.0.2.10");
-  hosts[1].address = *parse_ip_address("192.0.2.10");
+  hosts[0].address = *IpAddress::parse("192.0.2.10");
+  hosts[1].address = *IpAddress::parse("192.0.2.10");
   EXPECT_THROW(Snapshot(std::move(hosts), MacAddress{}), std::invalid_argument);
 }
 

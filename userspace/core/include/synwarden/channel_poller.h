@@ -23,17 +23,10 @@
 #include "synwarden/channel.h"
 #include "synwarden/channel_key.h"
 #include "synwarden/channel_socket.h"
+#include "synwarden/fail_policy.h"
 #include "synwarden/secrets.h"
 
 namespace synwarden {
-
-enum class FailPolicy : uint8_t {
-  kOpen,    // without valid secrets, forward SYNs to the host (unprotected but reachable)
-  kClosed,  // without valid secrets, drop SYNs (protected but unreachable for new connections)
-};
-const char* fail_policy_name(FailPolicy p) noexcept;
-// "open" / "closed"; throws std::invalid_argument naming the accepted values.
-FailPolicy parse_fail_policy(std::string_view text);
 
 enum class SecretsState : uint8_t {
   kNoSecrets,  // no valid secrets received yet: the fail policy applies
@@ -56,7 +49,7 @@ struct SecretPollerOptions {
   // longer than a few missed polls; the bound exists because a host that rebooted meanwhile
   // has new keys, and a BPF-mode agent rotates its keys.
   uint32_t hold_ms = 30'000;
-  FailPolicy fail_policy = FailPolicy::kClosed;
+  FailPolicy fail_policy = kDefaultFailPolicy;  // only named in the log lines of transitions
 };
 
 struct SecretPollerStats {

@@ -10,6 +10,10 @@
 #include <string>
 #include <string_view>
 
+// The channel times requests, replies and rate limits on monotonic_ms()/monotonic_ns() and
+// seals unix_time_ms(): its users get the clocks with it.
+#include "synwarden/clock_now.h"
+
 namespace synwarden {
 
 class ChannelSocketError : public std::runtime_error {
@@ -64,10 +68,5 @@ class UdpSocket {
   explicit UdpSocket(int fd) noexcept : fd_(fd) {}
   int fd_ = -1;
 };
-
-// CLOCK_MONOTONIC and CLOCK_REALTIME in ms, CLOCK_MONOTONIC in ns.
-uint64_t monotonic_ms() noexcept;
-uint64_t monotonic_ns() noexcept;
-uint64_t unix_time_ms() noexcept;
 
 }  // namespace synwarden

@@ -7,9 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace synwarden {
+#include "synwarden/mac_address.h"
 
-using MacAddress = std::array<uint8_t, 6>;
+namespace synwarden {
 
 inline constexpr size_t kEthHeaderLen = 14;       // dst MAC, src MAC, EtherType
 inline constexpr size_t kVlanTagLen = 4;          // TPID is the previous EtherType field; TCI + next type

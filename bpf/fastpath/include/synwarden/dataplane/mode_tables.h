@@ -9,7 +9,7 @@
 
 #include "synwarden/dataplane/result.h"
 #include "synwarden/dataplane/types.h"
-#include "synwarden/dataplane/unique_fd.h"
+#include "synwarden/unique_fd.h"
 
 namespace synwarden::dataplane {
 

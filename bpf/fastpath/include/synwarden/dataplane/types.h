@@ -1,8 +1,8 @@
-// Value types of the dataplane API: addresses, host entries, flow keys. They convert to and from
-// the kernel/user structs of bpf/synwarden_shared.h, which callers never need to touch.
+// Value types of the dataplane API: host entries, flow keys and the key fields of addresses. They
+// convert to and from the kernel/user structs of bpf/synwarden_shared.h, which callers never need
+// to touch. Addresses, MACs and fds are synwarden_base's types (ip_address.h, mac_address.h,
+// unique_fd.h).
 #pragma once
-
-#include <netinet/in.h>
 
 #include <array>
 #include <compare>
@@ -11,44 +11,27 @@
 #include <string>
 #include <string_view>
 
+#include "synwarden/ip_address.h"
+#include "synwarden/mac_address.h"
+#include "synwarden/unique_fd.h"
 #include "synwarden_shared.h"
 
 namespace synwarden::dataplane {
 
-using MacAddress = std::array<std::uint8_t, 6>;
+// The shared vocabulary (synwarden_base), named here too so the dataplane's API reads alone.
+using synwarden::IpAddress;
+using synwarden::MacAddress;
+using synwarden::UniqueFd;
 
-// "02:00:00:00:00:01" -> bytes; nullopt unless exactly six hex pairs separated by ':'.
-[[nodiscard]] std::optional<MacAddress> parse_mac(std::string_view text);
-[[nodiscard]] std::string to_string(const MacAddress& mac);
+// The address fields of the kernel/user key structs (sw_host_key, sw_flow_key, the list keys):
+// SW_FAMILY_IPV4/SW_FAMILY_IPV6 and four network-order words (IPv4: the first, the rest zero).
+[[nodiscard]] std::uint8_t sw_family_of(const IpAddress& addr) noexcept;
+void copy_words(const IpAddress& addr, __u32 (&words)[4]) noexcept;
+[[nodiscard]] IpAddress address_of_words(std::uint32_t sw_family, const __u32 (&words)[4]) noexcept;
 
-// An IPv4 or IPv6 address in network byte order.
-class IpAddress {
- public:
-  IpAddress() = default;  // 0.0.0.0
-  static IpAddress v4(const in_addr& addr);
-  static IpAddress v6(const in6_addr& addr);
-  // Dotted quad or RFC 5952 text; nullopt if neither.
-  static std::optional<IpAddress> parse(std::string_view text);
-
-  [[nodiscard]] bool is_v4() const noexcept { return family_ == SW_FAMILY_IPV4; }
-  [[nodiscard]] bool is_v6() const noexcept { return family_ == SW_FAMILY_IPV6; }
-  // IPv4 uses the first 4 bytes, the rest are zero.
-  [[nodiscard]] const std::array<std::uint8_t, 16>& bytes() const noexcept { return bytes_; }
-  [[nodiscard]] std::string to_string() const;
-
-  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
-
-  // Key-struct conversions (sw_host_key / sw_flow_key address fields).
-  [[nodiscard]] std::uint8_t family_tag() const noexcept { return family_; }
-  void copy_to(__u32 (&words)[4]) const noexcept;
-  static IpAddress from_words(std::uint8_t family, const __u32 (&words)[4]) noexcept;
-
- private:
-  std::uint8_t family_ = SW_FAMILY_IPV4;
-  std::array<std::uint8_t, 16> bytes_{};
-};
-
-// What protection-on does with non-handshake traffic for a host (pass mode forwards all).
+// What protection-on does with non-handshake traffic for a host (pass mode forwards all): the
+// sw_host.policy bits. The operator writes them as part of daemon::HostPolicy (config.h), which
+// adds what only user space applies (fail policy, timestamp recovery).
 struct HostPolicy {
   bool forward_icmp = true;
   bool forward_udp = true;
@@ -58,6 +41,9 @@ struct HostPolicy {
   friend bool operator==(const HostPolicy&, const HostPolicy&) = default;
 };
 
+// A protected address's value in the XDP hosts map (sw_hosts: struct sw_host), typed: what the
+// XDP program reads for every frame. Not the workers' view of a host (daemon::HostEntry,
+// snapshot.h: keys, clock, ports, fail policy), which never reaches this map.
 struct HostEntry {
   MacAddress mac{};      // protected host's MAC, destination of forwarded frames
   bool protect = false;  // true: SYN cookies by the workers; false: pass mode (learning)

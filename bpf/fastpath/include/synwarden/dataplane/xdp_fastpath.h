@@ -31,7 +31,7 @@
 #include "synwarden/dataplane/result.h"
 #include "synwarden/dataplane/source_lists.h"
 #include "synwarden/dataplane/tables.h"
-#include "synwarden/dataplane/unique_fd.h"
+#include "synwarden/unique_fd.h"
 
 struct fastpath_bpf;  // generated skeleton, private to the implementation
 

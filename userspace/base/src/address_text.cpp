@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 
+#include <cstdio>
 #include <string>
 
 namespace synwarden {
@@ -50,6 +51,13 @@ std::optional<MacAddress> parse_mac_text(std::string_view text) {
     mac[i] = static_cast<uint8_t>(hi * 16 + lo);
   }
   return mac;
+}
+
+std::string format_mac(const MacAddress& mac) {
+  char text[18];
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+                mac[3], mac[4], mac[5]);
+  return text;
 }
 
 const char* interface_name_problem(std::string_view name) noexcept {
