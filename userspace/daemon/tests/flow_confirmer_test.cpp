@@ -162,8 +162,11 @@ TEST_F(FlowConfirmerTest, CandidatesOfAHostWithoutAConfirmingAgentAreNeverSent) 
 }
 
 TEST_F(FlowConfirmerTest, ASilentAgentCostsATimeoutAndNothingIsLearnt) {
-  // A bound UDP socket nobody answers on.
-  const UdpSocket silent = UdpSocket::bind_to(SocketAddress::parse("127.0.0.1:0"));
+  // An agent's socket that nobody serves.
+  ChannelServerOptions o;
+  o.listen = "127.0.0.1:0";
+  const ChannelServer silent(o, ChannelKey::load_file(key_file_.string()),
+                             [] { return std::string("{}"); });
   CandidateQueue worker(2000);
   FlowConfirmer c = make({&worker});
   c.set_hosts({host("192.0.2.10", silent.local_address().to_string())});
