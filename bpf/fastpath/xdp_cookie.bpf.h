@@ -331,8 +331,9 @@ static __always_inline __u64 cookie_or_steer(const struct ctx_state *s, struct s
 	/* A frame handed to the worker is the worker's to count; monitor counts nothing per host. */
 	if (action != SW_ACT_STEER && !s->mode->monitor)
 		swc_count_host(hc, syn, reason);
-	/* Every failed cookie check, not only a bad hash: a segment of an established flow fails it
-	 * with a random count (its sequence numbers moved on), so it is "expired" 254 times in 256. */
+	/* Every failed cookie check, not only a bad hash: a segment of an established flow reads as
+	 * a bad hash while its two directions differ by less than 2^24 bytes (the count field the
+	 * check reads stays close), as an expired cookie beyond that. */
 	if (!syn && action == XDP_DROP && !s->mode->monitor && (hc->flags & SW_HC_CONFIRM) &&
 	    (reason == SW_R_DROP_COOKIE_BAD || reason == SW_R_DROP_COOKIE_EXPIRED ||
 	     reason == SW_R_DROP_COOKIE_OPTION))

@@ -14,7 +14,8 @@ established map (sw_restart.py, as integration_flow_recovery). Then:
      the agent refused nothing of theirs;
   3. the established map holds every stream's flow again.
 The recovery time is printed: from the new daemon's start (its program drops the first
-segments) until every flow is back, and the confirmer's own time from report to learnt flow.
+segments) until every flow is back, the confirmer's own time from report to learnt flow, and the
+longest a stream waited for an echo.
 """
 import json
 import os
@@ -77,6 +78,8 @@ def main():
     print(f"recovery time: all flows back {restart['since_start_s'] * 1000:.0f} ms after the new "
           f"daemon's start; confirmer report -> learnt: last {confirm_end['last_confirm_ms']} ms, "
           f"longest {confirm_end['max_confirm_ms']} ms")
+    print("longest a stream waited for an echo (the outage, TCP's backoff and the confirmation): "
+          + ", ".join(f"{fam} {r.get('max_stall_s', 0):.2f} s" for fam, r in zip(("IPv4", "IPv6"), results)))
     print("socket_confirm when the flows were back: " + json.dumps(confirm))
     print("socket_confirm at the end: " + json.dumps(confirm_end))
     xdp_reasons, worker_counters = R.nonzero_counters(s1)

@@ -71,6 +71,9 @@ def main():
           f"({restart['since_stop_s']:.1f} s after "
           f"the stop), {after} at the end; flow_recovered_timestamp {recovered} "
           f"(XDP {s1.get('xdp', {}).get('xdp_ack_recovered', 0)})")
+    print("longest a stream waited for an echo (the outage and TCP's backoff): "
+          + ", ".join(f"{fam} {r.get('max_stall_s', 0):.2f} s"
+                      for fam, r in zip(("IPv4", "IPv6"), stream_results)))
     xdp_reasons, worker_counters = R.nonzero_counters(s1)
     print("XDP reasons since the restart: " + json.dumps(xdp_reasons))
     print("worker counters since the restart: " + json.dumps(worker_counters))

@@ -8,11 +8,13 @@
 //                 host (at most max_queued_per_host; more are dropped, counted).
 //   take_batch()  up to kConfirmMaxTuples of one host's queue, oldest first, at most
 //                 requests_per_s_per_host times a second per host: the agent's reply budget is
-//                 shared with its secrets polls (docs/flow-recovery.md gives the formula).
+//                 shared with its secrets polls (docs/flow-recovery.md gives the formula);
+//                 after an unanswered request, not before backoff_ms (back_off()).
 //
 // Single-threaded (the confirmer thread's).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +32,9 @@ struct ConfirmPlannerOptions {
   size_t max_remembered = 1u << 16;      // tuples remembered for dedup (the oldest go first)
   size_t max_queued_per_host = 1024;     // candidates waiting for one host's agent
   uint32_t requests_per_s_per_host = 5;  // confirmation requests to one agent per second
+  // After an unanswered request, the host's agent is not asked again for this long: an agent
+  // that refuses for its rate limit (shared with the secrets polls) is not pressed further.
+  uint32_t backoff_ms = 2000;
 };
 
 // A protected address as the flow key holds it (SW_FAMILY_IPV4/6, IPv4 in the first 4 bytes).
@@ -62,6 +67,10 @@ class ConfirmPlanner {
   // until later); taking a non-empty batch spends one request of the budget.
   std::vector<ConfirmCandidate> take_batch(size_t host, uint64_t now_ms);
   size_t queued(size_t host) const noexcept { return hosts_[host].queue.size(); }
+  // Host `host`'s agent did not answer: no batch for it before now_ms + backoff_ms.
+  void back_off(size_t host, uint64_t now_ms) noexcept {
+    hosts_[host].next_ask_ms = std::max(hosts_[host].next_ask_ms, now_ms + options_.backoff_ms);
+  }
   size_t remembered() const noexcept { return seen_.size(); }
 
  private:

@@ -143,6 +143,7 @@ void FlowConfirmer::ask(uint64_t now_ms) {
     Agent& a = *agents_[i];
     a.client->tick(now_ms);
     if (!a.client->busy() && !a.outstanding.empty()) {
+      planner_.back_off(i, now_ms);
       std::lock_guard lock(counters_mutex_);
       counters_.timed_out += a.outstanding.size();
       a.outstanding.clear();

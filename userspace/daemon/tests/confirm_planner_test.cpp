@@ -156,6 +156,23 @@ TEST(ConfirmPlanner, EachHostsAgentIsAskedAtMostRequestsPerSecond) {
   EXPECT_EQ(requests, 50);
 }
 
+TEST(ConfirmPlanner, AnAgentThatDidNotAnswerIsLeftAloneForTheBackoff) {
+  ConfirmPlannerOptions o = options();
+  o.backoff_ms = 2000;
+  ConfirmPlanner p(o);
+  p.set_hosts({host_v4("192.0.2.10"), host_v4("192.0.2.11")});
+  for (uint16_t port = 0; port < 100; ++port) {
+    ASSERT_EQ(p.offer(key_v4("198.51.100.1", port, "192.0.2.10"), 0), OfferResult::kQueued);
+  }
+  ASSERT_EQ(p.offer(key_v4("198.51.100.1", 1, "192.0.2.11"), 0), OfferResult::kQueued);
+  ASSERT_EQ(p.take_batch(0, 1000).size(), 64u);
+  p.back_off(0, 1500);  // the request of 1000 timed out at 1500
+  EXPECT_TRUE(p.take_batch(0, 1700).empty()) << "the request budget alone would allow it";
+  EXPECT_TRUE(p.take_batch(0, 3499).empty());
+  EXPECT_EQ(p.take_batch(1, 1700).size(), 1u) << "other hosts are asked as usual";
+  EXPECT_EQ(p.take_batch(0, 3500).size(), 36u);
+}
+
 TEST(ConfirmPlanner, AFullHostQueueDropsNewCandidatesAndDoesNotRememberThem) {
   ConfirmPlannerOptions o = options();
   o.max_queued_per_host = 3;
