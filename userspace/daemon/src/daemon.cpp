@@ -293,7 +293,9 @@ void Daemon::start_confirmer() {
 }
 
 void Daemon::update_confirm_hosts() {
-  if (!confirmer_) return;
+  // Every configuration change publishes a new snapshot: compare the hosts only then.
+  if (!confirmer_ || control_->snapshot_version() == confirm_version_) return;
+  confirm_version_ = control_->snapshot_version();
   std::vector<ConfirmHost> hosts = confirm_hosts_of(control_->config());
   if (hosts == confirm_hosts_) return;
   confirm_hosts_ = hosts;

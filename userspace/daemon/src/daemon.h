@@ -94,6 +94,7 @@ class Daemon {
   std::vector<std::unique_ptr<CandidateQueue>> candidate_queues_;
   std::unique_ptr<FlowConfirmer> confirmer_;
   std::vector<ConfirmHost> confirm_hosts_;  // as last handed to confirmer_
+  uint64_t confirm_version_ = UINT64_MAX;   // snapshot version they were computed at
   ChecksumWatch checksum_watch_;
   std::vector<XskRung> rungs_;
   std::unique_ptr<DaemonControlApi> api_backend_;
