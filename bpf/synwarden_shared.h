@@ -88,6 +88,7 @@ enum sw_flow_origin {
 	SW_FLOW_SYNACK = 2,  /* SYN-ACK answering the host's own outbound connection */
 	SW_FLOW_COOKIE = 3,  /* inserted by a worker after a valid cookie ACK */
 	SW_FLOW_ADMIN = 4,   /* inserted by an operator or a test */
+	SW_FLOW_CONFIRMED = 5, /* the host's agent confirmed it an established socket */
 };
 
 struct sw_flow {
@@ -255,6 +256,9 @@ enum sw_host_cookie_flags {
 	SW_HC_HAS_PREVIOUS = 1u << 1,  /* previous is checked for ACKs until previous_until_ms */
 	SW_HC_FAIL_OPEN = 1u << 2,     /* without keys: forward (and learn ACK flows); else drop */
 	SW_HC_PORTS_LISTED = 1u << 3,  /* only ports in sw_cookie_ports are protected */
+	/* The host's agent confirms sockets (policy.socket_confirm): an unknown ACK that fails the
+	 * cookie check and timestamp recovery is reported to the daemon (sw_candidates). */
+	SW_HC_CONFIRM = 1u << 4,
 };
 
 struct sw_host_cookie {
@@ -413,6 +417,22 @@ struct sw_cpu_stats {
 SW_STATIC_ASSERT(sizeof(struct sw_cpu_stats) ==
 			 SW_REASON_COUNT * (sizeof(struct sw_counter) + 8) + 24 + 16 * 4,
 		 "sw_cpu_stats must have no hidden padding");
+
+/* ---- socket-confirmation candidates (maps sw_candidates, sw_confirm_cpu) ----
+ *
+ * An unknown ACK to a host with SW_HC_CONFIRM that fails the cookie check and timestamp
+ * recovery may be a segment of a connection the firewall forgot that carries no timestamp. Its
+ * struct sw_flow_key goes into the BPF ring buffer sw_candidates, which the daemon's confirmer
+ * drains to ask the host's agent (docs/flow-recovery.md). A per-CPU token bucket (cost and burst
+ * fixed at load: sw_knob_candidate_cost_ns / _burst_ns) caps the reports, so a forged-ACK flood
+ * reaches neither the daemon nor the agent at its own rate. Value of sw_confirm_cpu (per CPU). */
+struct sw_confirm_cpu {
+	struct sw_token_bucket bucket;
+	__u64 reported; /* keys written into sw_candidates */
+	__u64 capped;   /* candidates over the bucket: not reported */
+	__u64 lost;     /* candidates within the bucket that found the ring full */
+};
+SW_STATIC_ASSERT(sizeof(struct sw_confirm_cpu) == 40, "sw_confirm_cpu layout is ABI");
 
 /* ---- source allow/deny lists (maps sw_list_v4, sw_list_v6: LPM tries; bpf/README.md) ----
  *

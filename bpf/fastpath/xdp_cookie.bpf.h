@@ -75,6 +75,8 @@ static __always_inline int swc_bucket_take(struct sw_token_bucket *b, __u64 cost
 	return 1;
 }
 
+#include "confirm.bpf.h"
+
 static __always_inline int swc_port_protected(const struct sw_host_cookie *hc,
 					      const struct swc_frame *f)
 {
@@ -329,6 +331,13 @@ static __always_inline __u64 cookie_or_steer(const struct ctx_state *s, struct s
 	/* A frame handed to the worker is the worker's to count; monitor counts nothing per host. */
 	if (action != SW_ACT_STEER && !s->mode->monitor)
 		swc_count_host(hc, syn, reason);
+	/* Every failed cookie check, not only a bad hash: a segment of an established flow reads as
+	 * a bad hash while its two directions differ by less than 2^24 bytes (the count field the
+	 * check reads stays close), as an expired cookie beyond that. */
+	if (!syn && action == XDP_DROP && !s->mode->monitor && (hc->flags & SW_HC_CONFIRM) &&
+	    (reason == SW_R_DROP_COOKIE_BAD || reason == SW_R_DROP_COOKIE_EXPIRED ||
+	     reason == SW_R_DROP_COOKIE_OPTION))
+		sw_report_candidate(key);
 	if (action == SW_ACT_LEARN)
 		return learn_and_forward(&sw_flows, key, SW_FLOW_COOKIE, reason);
 	if (action == SW_ACT_LEARN_OPEN)

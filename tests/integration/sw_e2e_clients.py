@@ -135,6 +135,7 @@ def one_stream(dst, n, seconds, out, double=False):
                 s.sendall(DOUBLE_ECHO)
             end = time.monotonic() + seconds
             i = 0
+            last, stall = time.monotonic(), 0.0  # longest wait for an echo, s
             while time.monotonic() < end:
                 chunk = (f"stream {n} chunk {i} ".encode() * 40)[:512]
                 s.sendall(chunk)
@@ -147,11 +148,13 @@ def one_stream(dst, n, seconds, out, double=False):
                     echoed += data
                 if echoed != chunk:
                     raise ValueError(f"chunk {i} echoed wrong")
+                now = time.monotonic()
+                stall, last = max(stall, now - last - 0.1 if i else 0.0), now
                 i += 1
                 time.sleep(0.1)
-            out[n] = (True, i, "")
+            out[n] = (True, i, "", stall)
     except (OSError, ValueError) as e:
-        out[n] = (False, 0, f"stream {n}: {type(e).__name__}: {e}")
+        out[n] = (False, 0, f"stream {n}: {type(e).__name__}: {e}", 0.0)
 
 
 def run_streams(args):
@@ -168,6 +171,8 @@ def run_streams(args):
     ok = [v for v in out.values() if v[0]]
     return {"kind": "streams", "ok": len(ok), "total": args.count,
             "min_chunks": min((v[1] for v in ok), default=0),
+            # The longest a stream waited for an echo beyond its 100 ms pace (an outage).
+            "max_stall_s": round(max((v[3] for v in ok), default=0.0), 3),
             "failures": [v[2] for v in out.values() if not v[0]][:20]}
 
 

@@ -21,16 +21,12 @@ import time
 
 import sw_daemon as D
 import sw_hardening as H
+import sw_restart as R
 from sw_e2e import Scenario
 from sw_harness import Checks
-from sw_servers import ECHO_PORT
 from sw_topology import IPV4, IPV6, Topology
 
 STREAMS = 100  # per family
-
-
-def stream_flows(pin_dir):
-    return sum(1 for f in D.established_flows(pin_dir) if f["dport"] == ECHO_PORT)
 
 
 def main():
@@ -54,25 +50,10 @@ def main():
             streams = [scenario.start_streams(IPV4["host"], STREAMS, args.seconds, double=True),
                        scenario.start_streams(IPV6["host"], STREAMS, args.seconds, double=True)]
             time.sleep(4)
-            before = stream_flows(pins)
-            scenario.daemon.stop()
-            gone = not os.path.exists(os.path.join(pins, "sw_flows"))
-            t_stop = time.monotonic()
-            time.sleep(1.0)
-            scenario.daemon.start(timeout=20)
-            t_up = time.monotonic()
-            # Every stream sends every 100 ms: once it is learnt again its echoes come back.
-            deadline, recovered_flows = time.monotonic() + 15, 0
-            while time.monotonic() < deadline:
-                recovered_flows = stream_flows(pins)
-                if recovered_flows >= 2 * STREAMS:
-                    break
-                time.sleep(0.2)
-            t_back = time.monotonic()
-            stream_results = [json.loads(p.communicate(timeout=args.seconds + 60)[0].splitlines()[-1])
-                              for p in streams]
+            restart = R.restart_without_pins(scenario, pins, 2 * STREAMS)
+            stream_results = R.stream_results(streams, args.seconds)
             s1 = scenario.daemon.stats()
-            after = stream_flows(pins)
+            after = R.stream_flows(pins)
             fresh = [scenario.clients("curl", dst, 100, parallel=10)
                      for dst in (IPV4["host"], IPV6["host"])]
             scenario.stop()
@@ -84,14 +65,19 @@ def main():
     # The worker's counter (afxdp) or the XDP program's reason (xdp datapath).
     recovered = (D.worker_total(s1, "flow_recovered_timestamp")
                  + s1.get("xdp", {}).get("xdp_ack_recovered", 0))
+    before, recovered_flows = restart["before"], restart["back"]
     print(f"stream flows in the established map: {before} before the stop, {recovered_flows} "
-          f"{t_back - t_up:.1f} s after the new daemon ran ({t_back - t_stop:.1f} s after the "
-          f"stop), {after} at the end; flow_recovered_timestamp {recovered} "
+          f"{restart['since_start_s']:.1f} s after the new daemon ran "
+          f"({restart['since_stop_s']:.1f} s after "
+          f"the stop), {after} at the end; flow_recovered_timestamp {recovered} "
           f"(XDP {s1.get('xdp', {}).get('xdp_ack_recovered', 0)})")
-    print("XDP reasons since the restart: " + json.dumps({k: v for k, v in s1.get("xdp", {}).items() if v}))
-    print("worker counters since the restart: " + json.dumps(
-        {k: D.worker_total(s1, k) for k in s1["workers"][0]["counters"] if D.worker_total(s1, k)}))
-    checks.check("the stop removed the dataplane and its pinned established map", gone)
+    print("longest a stream waited for an echo (the outage and TCP's backoff): "
+          + ", ".join(f"{fam} {r.get('max_stall_s', 0):.2f} s"
+                      for fam, r in zip(("IPv4", "IPv6"), stream_results)))
+    xdp_reasons, worker_counters = R.nonzero_counters(s1)
+    print("XDP reasons since the restart: " + json.dumps(xdp_reasons))
+    print("worker counters since the restart: " + json.dumps(worker_counters))
+    checks.check("the stop removed the dataplane and its pinned established map", restart["gone"])
     checks.check(f"the streams' flows were in the map before ({before})", before == 2 * STREAMS)
     ok = sum(r["ok"] for r in stream_results)
     checks.check(f"all {2 * STREAMS} streams survived the restart ({ok} ok)", ok == 2 * STREAMS,

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 
+import sw_control as C
 import sw_daemon as D
 import sw_hardening as H
 from sw_harness import Checks
@@ -55,6 +56,13 @@ def flood(topo, args, dst, prefix, count, seed):
     return topo.popen("attacker", *cmd, stdout=subprocess.PIPE, text=True)
 
 
+def socket_confirm(topo):
+    status, text = C.http(topo, "GET", "/stats")
+    if status != 200:
+        raise RuntimeError(f"GET /stats answered {status}: {text[:300]}")
+    return json.loads(text)["socket_confirm"]
+
+
 def main():
     ap = H.argument_parser()
     # 10 M plus the few percent a loaded 2-core machine drops at the AF_XDP ring, so that
@@ -72,6 +80,7 @@ def main():
             scenario.start()
             keys = H.agent_key_state(scenario.agent_pin_dir())
             before, nft0 = scenario.daemon.stats(), scenario.host_nft()
+            confirm0 = socket_confirm(topo)
             t0 = time.monotonic()
             procs = [flood(topo, args, dst, prefix, args.acks // 2, seed)
                      for seed, (_, dst, prefix) in enumerate(FLOODS, start=7)]
@@ -79,6 +88,7 @@ def main():
             seconds = time.monotonic() - t0
             time.sleep(1.0)  # the workers drain their rings
             after, nft1 = scenario.daemon.stats(), scenario.host_nft()
+            confirm1 = socket_confirm(topo)
             alive = scenario.daemon.proc.poll() is None
             legit = [H.banner_probe(topo, IPV4["host"], 3.0), H.banner_probe(topo, IPV6["host"], 3.0)]
             scenario.stop()
@@ -139,6 +149,24 @@ def main():
                  "reached the host's stack", attack == accepted + recovered + learnt_reuse,
                  f"{attack} flood packets at the host, {accepted} accepted, {recovered} recovered, "
                  f"{learnt_reuse} later ACKs on a learnt 4-tuple")
+    # Socket confirmation: every refused ACK is a candidate, the datapath's bucket caps them at
+    # limits.confirm_candidates_per_s (2000/s by default, a quarter second of burst), and the
+    # agent confirms none of the forged tuples.
+    c = {k: confirm1[k] - confirm0[k] for k in confirm1 if k.startswith("candidates") or
+         k in ("requests", "asked", "confirmed", "refused", "timed_out")}
+    c_bound = 2000 * (seconds + 2) + 500
+    print(f"socket confirmation during the flood: {c['candidates_reported']} candidates reported "
+          f"({c['candidates_reported'] / seconds:.0f}/s), {c['candidates_capped']} capped, "
+          f"{c['candidates_lost']} lost, {c['candidates_duplicate']} duplicate; "
+          f"{c['asked']} tuples asked in {c['requests']} requests: {c['confirmed']} confirmed, "
+          f"{c['refused']} refused, {c['timed_out']} timed out")
+    checks.check("every ACK refused as a cookie was a socket-confirmation candidate",
+                 c["candidates_reported"] + c["candidates_capped"] + c["candidates_lost"]
+                 == refused, f"{json.dumps(c)} vs {refused} refused")
+    checks.check(f"the candidates were capped at 2000/s plus the burst (<= {c_bound:.0f})",
+                 c["candidates_reported"] <= c_bound and c["candidates_capped"] > 0, json.dumps(c))
+    checks.check("the agent confirmed none of the forged tuples", c["confirmed"] == 0,
+                 json.dumps(c))
     checks.check("the daemon survived and legitimate IPv4/IPv6 exchanges complete",
                  alive and all(r["ok"] for r in legit), str(legit))
     leaks = H.leaked({"daemon log": daemon_log, "agent log": agent_log}, keys)

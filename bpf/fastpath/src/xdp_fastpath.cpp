@@ -199,6 +199,13 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
     return os_error(err_of(ret), "sizing map sw_flow_hint");
   }
   fp.skel_->rodata->sw_knob_flow_hint_words = hint_words;
+  {
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return os_error(-cpus, "counting possible CPUs");
+    const CandidateBucket b = candidate_bucket(opts.candidates_per_s, static_cast<unsigned>(cpus));
+    fp.skel_->rodata->sw_knob_candidate_cost_ns = b.cost_ns;
+    fp.skel_->rodata->sw_knob_candidate_burst_ns = b.burst_ns;
+  }
 
   if (!opts.pin_dir.empty()) {
     if (auto ok = ensure_bpffs_dir(opts.pin_dir); !ok) return ok.error();
@@ -277,14 +284,18 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
   auto bcfg = dup_fd(bpf_map__fd(fp.skel_->maps.sw_budget_cfg), "sw_budget_cfg");
   auto bcfg2 = dup_fd(bpf_map__fd(fp.skel_->maps.sw_budget_cfg), "sw_budget_cfg");
   auto budget = dup_fd(bpf_map__fd(fp.skel_->maps.sw_syn_budget), "sw_syn_budget");
+  auto cand = dup_fd(bpf_map__fd(fp.skel_->maps.sw_candidates), "sw_candidates");
+  auto cand_cpu = dup_fd(bpf_map__fd(fp.skel_->maps.sw_confirm_cpu), "sw_confirm_cpu");
   for (auto* r : {&hosts, &flows, &outbound, &unverified, &okeys, &xsks, &stats, &settings,
                   &cookies, &ports, &host_stats, &host_syns, &list4, &list6, &hits, &bcfg, &bcfg2,
-                  &budget}) {
+                  &budget, &cand, &cand_cpu}) {
     if (!*r) return r->error();
   }
   auto hint = FlowHint::map(bpf_map__fd(fp.skel_->maps.sw_flow_hint), hint_words);
   if (!hint) return hint.error();
   const auto ncpus = static_cast<unsigned>(cpus);
+  auto candidates = CandidateRing::open(std::move(*cand), std::move(*cand_cpu), ncpus);
+  if (!candidates) return candidates.error();
   fp.tables_.reset(new FastpathTables{HostTable(std::move(*hosts)), FlowTable(std::move(*flows)),
                                       FlowTable(std::move(*outbound)),
                                       FlowTable(std::move(*unverified)),
@@ -297,7 +308,8 @@ Result<XdpFastpath> XdpFastpath::load(const LoadOptions& opts) {
                                       std::move(*hint),
                                       SourceListTable(std::move(*list4), std::move(*list6),
                                                       std::move(*hits), std::move(*bcfg2), ncpus),
-                                      SynBudgetTable(std::move(*bcfg), std::move(*budget), ncpus)});
+                                      SynBudgetTable(std::move(*bcfg), std::move(*budget), ncpus),
+                                      std::move(*candidates)});
   fp.tables_->flows.set_hint(&fp.tables_->flow_hint);
   return fp;
 }

@@ -75,6 +75,7 @@ HostPolicy parse_policy(const nlohmann::json& value, const std::string& path) {
   policy.forward_tcp_fragments = r.bool_or("forward_tcp_fragments", policy.forward_tcp_fragments);
   policy.timestamp_recovery_s = static_cast<uint32_t>(
       r.uint_or("timestamp_recovery_s", policy.timestamp_recovery_s, 0, 3600));
+  if (r.find("socket_confirm") != nullptr) policy.socket_confirm = r.bool_or("socket_confirm", true);
   r.reject_unknown_keys();
   return policy;
 }
@@ -121,6 +122,8 @@ Limits parse_limits(const nlohmann::json& value, const std::string& path) {
   limits.synack_budget_table_size = static_cast<uint32_t>(
       r.uint_or("synack_budget_table_size", limits.synack_budget_table_size, 1024, 1u << 24));
   limits.flow_hint = r.bool_or("flow_hint", limits.flow_hint);
+  limits.confirm_candidates_per_s = static_cast<uint32_t>(
+      r.uint_or("confirm_candidates_per_s", limits.confirm_candidates_per_s, 0, 1'000'000));
   r.reject_unknown_keys();
   return limits;
 }
@@ -224,6 +227,10 @@ ProtectedHostConfig parse_protected_host(const nlohmann::json& value, const std:
     host.mode = protection ? HostMode::kProtect : HostMode::kPass;
   }
   if (const auto* policy = r.find("policy")) host.policy = parse_policy(*policy, r.path_of("policy"));
+  if (host.policy.socket_confirm.value_or(false) && !host.agent) {
+    throw_config_error(r.path_of("policy") + ".socket_confirm",
+                       "needs an \"agent\": only the host's agent can confirm its sockets");
+  }
   if (host.agent && host.agent->fail) {
     const FailPolicy fail = *host.agent->fail;
     const auto* policy = r.find("policy");
@@ -252,6 +259,7 @@ nlohmann::json protected_host_to_json(const ProtectedHostConfig& host) {
                    {"forward_other", host.policy.forward_other},
                    {"forward_tcp_fragments", host.policy.forward_tcp_fragments},
                    {"timestamp_recovery_s", host.policy.timestamp_recovery_s}};
+  if (host.policy.socket_confirm) out["policy"]["socket_confirm"] = *host.policy.socket_confirm;
   return out;
 }
 

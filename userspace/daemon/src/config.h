@@ -45,6 +45,10 @@ struct HostPolicy {
   // seconds is a live connection the firewall forgot (reboot, lost pins, ECMP move): learnt and
   // forwarded (docs/flow-recovery.md). 0 = off. A forged TSecr passes with odds ~window/2^32.
   uint32_t timestamp_recovery_s = 300;
+  // Unknown ACKs that fail the cookie check and timestamp recovery are confirmed with the
+  // host's agent (an established socket on the host: learnt, docs/flow-recovery.md). Unset:
+  // on for a host with an agent; true for a host without one is an error.
+  std::optional<bool> socket_confirm;
 
   friend bool operator==(const HostPolicy&, const HostPolicy&) = default;
 };
@@ -112,6 +116,10 @@ struct Limits {
   // The established-flow hint in front of the flow table (docs/flow-hint.md). false: the XDP
   // program looks up every SYN and ACK (for A/B measurement, or flows inserted by hand).
   bool flow_hint = true;
+  // Socket-confirmation candidates reported per second by each datapath (the XDP program's
+  // per-CPU buckets together; the workers' together): what a forged-ACK flood can make the
+  // confirmer ask the agents about. 0 = socket confirmation off.
+  uint32_t confirm_candidates_per_s = 2000;
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };

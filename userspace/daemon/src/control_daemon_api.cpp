@@ -22,12 +22,14 @@ StatsSample DaemonControlApi::sample() {
 nlohmann::json DaemonControlApi::stats() {
   nlohmann::json out = stats_to_json(sample());
   if (runtime_.fastpath != nullptr) add_lists_stats(*runtime_.fastpath, control_.config(), out);
+  if (runtime_.confirm_counters) out["socket_confirm"] = confirm_counters_json(runtime_.confirm_counters());
   return out;
 }
 
 std::string DaemonControlApi::metrics() {
   std::string text = render_prometheus(sample());
   if (runtime_.api_counters) text += render_api_server_prometheus(runtime_.api_counters());
+  if (runtime_.confirm_counters) text += render_confirm_prometheus(runtime_.confirm_counters());
   return text;
 }
 

@@ -11,6 +11,7 @@
 #include "api_server.h"
 #include "control_api.h"
 #include "control_plane.h"
+#include "metrics_confirm.h"
 #include "metrics_host_counters.h"
 #include "metrics_sample.h"
 #include "net_interface.h"
@@ -31,6 +32,8 @@ struct RuntimeInfo {
   uint64_t start_mono_ms = 0;
   // The API server's counters, appended to /metrics (empty: none).
   std::function<ApiServerCounters()> api_counters;
+  // The confirmer's counters (flow_confirmer.h), in /stats and /metrics (empty: confirmation off).
+  std::function<ConfirmerCounters()> confirm_counters;
 };
 
 class DaemonControlApi : public ControlApi {

@@ -98,6 +98,7 @@ void FastpathPort::write_host_cookies(const Snapshot& snapshot) {
     dataplane::HostCookieTable::Entry e;
     e.addr = h.address;
     e.value.flags = h.policy == FailPolicy::kOpen ? SW_HC_FAIL_OPEN : 0;
+    if (h.socket_confirm) e.value.flags |= SW_HC_CONFIRM;
     e.value.counter_slot = h.counter_slot;  // kNoCounterSlot = SW_NO_COUNTER_SLOT: not counted
     if (h.keys) {
       e.value.flags |= SW_HC_HAS_KEYS;

@@ -179,6 +179,7 @@ void Daemon::load_dataplane() {
   const uint32_t highest = *std::max_element(queues_.begin(), queues_.end());
   options.max_queues = std::max<uint32_t>({64, nic_.rx_queues, highest + 1});
   options.xsk_fail_open = startup_.fail_open_without_workers;
+  options.candidates_per_s = startup_.limits.confirm_candidates_per_s;
   fastpath_.emplace(checked(dataplane::XdpFastpath::load(options), "loading the XDP program"));
   for (const auto& w : fastpath_->warnings()) log_warning("dataplane: " + w);
   if (!fastpath_->adopted_maps().empty()) {
@@ -236,13 +237,21 @@ void Daemon::start_workers() {
   handler.synack.flow_label_seed = flow_label_seed_;
   handler.synack_pps = startup_.limits.synack_pps_per_queue;
   handler.synack_burst = startup_.limits.batch_size;
+  // The workers share the candidates/s budget (the XDP program has its own, per CPU).
+  const uint64_t per_worker =
+      startup_.limits.confirm_candidates_per_s == 0
+          ? 0
+          : std::max<uint64_t>(1, startup_.limits.confirm_candidates_per_s /
+                                       std::max<size_t>(1, bound.size()));
   for (size_t i = 0; i < bound.size(); ++i) {
+    candidate_queues_.push_back(std::make_unique<CandidateQueue>(per_worker));
     WorkerSettings ws;
     ws.index = static_cast<uint32_t>(i);
     ws.cpu = cpus_[i];
     ws.batch_size = startup_.limits.batch_size;
     ws.handler = handler;
     ws.handler.host_counters = &host_counters_->area(i);
+    ws.handler.candidates = candidate_queues_[i].get();
     rungs_.push_back(bound[i].rung);
     workers_.push_back(std::make_unique<Worker>(ws, std::move(bound[i].area),
                                                 std::move(bound[i].port), store_->reader(i),
@@ -255,8 +264,38 @@ void Daemon::start_workers() {
     checked(fastpath_->xsks().set(w->queue(), w->port().fd()),
             "registering the AF_XDP socket of queue " + std::to_string(w->queue()));
   }
+  start_confirmer();
   log_info("running: " + std::to_string(workers_.size()) + " worker(s), " +
            std::to_string(control_->config().protected_hosts.size()) + " protected host(s)");
+}
+
+void Daemon::start_confirmer() {
+  if (startup_.limits.confirm_candidates_per_s == 0) {
+    log_info("socket confirmation off (limits.confirm_candidates_per_s = 0)");
+    return;
+  }
+  std::vector<CandidateQueue*> queues;
+  for (auto& q : candidate_queues_) queues.push_back(q.get());
+  auto& flows = fastpath_->flows();
+  confirmer_ = std::make_unique<FlowConfirmer>(
+      ConfirmerOptions{}, &fastpath_->candidates(), std::move(queues),
+      [&flows](const sw_flow_key& key) {
+        return flows.insert(dataplane::FlowKey::from_raw(key), dataplane::FlowOrigin::confirmed)
+            .ok();
+      });
+  update_confirm_hosts();
+  confirmer_->start();
+}
+
+void Daemon::update_confirm_hosts() {
+  // Every configuration change publishes a new snapshot: compare the hosts only then.
+  if (!confirmer_ || control_->snapshot_version() == confirm_version_) return;
+  confirm_version_ = control_->snapshot_version();
+  std::vector<ConfirmHost> hosts = confirm_hosts_of(control_->config());
+  if (hosts == confirm_hosts_) return;
+  confirm_hosts_ = hosts;
+  log_info("socket confirmation: " + std::to_string(hosts.size()) + " host(s) with an agent");
+  confirmer_->set_hosts(std::move(hosts));
 }
 
 void Daemon::start_api() {
@@ -269,6 +308,7 @@ void Daemon::start_api() {
   runtime.start_unix_ms = start_unix_ms_;
   runtime.start_mono_ms = start_mono_ms_;
   runtime.api_counters = [this] { return api_server_->counters(); };
+  if (confirmer_) runtime.confirm_counters = [this] { return confirmer_->counters(); };
   api_backend_ = std::make_unique<DaemonControlApi>(*control_, *host_counters_, std::move(runtime));
   router_ = std::make_unique<ApiRouter>(*api_backend_);
   api_server_->start();
@@ -340,6 +380,7 @@ void Daemon::control_loop() {
       next_reload = monotonic_ms() + control_->config().secrets_reload_interval_ms;
     }
     if (monotonic_ms() >= control_->next_auto_poll_ms()) control_->poll_auto_mode(monotonic_ms());
+    update_confirm_hosts();  // a reload or an API change may have added or removed agents
     store_->reclaim();
     watch_checksums();
   }
@@ -360,6 +401,8 @@ void Daemon::shutdown() {
   // 0. No more API work: queued requests are answered 503, the server stops and joins.
   queue_.close();
   if (api_server_) api_server_->stop();
+  // The confirmer reads the workers' queues and the program's ring: it stops first.
+  confirmer_.reset();
   // 1. Stop steering to sockets that are about to close (the program then follows
   //    fail_open_without_workers for SYNs and unknown ACKs).
   if (fastpath_) {

@@ -24,6 +24,7 @@
 #include "net_interface.h"
 #include "snapshot_store.h"
 #include "synwarden/dataplane/xdp_fastpath.h"
+#include "flow_confirmer.h"
 #include "flow_hint_keeper.h"
 #include "worker.h"
 
@@ -57,6 +58,8 @@ class Daemon {
   void load_dataplane();
   void start_control_plane();
   void start_workers();
+  void start_confirmer();
+  void update_confirm_hosts();
   void start_api();
   ApiResponse dispatch(const ApiRequest& request);
   void control_loop();
@@ -87,6 +90,11 @@ class Daemon {
   std::unique_ptr<FlowSink> established_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<FlowHintKeeper> flow_hint_keeper_;  // after attach; stopped before detach
+  // Socket confirmation (docs/flow-recovery.md): one candidate queue per worker, the thread.
+  std::vector<std::unique_ptr<CandidateQueue>> candidate_queues_;
+  std::unique_ptr<FlowConfirmer> confirmer_;
+  std::vector<ConfirmHost> confirm_hosts_;  // as last handed to confirmer_
+  uint64_t confirm_version_ = UINT64_MAX;   // snapshot version they were computed at
   ChecksumWatch checksum_watch_;
   std::vector<XskRung> rungs_;
   std::unique_ptr<DaemonControlApi> api_backend_;

@@ -79,6 +79,7 @@ void PacketHandler::begin_batch(const Snapshot& snapshot, uint64_t now_ns,
   shed_syns_ = shed_syns;
   settings_.synack.src_mac = snapshot.firewall_mac();
   now_ms_ = now_ns / 1'000'000;
+  now_ns_ = now_ns;
   reading_host_ = nullptr;
   if (cost_ns_ != 0) {
     if (last_ns_ != 0 && now_ns > last_ns_) {
@@ -273,14 +274,17 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
     case AckStatus::kCookieOutOfWindow:
       bump(counters_.ack_cookie_expired);
       count(host, HostCounter::kAckInvalid);
+      report_candidate(host, p);
       return FrameAction::kDrop;
     case AckStatus::kCookieBadHash:
       bump(counters_.ack_bad_cookie);
       count(host, HostCounter::kAckInvalid);
+      report_candidate(host, p);
       return FrameAction::kDrop;
     case AckStatus::kOptionDisabled:
       bump(counters_.ack_option_disabled);
       count(host, HostCounter::kAckInvalid);
+      report_candidate(host, p);
       return FrameAction::kDrop;
   }
   // The worker's sink (PendingFlows) puts the flow into the map only once this ACK has left, so

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "candidate_queue.h"
 #include "metrics_host_counters.h"
 #include "snapshot.h"
 #include "synwarden/codec.h"
@@ -41,6 +42,8 @@ struct HandlerSettings {
   uint32_t synack_burst = 64;         // SYN-ACKs the bucket may send at once
   // This worker's per-host counters (slots from the snapshot); null: not counted per host.
   HostCounterArea* host_counters = nullptr;
+  // Where this worker reports socket-confirmation candidates (candidate_queue.h); null: none.
+  CandidateQueue* candidates = nullptr;
 };
 
 class PacketHandler {
@@ -64,6 +67,13 @@ class PacketHandler {
   FrameAction forward(const HostEntry& host, uint8_t* frame, uint32_t len) noexcept;
   FrameAction without_keys(const HostEntry& host, uint8_t* frame, uint32_t len) noexcept;
   const ClockReading& reading_for(const HostEntry& host) noexcept;
+  // An unknown ACK that failed the cookie check and recovery: a connection the firewall forgot
+  // that carries no timestamp? Its host's agent can tell (docs/flow-recovery.md).
+  void report_candidate(const HostEntry& host, const ParsedFrame& p) noexcept {
+    if (settings_.candidates != nullptr && host.socket_confirm) {
+      settings_.candidates->report(flow_key_of(p), now_ns_);
+    }
+  }
   bool take_synack_token() noexcept;
   void count(const HostEntry& host, HostCounter c) noexcept {
     if (host_counters_ != nullptr) host_counters_->bump(host.counter_slot, c);
@@ -75,6 +85,7 @@ class PacketHandler {
   HostCounterArea* host_counters_;
   const Snapshot* snapshot_ = nullptr;
   uint64_t now_ms_ = 0;
+  uint64_t now_ns_ = 0;
   bool shed_syns_ = false;
   // Clock reading of the last host seen in this batch: a flood targets one host, so the
   // extrapolation (a few divisions) runs about once per batch instead of once per frame.

@@ -79,6 +79,8 @@ ReloadPlan plan_reload(const DaemonConfig& running, const DaemonConfig& next) {
   keep_running(l.synack_budget_table_size, rl.synack_budget_table_size,
                "limits.synack_budget_table_size", pending);
   keep_running(l.flow_hint, rl.flow_hint, "limits.flow_hint", pending);
+  keep_running(l.confirm_candidates_per_s, rl.confirm_candidates_per_s,
+               "limits.confirm_candidates_per_s", pending);
   keep_running(e.api.address, running.api.address, "api.address", pending);
   keep_running(e.api.port, running.api.port, "api.port", pending);
   keep_running(e.api.max_body_bytes, running.api.max_body_bytes, "api.max_body_bytes", pending);

@@ -25,6 +25,7 @@ HostEntry HostEntry::from_config(const ProtectedHostConfig& host) {
   entry.policy = host.policy.fail;
   entry.ports = host.ports;
   entry.recovery_window_ms = host.policy.timestamp_recovery_s * 1000;
+  entry.socket_confirm = host.agent.has_value() && host.policy.socket_confirm.value_or(true);
   return entry;
 }
 

@@ -44,6 +44,9 @@ struct HostEntry {
   std::optional<HostKeys> previous_keys;
   uint64_t previous_until_ms = 0;
   uint32_t recovery_window_ms = 0;  // timestamp recovery of forgotten flows (0 = off)
+  // Unknown ACKs that fail the cookie check are reported to the confirmer, which asks the
+  // host's agent (policy.socket_confirm of a host with an agent).
+  bool socket_confirm = false;
   uint32_t counter_slot = kNoCounterSlot;  // this host's block in each worker's HostCounterArea
 
   bool port_protected(uint16_t port_host_order) const noexcept;

@@ -56,6 +56,24 @@ TEST(Config, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_TRUE(h.policy.forward_icmp);
   EXPECT_FALSE(h.policy.forward_tcp_fragments);
   EXPECT_EQ(h.policy.timestamp_recovery_s, 300u);
+  EXPECT_FALSE(h.policy.socket_confirm.has_value()) << "unset: on for hosts with an agent";
+  EXPECT_EQ(c.limits.confirm_candidates_per_s, 2000u);
+}
+
+TEST(Config, SocketConfirmationIsOnForAgentHostsUnlessTurnedOff) {
+  json doc = minimal();
+  doc["limits"] = {{"confirm_candidates_per_s", 500}};
+  doc["protected_hosts"][0].erase("secrets_file");
+  doc["protected_hosts"][0]["agent"] = {{"address", "192.0.2.10:7070"},
+                                        {"key_file", "/etc/k.key"}};
+  doc["protected_hosts"].push_back(json::parse(R"({
+    "address": "192.0.2.11", "mac": "02:00:5e:00:53:11",
+    "agent": {"address": "192.0.2.11:7070", "key_file": "/etc/k2.key"},
+    "policy": {"socket_confirm": false}})"));
+  const DaemonConfig c = parse_config(doc);
+  EXPECT_EQ(c.limits.confirm_candidates_per_s, 500u);
+  EXPECT_FALSE(c.protected_hosts[0].policy.socket_confirm.has_value());
+  EXPECT_EQ(c.protected_hosts[1].policy.socket_confirm, std::optional<bool>(false));
 }
 
 TEST(Config, FullConfigIsParsed) {

@@ -421,5 +421,33 @@ TEST_F(PacketHandlerTest, FailedFlowInsertIsCountedButTheAckStillReachesTheHost)
   EXPECT_EQ(count(counters_.ack_valid), 1u);
 }
 
+TEST_F(PacketHandlerTest, AnAckFailingTheCookieIsReportedForSocketConfirmationOfConfirmingHostsOnly) {
+  CandidateQueue candidates(2000);
+  HostEntry confirming = host("192.0.2.10");
+  confirming.socket_confirm = true;
+  HandlerSettings settings;
+  settings.candidates = &candidates;
+  use_hosts({confirming, host("2001:db8::10")}, settings);
+  auto ack = [](bool v6) {
+    FrameBuilder b;
+    b.macs(kClientMac, kFirewallMac);
+    if (v6) b.ipv6("2001:db8::1", "2001:db8::10");
+    else b.ipv4("192.0.2.1", "192.0.2.10");
+    return b.ports(40000, 8080).seq(5000).ack(123456).flags(tcpflag::kAck).build();
+  };
+  std::vector<uint8_t> v4 = ack(false);
+  const sw_flow_key expected = flow_key_of(parse_verified(v4));
+  EXPECT_EQ(run(v4), FrameAction::kDrop);
+  std::vector<uint8_t> v6 = ack(true);
+  EXPECT_EQ(run(v6), FrameAction::kDrop) << "the IPv6 host has no confirming agent";
+  std::vector<uint8_t> syn = syn_from_client().build();
+  EXPECT_EQ(run(syn), FrameAction::kTransmit);
+  std::vector<sw_flow_key> reported;
+  candidates.drain([&](const sw_flow_key& k) { reported.push_back(k); });
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(0, std::memcmp(&reported[0], &expected, sizeof expected));
+  EXPECT_EQ(candidates.counters().reported, 1u);
+}
+
 }  // namespace
 }  // namespace synwarden::daemon

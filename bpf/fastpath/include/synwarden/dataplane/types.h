@@ -62,6 +62,7 @@ enum class FlowOrigin : std::uint32_t {
   synack = SW_FLOW_SYNACK,    // SYN-ACK for the host's own outbound connection
   cookie = SW_FLOW_COOKIE,    // worker validated a cookie ACK
   admin = SW_FLOW_ADMIN,      // operator or test
+  confirmed = SW_FLOW_CONFIRMED,  // the host's agent confirmed the socket (flow recovery)
 };
 
 // A flow as the fast path keys it: always in the inbound direction, remote peer -> protected

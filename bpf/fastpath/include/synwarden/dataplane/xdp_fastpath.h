@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "synwarden/dataplane/confirm_candidates.h"
 #include "synwarden/dataplane/flow_hint.h"
 #include "synwarden/dataplane/host_cookies.h"
 #include "synwarden/dataplane/mode_tables.h"
@@ -80,6 +81,9 @@ struct LoadOptions {
   // Source prefixes tracked by the per-source SYN-ACK budget (per-CPU LRU: least recently seen
   // prefixes are forgotten, i.e. start again with a full bucket).
   std::uint32_t syn_budget_table_size = 1u << 16;
+  // Socket-confirmation candidates the program may report per second, all CPUs together (the
+  // per-CPU bucket of confirm.bpf.h); 0 = none reported. Hosts opt in with SW_HC_CONFIRM.
+  std::uint64_t candidates_per_s = 2000;
 };
 
 enum class AttachMode {
@@ -114,6 +118,7 @@ struct FastpathTables {
   FlowHint flow_hint;  // marked by `flows` on insert; rebuild_flow_hint() refreshes it
   SourceListTable lists;
   SynBudgetTable syn_budget;
+  CandidateRing candidates;  // not pinned: the running daemon's confirmer reads it
 };
 
 class XdpFastpath {
@@ -156,6 +161,7 @@ class XdpFastpath {
   HostSynTable& host_syns() noexcept { return tables_->host_syns; }
   SourceListTable& lists() noexcept { return tables_->lists; }
   SynBudgetTable& syn_budget() noexcept { return tables_->syn_budget; }
+  CandidateRing& candidates() noexcept { return tables_->candidates; }
   // The established-flow hint in front of sw_flows (docs/flow-hint.md), this program's own (not
   // pinned). Off (the program looks up every key) until its first rebuild(), which must come
   // after attach(): the program replaced until then inserts flows without marking them here.
