@@ -1,12 +1,12 @@
 #include "confirm_planner.h"
 
-#include "synwarden/dataplane/types.h"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+
+#include "synwarden/dataplane/types.h"
 
 namespace synwarden::daemon {
 

@@ -8,7 +8,7 @@
 #include <functional>
 
 #include "synwarden/dataplane/result.h"
-#include "synwarden/dataplane/unique_fd.h"
+#include "synwarden/unique_fd.h"
 #include "synwarden_shared.h"
 
 struct ring_buffer;  // libbpf
