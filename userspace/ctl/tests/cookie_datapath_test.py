@@ -132,13 +132,15 @@ def main():
                     syn, clock, isn = SYN_OPTIONS[n % len(SYN_OPTIONS)], clocks[n % 5], 1000 + 7919 * n
                     n += 1
                     cases.append((["--secrets", secrets, *ends], clock, isn, syn, n, mono))
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
         try:
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                for reasons in pool.map(lambda c: one_case(*c), cases):
-                    for reason in reasons:
-                        outcomes[reason] = outcomes.get(reason, 0) + 1
+            for reasons in pool.map(lambda c: one_case(*c), cases):
+                for reason in reasons:
+                    outcomes[reason] = outcomes.get(reason, 0) + 1
         except Failure as e:
+            pool.shutdown(cancel_futures=True)  # the cases not started yet are dropped
             sys.exit(f"FAIL: {e}")
+        pool.shutdown()
 
         # Without root the xdp datapath refuses clearly (exit 1) instead of failing oddly.
         p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CTL,
