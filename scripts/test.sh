@@ -202,7 +202,7 @@ if want package || want debian; then
         smoke_step=$!
       fi
       want debian && run_step debian debian bash "$root/tests/debian/run.sh" "$build/debs" "$build"
-      [ -n "$smoke_step" ] && wait "$smoke_step"
+      if [ -n "$smoke_step" ]; then wait "$smoke_step"; fi
     fi
   ) &
   smoke_pid=$!
