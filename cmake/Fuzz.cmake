@@ -5,6 +5,7 @@
 # expects tests/fuzz/fuzz_<name>.cpp (defining LLVMFuzzerTestOneInput) and a seed corpus in
 # tests/fuzz/corpus/<name>/, and always creates
 #   fuzz_replay_<name>   the target linked with replay_main.cpp instead of libFuzzer (any compiler)
+#                        (the target's source is compiled once, into fuzz_target_<name>, for both)
 #   test fuzz.corpus.<name> (label unit): replays every seed, so a corpus regression fails the
 #                        normal test run
 # when the unit tier is built (synwarden_add_test), and, with SYNWARDEN_FUZZ=ON (clang only), also
@@ -67,10 +68,33 @@ function(synwarden_add_fuzz_target name)
   endif()
 
   synwarden_tier_enabled(unit with_unit)
+  if(NOT with_unit AND NOT SYNWARDEN_FUZZ)
+    return()
+  endif()
+  # The target's source is compiled once: the replay binary and the libFuzzer binary link the same
+  # object. In a fuzz build it carries libFuzzer's coverage instrumentation
+  # (-fsanitize=fuzzer-no-link), as the libraries under test do; the sanitizer runtime provides
+  # its hooks where libFuzzer is not linked (the replay binary).
+  add_library(fuzz_target_${name} OBJECT ${src})
+  target_include_directories(fuzz_target_${name} PRIVATE ${SYNWARDEN_FUZZ_DIR})
+  target_compile_options(fuzz_target_${name} PRIVATE ${SYNWARDEN_WARNINGS}
+                         ${SYNWARDEN_TEST_COMPILE_OPTIONS})
+  target_link_libraries(fuzz_target_${name} PRIVATE ${ARG_LIBS})
+  if(SYNWARDEN_FUZZ)
+    target_compile_options(fuzz_target_${name} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
+
   if(with_unit)
-    add_executable(fuzz_replay_${name} ${src} ${SYNWARDEN_FUZZ_DIR}/replay_main.cpp)
-    target_include_directories(fuzz_replay_${name} PRIVATE ${SYNWARDEN_FUZZ_DIR})
-    target_compile_options(fuzz_replay_${name} PRIVATE ${SYNWARDEN_WARNINGS})
+    # replay_main.cpp compiled once for every replay binary.
+    if(NOT TARGET synwarden_fuzz_replay_main)
+      add_library(synwarden_fuzz_replay_main OBJECT ${SYNWARDEN_FUZZ_DIR}/replay_main.cpp)
+      target_include_directories(synwarden_fuzz_replay_main PRIVATE ${SYNWARDEN_FUZZ_DIR})
+      target_compile_options(synwarden_fuzz_replay_main PRIVATE ${SYNWARDEN_WARNINGS}
+                             ${SYNWARDEN_TEST_COMPILE_OPTIONS})
+    endif()
+    add_executable(fuzz_replay_${name} $<TARGET_OBJECTS:fuzz_target_${name}>
+                   $<TARGET_OBJECTS:synwarden_fuzz_replay_main>)
+    set_target_properties(fuzz_replay_${name} PROPERTIES LINKER_LANGUAGE CXX)
     target_link_libraries(fuzz_replay_${name} PRIVATE ${ARG_LIBS})
     synwarden_add_test(fuzz.corpus.${name} TIER unit COMMAND fuzz_replay_${name} ${corpus}
                        PROPERTIES TIMEOUT 300)
@@ -80,9 +104,8 @@ function(synwarden_add_fuzz_target name)
     foreach(lib ${ARG_LIBS})
       _synwarden_fuzz_instrument(${lib})
     endforeach()
-    add_executable(fuzz_${name} ${src})
-    target_include_directories(fuzz_${name} PRIVATE ${SYNWARDEN_FUZZ_DIR})
-    target_compile_options(fuzz_${name} PRIVATE ${SYNWARDEN_WARNINGS} -fsanitize=fuzzer)
+    add_executable(fuzz_${name} $<TARGET_OBJECTS:fuzz_target_${name}>)
+    set_target_properties(fuzz_${name} PROPERTIES LINKER_LANGUAGE CXX)
     target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
     target_link_libraries(fuzz_${name} PRIVATE ${ARG_LIBS})
     add_dependencies(synwarden_fuzz_all fuzz_${name})

@@ -21,11 +21,12 @@
 #           start: they take only CPU the rest leaves idle (the main build's link and dependency
 #           waits, the test lane's sleeps), so the integration tier's floods and measurements see
 #           the same CPU as when run alone; normal priority again once the test lane is done;
-#   tests   the main build (g++), then unit, then bpf and integration holding
+#   tests   the main build (g++; test code with line-table debug info only, SYNWARDEN_TEST_DEBUG
+#           in scripts/build.sh), then unit, then bpf and integration holding
 #           $SYNWARDEN_TEST_LOCK (namespaces and floods: one such run per machine), at normal
 #           priority;
 # then the sanitize tier's tests, fuzz and the vm tier (qemu guests, no lock needed) beside the
-# package smoke test and the debian VM tier (both under the lock, one after the other).
+# package smoke test and the debian VM tier (both under the lock, side by side).
 # Needs root. Environment: SYNWARDEN_BUILD_DIR (./build), SYNWARDEN_SANITIZE_BUILD_DIR
 # (./build-sanitize), SYNWARDEN_TIERS, SYNWARDEN_TEST_LOCK (/tmp/synwarden-integration.lock).
 set -euo pipefail
@@ -173,7 +174,7 @@ promote_lane() {
 build_lane &
 build_pid=$!
 run_step build build env SYNWARDEN_BUILD_DIR="$build" SYNWARDEN_BUILD_BENCH=COMPILE \
-  bash "$root/scripts/build.sh"
+  SYNWARDEN_TEST_DEBUG=lines bash "$root/scripts/build.sh"
 if [ "$(step_rc build)" != 0 ]; then
   touch "$logs/abort"   # the build lane starts no further step; wait for the one under way
   wait "$build_pid" || true
@@ -192,9 +193,16 @@ if want package || want debian; then
     wait_step package-build
     if [ "$(step_rc package-build)" = 0 ]; then
       take_lock "package smoke test, debian VM"
-      want package && run_step package-smoke package env SYNWARDEN_DEBS_DIR="$build/debs" \
-        bash "$root/packaging/smoke-test.sh"
+      # Side by side under the one lock: the smoke test (the host's packages and namespaces, one
+      # connection, no flood, ~20 s) does not wait for the VM, nor the VM (one CPU) for it.
+      smoke_step=
+      if want package; then
+        run_step package-smoke package env SYNWARDEN_DEBS_DIR="$build/debs" \
+          bash "$root/packaging/smoke-test.sh" &
+        smoke_step=$!
+      fi
       want debian && run_step debian debian bash "$root/tests/debian/run.sh" "$build/debs" "$build"
+      if [ -n "$smoke_step" ]; then wait "$smoke_step"; fi
     fi
   ) &
   smoke_pid=$!

@@ -159,6 +159,16 @@ class Scenario:
             raise RuntimeError("the stream clients did not start")
         return proc
 
+    @staticmethod
+    def end_streams(procs, timeout=60):
+        """Stops stream clients of start_streams() once the scenario they span is over (SIGTERM:
+        each stream finishes the chunk under way, its echo checked) and returns their summaries.
+        A stream whose `seconds` ran out earlier has already ended; its summary is the same."""
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        return [json.loads(p.communicate(timeout=timeout)[0].splitlines()[-1]) for p in procs]
+
     def set_protection(self, address, on):
         """POST /hosts/{ip}/protect on the daemon's local API (what `synwardenctl protect` does)."""
         out = self.topo.sh("firewall", "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",

@@ -5,6 +5,7 @@ as ok only if it returned exactly the data the server (sw_servers.py) must send.
     curl    --dst ADDR --count N [--parallel P]   HTTP GETs with curl, one connection each
     banner  --dst ADDR --count N [--concurrency C] [--rate R]  server-speaks-first exchanges
     streams --dst ADDR --count N --seconds S       long-lived echo streams (a chunk every 100 ms)
+                                                   for S seconds, or until SIGTERM if earlier
     reuse   --dst ADDR --count N --gap S           HTTP/1.0 GET twice from each of N fixed local
                                                    ports, S seconds apart (the host closes first,
                                                    so the second SYN meets its TIME_WAIT socket)
@@ -19,6 +20,7 @@ client whose final ACK was lost would wait for a banner that never comes, and fa
 import argparse
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -122,8 +124,9 @@ def run_banner(args):
             "failures": failures[:20]}
 
 
-def one_stream(dst, n, seconds, out, double=False):
-    """Sends a numbered 512-byte chunk every 100 ms and checks each echo, for `seconds`.
+def one_stream(dst, n, seconds, out, stop, double=False):
+    """Sends a numbered 512-byte chunk every 100 ms and checks each echo, for `seconds` or until
+    `stop` is set (the chunk under way is still echoed and checked).
     `double`: the server echoes each chunk twice (sw_servers.DOUBLE_ECHO)."""
     try:
         with socket.socket(family_of(dst), socket.SOCK_STREAM) as s:
@@ -136,7 +139,7 @@ def one_stream(dst, n, seconds, out, double=False):
             end = time.monotonic() + seconds
             i = 0
             last, stall = time.monotonic(), 0.0  # longest wait for an echo, s
-            while time.monotonic() < end:
+            while time.monotonic() < end and not stop.is_set():
                 chunk = (f"stream {n} chunk {i} ".encode() * 40)[:512]
                 s.sendall(chunk)
                 chunk = chunk * (2 if double else 1)
@@ -151,16 +154,20 @@ def one_stream(dst, n, seconds, out, double=False):
                 now = time.monotonic()
                 stall, last = max(stall, now - last - 0.1 if i else 0.0), now
                 i += 1
-                time.sleep(0.1)
+                stop.wait(0.1)
             out[n] = (True, i, "", stall)
     except (OSError, ValueError) as e:
         out[n] = (False, 0, f"stream {n}: {type(e).__name__}: {e}", 0.0)
 
 
 def run_streams(args):
+    """SIGTERM ends every stream after its current chunk (sw_e2e.end_streams): a test stops its
+    streams once its scenario is over instead of waiting out a fixed duration."""
     out = {}
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threads = [threading.Thread(target=one_stream,
-                                args=(args.dst, n, args.seconds, out, args.double))
+                                args=(args.dst, n, args.seconds, out, stop, args.double))
                for n in range(args.count)]
     for t in threads:
         t.start()

@@ -11,26 +11,37 @@ side of the table entries, window scales beyond 14, the clock (safety margins or
 before the sample, near a minute boundary, much later), and ACKs of every outcome: valid with
 each MSS index, TSecr naming a disabled option, forged, one count too old. Each SYN-ACK's own
 ACK is checked, so the XDP program's cookies are judged by both datapaths too.
+
+Every `--datapath xdp` run loads the program afresh (the verifier's work, about 0.2 s of CPU), so
+the SYN cases run on as many worker threads as there are CPUs; each case's own runs stay in order.
 """
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 CTL, DATA = sys.argv[1], sys.argv[2]
 V4 = ["--src", "198.51.100.23:40000", "--dst", "192.0.2.10:443"]
 V6 = ["--src", "[2001:db8::23]:1", "--dst", "[2001:db8::10]:65535"]
 calls = 0
+calls_lock = threading.Lock()
+
+
+class Failure(Exception):
+    """A difference or an error; main() prints it as the test's FAIL line."""
 
 
 def run(args, datapath, expect_ok=True):
     global calls
-    calls += 1
+    with calls_lock:
+        calls += 1
     cmd = [CTL, "cookie", *args] + (["--datapath", datapath] if datapath else [])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if expect_ok and p.returncode != 0:
-        sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}: {p.stderr}")
+        raise Failure(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr}")
     return p
 
 
@@ -39,7 +50,7 @@ def both(args):
     engine = run(args, None).stdout
     xdp = run(args, "xdp").stdout
     if json.loads(engine) != json.loads(xdp) or engine != xdp:
-        sys.exit(f"FAIL: datapaths differ for {' '.join(args)}\n  afxdp: {engine}  xdp:   {xdp}")
+        raise Failure(f"datapaths differ for {' '.join(args)}\n  afxdp: {engine}  xdp:   {xdp}")
     return json.loads(engine)
 
 
@@ -88,11 +99,28 @@ def ack_cases(sa, clock, mono):
     return cases
 
 
+def one_case(common, clock, isn, syn, n, mono):
+    """A SYN-ACK on both datapaths, then its own ACK (and with its TSecr, or one naming other
+    options, when it has timestamps) and two other kinds; returns the ACK verdicts' reasons."""
+    sa = both(["synack", *common, *clock, "--isn", str(isn), *syn])
+    checks = [(sa["seq"] + 1, clock)]
+    if sa["tsval"] is not None:
+        checks.append((sa["seq"] + 1, [*clock, "--tsecr", str(sa["tsval"])]))
+        # An echo naming SACK and window scale 3, whatever the SYN said.
+        named = ((sa["tsval"] - sa["ts_off"]) & ~63 | 16 | 3) + sa["ts_off"]
+        checks.append((sa["seq"] + 1, [*clock, "--tsecr", str(named % 2**32)]))
+    others = ack_cases(sa, clock, mono)
+    checks += [others[(2 * n + j) % len(others)] for j in range(2)]
+    return [both(["check", *common, "--seq", str(isn + 1), "--ack", str(ack % 2**32),
+                  *extra])["reason"] for ack, extra in checks]
+
+
 def main():
     outcomes = {}
     n = 0
     with tempfile.TemporaryDirectory() as tmp:
         files = secrets_files(tmp)
+        cases = []
         for secrets in files.values():
             mono = json.load(open(secrets))["mono_ms"]
             clocks = [[], ["--exact-clock"], ["--now-mono-ms", str(mono + 59_999)],
@@ -103,22 +131,16 @@ def main():
                 for _ in range(6):
                     syn, clock, isn = SYN_OPTIONS[n % len(SYN_OPTIONS)], clocks[n % 5], 1000 + 7919 * n
                     n += 1
-                    common = ["--secrets", secrets, *ends]
-                    sa = both(["synack", *common, *clock, "--isn", str(isn), *syn])
-                    # Its own ACK (and with its TSecr, or one naming other options, when it has
-                    # timestamps), then two other kinds.
-                    checks = [(sa["seq"] + 1, clock)]
-                    if sa["tsval"] is not None:
-                        checks.append((sa["seq"] + 1, [*clock, "--tsecr", str(sa["tsval"])]))
-                        # An echo naming SACK and window scale 3, whatever the SYN said.
-                        named = ((sa["tsval"] - sa["ts_off"]) & ~63 | 16 | 3) + sa["ts_off"]
-                        checks.append((sa["seq"] + 1, [*clock, "--tsecr", str(named % 2**32)]))
-                    others = ack_cases(sa, clock, mono)
-                    checks += [others[(2 * n + j) % len(others)] for j in range(2)]
-                    for ack, extra in checks:
-                        v = both(["check", *common, "--seq", str(isn + 1), "--ack",
-                                  str(ack % 2**32), *extra])
-                        outcomes[v["reason"]] = outcomes.get(v["reason"], 0) + 1
+                    cases.append((["--secrets", secrets, *ends], clock, isn, syn, n, mono))
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        try:
+            for reasons in pool.map(lambda c: one_case(*c), cases):
+                for reason in reasons:
+                    outcomes[reason] = outcomes.get(reason, 0) + 1
+        except Failure as e:
+            pool.shutdown(cancel_futures=True)  # the cases not started yet are dropped
+            sys.exit(f"FAIL: {e}")
+        pool.shutdown()
 
         # Without root the xdp datapath refuses clearly (exit 1) instead of failing oddly.
         p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CTL,
