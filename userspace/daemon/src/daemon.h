@@ -15,9 +15,9 @@
 #include "attach_ladder.h"
 #include "config.h"
 #include "control_config_file.h"
-#include "control_daemon_api.h"
 #include "control_dataplane.h"
 #include "control_plane.h"
+#include "daemon_reports.h"
 #include "control_queue.h"
 #include "lab_checks.h"
 #include "metrics_host_counters.h"
@@ -57,6 +57,7 @@ class Daemon {
   void load_dataplane();
   void start_control_plane();
   void start_workers();
+  void start_reports();
   void start_api();
   ApiResponse dispatch(const ApiRequest& request);
   void control_loop();
@@ -89,7 +90,7 @@ class Daemon {
   std::unique_ptr<FlowHintKeeper> flow_hint_keeper_;  // after attach; stopped before detach
   ChecksumWatch checksum_watch_;
   std::vector<XskRung> rungs_;
-  std::unique_ptr<DaemonControlApi> api_backend_;
+  std::unique_ptr<DaemonReports> reports_;  // once the workers exist
   std::unique_ptr<ApiRouter> router_;
   std::unique_ptr<ApiServer> api_server_;  // destroyed first: no request outlives the rest
   int stop_fd_ = -1;

@@ -42,7 +42,7 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
   s.reloads_ok = control.reloads_ok();
   s.reloads_failed = control.reloads_failed();
   s.last_reload_ok = control.last_reload_ok();
-  for (const auto& view : control.host_views(s.taken_at_ms)) {
+  for (const auto& view : control.running().host_views(s.taken_at_ms)) {
     HostSample h;
     h.address = view.config->address.to_string();
     const auto mode = control.mode_view(view.config->address);
@@ -55,7 +55,7 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
     h.counters = host_counters.read(view.counter_slot);
     s.hosts.push_back(std::move(h));
   }
-  for (const auto& agent : control.agent_counters()) {
+  for (const auto& agent : control.running().secrets().agent_counters()) {
     AgentSample a;
     a.host = agent.host.to_string();
     a.agent = agent.agent;
@@ -76,6 +76,8 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
     w.cpu = view.worker->cpu();
     w.mode = xsk_rung_name(view.rung);
     w.counters = read_worker_counters(view.worker->counters());
+    w.snapshot_generation =
+        view.worker->counters().snapshot_generation.load(std::memory_order_relaxed);
     xdp_statistics xs{};
     if (view.worker->port().statistics(xs)) w.xsk = xs;
     s.workers.push_back(std::move(w));
@@ -153,7 +155,8 @@ nlohmann::json stats_to_json(const StatsSample& s) {
              {"tx_ring_empty_descs", w.xsk->tx_ring_empty_descs}};
     }
     workers.push_back({{"queue", w.queue}, {"cpu", w.cpu}, {"mode", w.mode},
-                       {"counters", std::move(counters)}, {"xsk", std::move(xsk)}});
+                       {"counters", std::move(counters)}, {"xsk", std::move(xsk)},
+                       {"snapshot_generation", w.snapshot_generation}});
   }
   out["workers"] = std::move(workers);
   if (s.xdp) {

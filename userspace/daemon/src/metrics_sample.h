@@ -1,5 +1,6 @@
 // One consistent reading of everything the daemon counts, taken on the control thread and then
-// rendered as GET /stats JSON (stats_to_json) or Prometheus text (metrics_prometheus.h). The
+// rendered as GET /stats JSON and the SIGUSR1 line (stats_to_json: one schema for both) or
+// Prometheus text (metrics_prometheus.h). The
 // sources: per-host worker counters (HostCounters), per-worker counters and socket statistics,
 // the XDP program's per-reason counters and the established-map size.
 #pragma once
@@ -18,13 +19,20 @@
 
 #include "control_freshness.h"
 #include "metrics_host_counters.h"
-#include "stats_report.h"
+#include "attach_ladder.h"
 #include "synwarden/dataplane/tables.h"
+#include "worker.h"
 #include "worker_counters.h"
 
 namespace synwarden::daemon {
 
 class ControlPlane;
+
+// A running worker and the AF_XDP mode its socket got.
+struct WorkerView {
+  const Worker* worker;
+  XskRung rung;
+};
 
 struct CounterInfo {
   const char* name;
@@ -67,6 +75,7 @@ struct WorkerSample {
   int cpu = -1;
   std::string mode;                 // xsk_rung_name()
   std::vector<uint64_t> counters;   // kWorkerCounterInfo order
+  uint64_t snapshot_generation = 0;  // the last snapshot the worker used
   std::optional<xdp_statistics> xsk;
 };
 
