@@ -83,12 +83,12 @@ def main():
 
     # The worker's counter (afxdp) or the XDP program's reason (xdp datapath).
     recovered = (D.worker_total(s1, "flow_recovered_timestamp")
-                 + s1.get("xdp", {}).get("xdp_ack_recovered", 0))
+                 + D.xdp(s1, "xdp_ack_recovered"))
     print(f"stream flows in the established map: {before} before the stop, {recovered_flows} "
           f"{t_back - t_up:.1f} s after the new daemon ran ({t_back - t_stop:.1f} s after the "
           f"stop), {after} at the end; flow_recovered_timestamp {recovered} "
-          f"(XDP {s1.get('xdp', {}).get('xdp_ack_recovered', 0)})")
-    print("XDP reasons since the restart: " + json.dumps({k: v for k, v in s1.get("xdp", {}).items() if v}))
+          f"(XDP {D.xdp(s1, 'xdp_ack_recovered')})")
+    print("XDP reasons since the restart: " + json.dumps({k: v for k, v in D.xdp_packets(s1).items() if v}))
     print("worker counters since the restart: " + json.dumps(
         {k: D.worker_total(s1, k) for k in s1["workers"][0]["counters"] if D.worker_total(s1, k)}))
     checks.check("the stop removed the dataplane and its pinned established map", gone)

@@ -190,24 +190,7 @@ std::string render_prometheus(const StatsSample& s) {
       if (i < wk.counters.size()) w.sample({{"queue", std::to_string(wk.queue)}}, wk.counters[i]);
     }
   }
-  struct XskField {
-    const char* name;
-    const char* help;
-    __u64 xdp_statistics::*field;
-  };
-  static constexpr XskField kXsk[] = {
-      {"rx_dropped", "Frames the kernel dropped for the socket (RX ring full or no buffer)",
-       &xdp_statistics::rx_dropped},
-      {"rx_invalid_descs", "Invalid RX descriptors", &xdp_statistics::rx_invalid_descs},
-      {"tx_invalid_descs", "Invalid TX descriptors", &xdp_statistics::tx_invalid_descs},
-      {"rx_ring_full", "Frames dropped because the RX ring was full",
-       &xdp_statistics::rx_ring_full},
-      {"rx_fill_ring_empty_descs", "Times the fill ring was empty when a frame arrived",
-       &xdp_statistics::rx_fill_ring_empty_descs},
-      {"tx_ring_empty_descs", "Times the TX ring was found empty",
-       &xdp_statistics::tx_ring_empty_descs},
-  };
-  for (const auto& f : kXsk) {
+  for (const auto& f : kXskStatistics) {
     w.family(std::string("synwarden_xsk_") + f.name + "_total", T::kCounter, f.help);
     for (const auto& wk : s.workers) {
       if (wk.xsk) w.sample({{"queue", std::to_string(wk.queue)}}, uint64_t{(*wk.xsk).*(f.field)});

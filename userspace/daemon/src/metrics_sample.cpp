@@ -147,12 +147,8 @@ nlohmann::json stats_to_json(const StatsSample& s) {
     }
     nlohmann::json xsk = nullptr;
     if (w.xsk) {
-      xsk = {{"rx_dropped", w.xsk->rx_dropped},
-             {"rx_invalid_descs", w.xsk->rx_invalid_descs},
-             {"tx_invalid_descs", w.xsk->tx_invalid_descs},
-             {"rx_ring_full", w.xsk->rx_ring_full},
-             {"rx_fill_ring_empty_descs", w.xsk->rx_fill_ring_empty_descs},
-             {"tx_ring_empty_descs", w.xsk->tx_ring_empty_descs}};
+      xsk = nlohmann::json::object();
+      for (const auto& f : kXskStatistics) xsk[f.name] = (*w.xsk).*(f.field);
     }
     workers.push_back({{"queue", w.queue}, {"cpu", w.cpu}, {"mode", w.mode},
                        {"counters", std::move(counters)}, {"xsk", std::move(xsk)},

@@ -46,6 +46,24 @@ inline constexpr CounterInfo kWorkerCounterInfo[] = {
 };
 inline constexpr size_t kWorkerCounterCount = std::size(kWorkerCounterInfo);
 
+// The AF_XDP socket statistics (XDP_STATISTICS) /stats and /metrics report, in that order.
+struct XskStatisticInfo {
+  const char* name;
+  const char* help;
+  __u64 xdp_statistics::*field;
+};
+inline constexpr XskStatisticInfo kXskStatistics[] = {
+    {"rx_dropped", "Frames the kernel dropped for the socket (RX ring full or no buffer)",
+     &xdp_statistics::rx_dropped},
+    {"rx_invalid_descs", "Invalid RX descriptors", &xdp_statistics::rx_invalid_descs},
+    {"tx_invalid_descs", "Invalid TX descriptors", &xdp_statistics::tx_invalid_descs},
+    {"rx_ring_full", "Frames dropped because the RX ring was full", &xdp_statistics::rx_ring_full},
+    {"rx_fill_ring_empty_descs", "Times the fill ring was empty when a frame arrived",
+     &xdp_statistics::rx_fill_ring_empty_descs},
+    {"tx_ring_empty_descs", "Times the TX ring was found empty",
+     &xdp_statistics::tx_ring_empty_descs},
+};
+
 struct HostSample {
   std::string address;
   bool protection = false;  // effective: protect now (mode protect, or auto switched on)
