@@ -12,6 +12,7 @@
 
 #include "api_router.h"
 #include "control_test_support.h"
+#include "daemon_reports.h"
 #include "metrics_sample.h"
 
 namespace synwarden::daemon {
@@ -417,6 +418,22 @@ TEST_F(ControlPlaneTest, AFailedSynCountReadNeitherSwitchesNorInventsARate) {
   EXPECT_TRUE(dataplane_.log.empty()) << "no switch from a count that spans the failure";
   EXPECT_EQ(c.mode_view(host).effective, HostMode::kPass);
   EXPECT_EQ(c.next_auto_poll_ms(), now + 50) << "polling goes on";
+}
+
+TEST_F(ControlPlaneTest, TheSigusr1LineIsTheStatsDocumentWithItsEvent) {
+  ControlPlane& c = start();
+  DaemonReports reports(c, counters_, RuntimeInfo{});
+  json line = json::parse(reports.stats_line("stats"));
+  json stats = reports.stats();
+  EXPECT_EQ(line["event"], "stats");
+  line.erase("event");
+  for (const char* clock : {"taken_at_ms", "uptime_ms"}) {  // read at two different moments
+    ASSERT_TRUE(line.contains(clock)) << clock;
+    line.erase(clock);
+    stats.erase(clock);
+  }
+  EXPECT_EQ(line, stats) << "one schema: a script reads the line as it reads GET /stats";
+  EXPECT_EQ(line["hosts"].size(), 2u);
 }
 
 }  // namespace
