@@ -15,10 +15,10 @@
 //
 // Every error is a JSON object {"error": "..."} with a 4xx/5xx status, and a refused request
 // changes nothing. This is the one place where a control-plane refusal (control_error.h) gets its
-// HTTP status (http_status below). Because the API has no authentication and listens on loopback, two checks
-// keep web pages in the operator's browser out: the Host header must name a loopback address
-// (DNS rebinding), and POST/DELETE must carry Content-Type: application/json, which a
-// cross-origin page cannot send without a CORS preflight that this API never approves.
+// HTTP status (http_status below). Because the API has no authentication and listens on
+// loopback, two checks keep web pages in the operator's browser out: the Host header must name a
+// loopback address (DNS rebinding), and POST/DELETE must carry Content-Type: application/json,
+// which a cross-origin page cannot send without a CORS preflight that this API never approves.
 #pragma once
 
 #include "api_backend.h"

@@ -176,12 +176,13 @@ nlohmann::json ControlPlane::change_list(ListKindCfg kind, const nlohmann::json&
       std::vector<ListPrefix> absent;
       std::set_difference(request.begin(), request.end(), present.begin(), present.end(),
                           std::back_inserter(absent));
-      throw ControlError(Refusal::kNotFound, absent.front().prefix_text() + scope_text(absent.front()) +
-                              " is not in the " + name + " list" +
-                              (absent.size() > 1 ? " (nor are " + std::to_string(absent.size() - 1) +
-                                                       " more of the request's prefixes)"
-                                                 : std::string{}) +
-                              "; nothing was removed");
+      const std::string more =
+          absent.size() > 1 ? " (nor are " + std::to_string(absent.size() - 1) +
+                                  " more of the request's prefixes)"
+                            : std::string{};
+      throw ControlError(Refusal::kNotFound, absent.front().prefix_text() +
+                                                 scope_text(absent.front()) + " is not in the " +
+                                                 name + " list" + more + "; nothing was removed");
     }
     std::vector<ListPrefix> kept;
     kept.reserve(current.size());

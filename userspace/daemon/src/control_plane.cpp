@@ -1,7 +1,5 @@
 #include "control_plane.h"
 
-#include <chrono>
-
 #include "control_error.h"
 #include "log.h"
 #include "metrics_sample.h"
@@ -110,7 +108,8 @@ const ProtectedHostConfig& ControlPlane::find_host(const IpAddress& address) con
   for (const auto& host : config().protected_hosts) {
     if (host.address == address) return host;
   }
-  throw ControlError(Refusal::kNotFound, "host " + address.to_string() + " is not a protected host");
+  throw ControlError(Refusal::kNotFound,
+                     "host " + address.to_string() + " is not a protected host");
 }
 
 size_t ControlPlane::document_index(const IpAddress& address) const {

@@ -4,7 +4,6 @@
 
 #include "control_error.h"
 #include "log.h"
-#include "metrics_sample.h"
 
 namespace synwarden::daemon {
 

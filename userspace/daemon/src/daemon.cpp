@@ -264,7 +264,9 @@ void Daemon::start_workers() {
 void Daemon::start_reports() {
   RuntimeInfo runtime;
   runtime.nic = &nic_;
-  for (size_t i = 0; i < workers_.size(); ++i) runtime.workers.push_back({workers_[i].get(), rungs_[i]});
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    runtime.workers.push_back({workers_[i].get(), rungs_[i]});
+  }
   runtime.queues = queues_;
   runtime.fastpath = &*fastpath_;
   runtime.pin_dir = pin_dir_;
