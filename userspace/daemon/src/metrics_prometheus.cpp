@@ -152,12 +152,7 @@ std::string render_prometheus(const StatsSample& s) {
   }
 
   // The secret channel to each agent host (hosts with static secrets files have none).
-  struct AgentCounter {
-    const char* name;
-    const char* help;
-    uint64_t AgentSample::*field;
-  };
-  static constexpr AgentCounter kAgent[] = {
+  static constexpr FieldInfo<AgentSample, uint64_t> kAgent[] = {
       {"synwarden_agent_requests_total", "Secrets requests sent to the host's agent",
        &AgentSample::requests_sent},
       {"synwarden_agent_timeouts_total", "Requests without a valid reply in time",
@@ -198,28 +193,25 @@ std::string render_prometheus(const StatsSample& s) {
   }
 
   if (s.xdp) {
-    w.family("synwarden_xdp_packets_total", T::kCounter,
-             "Frames the XDP program decided on, by reason (every frame counts once)");
-    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
-      const auto reason = static_cast<sw_reason>(r);
-      w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
-               (*s.xdp)[reason].packets);
-    }
-    w.family("synwarden_xdp_bytes_total", T::kCounter,
-             "Bytes of the frames the XDP program decided on, by reason");
-    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
-      const auto reason = static_cast<sw_reason>(r);
-      w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
-               (*s.xdp)[reason].bytes);
-    }
-    w.family("synwarden_xdp_monitor_would_total", T::kCounter,
-             "Monitor mode: frames of monitored hosts by the reason protection would have "
-             "counted (what it would have done); they were forwarded");
-    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
-      const auto reason = static_cast<sw_reason>(r);
-      w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
-               s.xdp->would[r]);
-    }
+    // Every reason but 0 ("none": no decision), under one label, for each of the three counts.
+    const auto by_reason = [&](const char* name, const char* help, auto value_of) {
+      w.family(name, T::kCounter, help);
+      for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
+        const auto reason = static_cast<sw_reason>(r);
+        w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
+                 uint64_t{value_of(reason)});
+      }
+    };
+    by_reason("synwarden_xdp_packets_total",
+              "Frames the XDP program decided on, by reason (every frame counts once)",
+              [&](sw_reason r) { return (*s.xdp)[r].packets; });
+    by_reason("synwarden_xdp_bytes_total",
+              "Bytes of the frames the XDP program decided on, by reason",
+              [&](sw_reason r) { return (*s.xdp)[r].bytes; });
+    by_reason("synwarden_xdp_monitor_would_total",
+              "Monitor mode: frames of monitored hosts by the reason protection would have "
+              "counted (what it would have done); they were forwarded",
+              [&](sw_reason r) { return s.xdp->would[r]; });
   }
   if (s.established_flows) {
     w.family("synwarden_established_flows", T::kGauge,

@@ -46,13 +46,16 @@ inline constexpr CounterInfo kWorkerCounterInfo[] = {
 };
 inline constexpr size_t kWorkerCounterCount = std::size(kWorkerCounterInfo);
 
-// The AF_XDP socket statistics (XDP_STATISTICS) /stats and /metrics report, in that order.
-struct XskStatisticInfo {
+// One reported number of a struct: its name, help text and where it is.
+template <typename Struct, typename Value>
+struct FieldInfo {
   const char* name;
   const char* help;
-  __u64 xdp_statistics::*field;
+  Value Struct::*field;
 };
-inline constexpr XskStatisticInfo kXskStatistics[] = {
+
+// The AF_XDP socket statistics (XDP_STATISTICS) /stats and /metrics report, in that order.
+inline constexpr FieldInfo<xdp_statistics, __u64> kXskStatistics[] = {
     {"rx_dropped", "Frames the kernel dropped for the socket (RX ring full or no buffer)",
      &xdp_statistics::rx_dropped},
     {"rx_invalid_descs", "Invalid RX descriptors", &xdp_statistics::rx_invalid_descs},
