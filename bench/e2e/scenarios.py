@@ -175,7 +175,7 @@ class Synwarden(Scenario):
                    for k in ("rx_dropped", "rx_ring_full"))
         agent = self._topo.sh("host", self.tools.agent, "stats", "--config",
                               self.agent_config, check=False).stdout
-        xdp = {k: after.get("xdp", {}).get(k, 0) - self._before.get("xdp", {}).get(k, 0)
+        xdp = {k: D.xdp(after, k) - D.xdp(self._before, k)
                for k in ("xdp_synack", "xdp_ack_valid", "xsk_syn", "drop_cookie_syn_rate",
                          "xsk_xdp_unsupported", "drop_xdp_unsupported")}
         return {"synack_built_per_worker": per_worker, "xsk_rx_lost": lost, "xdp": xdp,

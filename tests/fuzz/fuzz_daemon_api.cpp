@@ -1,5 +1,5 @@
 // Fuzz target: the daemon's REST API request handling, end to end below HTTP: ApiRouter ->
-// DaemonControlApi -> ControlPlane (config validation, reload planning, secrets, snapshot
+// ControlPlane and DaemonReports (config validation, reload planning, secrets, snapshot
 // publication) -> a recording stand-in for the XDP maps. Each input is a sequence of requests
 // (format below) played against a freshly started control plane whose config file names two
 // hosts with real secrets files. Properties, after every request:
@@ -46,8 +46,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api_router.h"
-#include "control_daemon_api.h"
 #include "control_plane.h"
+#include "daemon_reports.h"
 #include "fuzz_support.h"
 #include "json_reference.h"
 #include "synwarden/secrets.h"
@@ -248,15 +248,14 @@ class Harness {
  public:
   Harness()
       : counters_(1, scratch().loaded.config.limits.host_table_size),
-        control_(scratch().config, scratch().loaded, map_, counters_, kFirewallMac) {
-    latest_ = control_.first_snapshot();
-    control_.set_publisher([this](std::unique_ptr<const daemon::Snapshot> s) {
-      ++published_;
-      latest_ = std::move(s);
-    });
-    control_.sync_dataplane();
-    api_ = std::make_unique<daemon::DaemonControlApi>(control_, counters_, daemon::RuntimeInfo{});
-    router_ = std::make_unique<daemon::ApiRouter>(*api_);
+        control_(scratch().config, scratch().loaded, map_, counters_, kFirewallMac,
+                 [this](std::unique_ptr<const daemon::Snapshot> s) {
+                   ++published_;
+                   latest_ = std::move(s);
+                 }) {
+    latest_ = control_.start();
+    reports_ = std::make_unique<daemon::DaemonReports>(control_, counters_, daemon::RuntimeInfo{});
+    router_ = std::make_unique<daemon::ApiRouter>(control_, *reports_);
   }
 
   ApiResponse handle(const ApiRequest& r) { return router_->handle(r); }
@@ -308,7 +307,7 @@ class Harness {
   daemon::ControlPlane control_;
   std::unique_ptr<const daemon::Snapshot> latest_;
   uint64_t published_ = 0;
-  std::unique_ptr<daemon::DaemonControlApi> api_;
+  std::unique_ptr<daemon::DaemonReports> reports_;
   std::unique_ptr<daemon::ApiRouter> router_;
 };
 

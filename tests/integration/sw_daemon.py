@@ -166,8 +166,14 @@ def xsk_total(report, counter):
     return sum((w.get("xsk") or {}).get(counter, 0) for w in report["workers"])
 
 
+def xdp_packets(report):
+    """The XDP program's frames by reason in a stats report (the SIGUSR1 line is GET /stats'
+    document: {"xdp": {"packets": {...}, "bytes": {...}, "monitor_would": {...}}})."""
+    return report.get("xdp", {}).get("packets", {})
+
+
 def xdp(report, reason):
-    return report.get("xdp", {}).get(reason, 0)
+    return xdp_packets(report).get(reason, 0)
 
 
 def established_flows(pin_dir):

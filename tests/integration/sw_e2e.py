@@ -225,7 +225,7 @@ def totals(report):
     """Firewall-wide numbers of a daemon stats report, for summaries (either datapath: the
     workers' counts plus the XDP program's own SYN-ACKs and valid cookie ACKs)."""
     w = lambda name: D.worker_total(report, name)
-    xdp = report.get("xdp", {})
+    xdp = D.xdp_packets(report)
     worker_drops = sum(w(name) for name in (
         "syn_rate_limited", "syn_build_failed", "ack_bad_cookie", "ack_cookie_expired",
         "ack_option_disabled", "dropped_fail_closed", "dropped_rst_fin", "dropped_bad_flags",

@@ -338,8 +338,8 @@ def counter_deltas(after, before):
     out = {}
     for name in after["workers"][0]["counters"]:
         out[name] = D.worker_total(after, name) - D.worker_total(before, name)
-    for reason, value in after.get("xdp", {}).items():
-        out[reason] = value - before.get("xdp", {}).get(reason, 0)
+    for reason, value in D.xdp_packets(after).items():
+        out[reason] = value - D.xdp(before, reason)
     for reason, twins in XDP_TWINS.items():
         for name in twins:
             out[name] = out.get(name, 0) + out.get(reason, 0)

@@ -49,7 +49,7 @@ def stream_results(procs, seconds):
 
 def nonzero_counters(report):
     """The XDP reasons and the workers' counters of a SIGUSR1 report that are not zero."""
-    xdp = {k: v for k, v in report.get("xdp", {}).items() if v}
+    xdp = {k: v for k, v in D.xdp_packets(report).items() if v}
     workers = {k: D.worker_total(report, k) for k in report["workers"][0]["counters"]
                if D.worker_total(report, k)} if report.get("workers") else {}
     return xdp, workers

@@ -178,7 +178,7 @@ def main():
                 scenario.daemon.kill()
 
     print(f"wall time of the scenario: {time.monotonic() - t0:.1f} s")
-    print("XDP reasons: " + json.dumps({k: v for k, v in stats.get("xdp", {}).items() if v}))
+    print("XDP reasons: " + json.dumps({k: v for k, v in D.xdp_packets(stats).items() if v}))
     print("floods:", json.dumps(floods))
     print("churn:", json.dumps(results))
     print("streams:", json.dumps(summary))
@@ -221,7 +221,7 @@ def main():
         rate = r["ok"] / r["total"] if r["total"] else 0
         checks.check(f"{who}: >= 99.9 % of {r['total']} new connections succeeded",
                      rate >= 0.999, f"{r['ok']}/{r['total']}: {r['failures'][:5]}")
-    handshakes = stats.get("xdp", {}).get("fwd_pass_handshake", 0)
+    handshakes = D.xdp(stats, "fwd_pass_handshake")
     print(f"ACKs dropped in the attacker namespace before the first flood: {acks_dropped}")
     checks.check("handshakes whose final ACK was lost in pass completed in protect "
                  "(sw_pass_syns)", acks_dropped > 0 and handshakes >= min(acks_dropped, 5),

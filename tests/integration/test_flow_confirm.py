@@ -71,7 +71,7 @@ def main():
                 print("daemon log (tail):\n" + scenario.daemon.log()[-1500:])
 
     recovered_ts = (D.worker_total(s1, "flow_recovered_timestamp")
-                    + s1.get("xdp", {}).get("xdp_ack_recovered", 0))
+                    + D.xdp(s1, "xdp_ack_recovered"))
     print(f"stream flows in the established map: {restart['before']} before the stop, "
           f"{restart['back']} {restart['since_start_s']:.2f} s after the new daemon ran "
           f"({restart['since_stop_s']:.2f} s after the stop), {after} at the end")

@@ -69,13 +69,13 @@ def main():
 
     # The worker's counter (afxdp) or the XDP program's reason (xdp datapath).
     recovered = (D.worker_total(s1, "flow_recovered_timestamp")
-                 + s1.get("xdp", {}).get("xdp_ack_recovered", 0))
+                 + D.xdp(s1, "xdp_ack_recovered"))
     before, recovered_flows = restart["before"], restart["back"]
     print(f"stream flows in the established map: {before} before the stop, {recovered_flows} "
           f"{restart['since_start_s']:.1f} s after the new daemon ran "
           f"({restart['since_stop_s']:.1f} s after "
           f"the stop), {after} at the end; flow_recovered_timestamp {recovered} "
-          f"(XDP {s1.get('xdp', {}).get('xdp_ack_recovered', 0)})")
+          f"(XDP {D.xdp(s1, 'xdp_ack_recovered')})")
     print("longest a stream waited for an echo (the outage and TCP's backoff): "
           + ", ".join(f"{fam} {r.get('max_stall_s', 0):.2f} s"
                       for fam, r in zip(("IPv4", "IPv6"), stream_results)))

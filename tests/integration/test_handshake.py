@@ -88,7 +88,7 @@ def main():
         print(f"first data {name}: {json.dumps(r)}")
     for family, h in host_side.items():
         print(f"host side v{family}: {json.dumps(h)}")
-    reasons = {k: D.xdp(s2, k) - D.xdp(s1, k) for k in s2.get("xdp", {})
+    reasons = {k: D.xdp(s2, k) - D.xdp(s1, k) for k in D.xdp_packets(s2)
                if D.xdp(s2, k) != D.xdp(s1, k)}
     print(f"XDP reasons during the protected first-data runs: {json.dumps(reasons)}")
     for family in ("4", "6"):

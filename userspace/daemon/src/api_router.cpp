@@ -128,11 +128,30 @@ bool is_loopback_host_header(const std::string& host) {
   return ip && ip->is_loopback();
 }
 
+int http_status(Refusal refusal) noexcept {
+  switch (refusal) {
+    case Refusal::kInvalidRequest:
+      return 400;
+    case Refusal::kNotFound:
+      return 404;
+    case Refusal::kConflict:
+      return 409;
+    case Refusal::kInvalidConfig:
+      return 422;
+    case Refusal::kRolledBack:
+    case Refusal::kOutOfSync:
+      break;
+  }
+  return 500;
+}
+
 ApiResponse ApiRouter::handle(const ApiRequest& request) noexcept {
   try {
     return route(request);
   } catch (const ApiError& e) {
     return ApiResponse::json_error(e.status(), e.what());
+  } catch (const ControlError& e) {
+    return ApiResponse::json_error(http_status(e.refusal()), e.what());
   } catch (const std::exception& e) {
     return ApiResponse::json_error(500, std::string("internal error: ") + e.what());
   } catch (...) {
@@ -164,32 +183,32 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
 
   if (is({"status"})) {
     if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
-    return json_response(200, api_.status());
+    return json_response(200, reports_.status());
   }
   if (is({"health"})) {
     if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
-    const HealthReport report = api_.health();
+    const HealthReport report = reports_.health();
     // 503 so that plain HTTP checkers (curl -f, load balancers) see an unhealthy box as down.
     return json_response(report.healthy ? 200 : 503, report.to_json());
   }
   if (is({"stats"})) {
     if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
-    return json_response(200, api_.stats());
+    return json_response(200, reports_.stats());
   }
   if (is({"metrics"})) {
     if (m != "GET") return method_not_allowed(m, printable(request.path), "GET");
     ApiResponse r;
-    r.body = api_.metrics();
+    r.body = reports_.metrics();
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   }
   if (is({"reload"})) {
     if (m != "POST") return method_not_allowed(m, printable(request.path), "POST");
-    return json_response(200, api_.reload());
+    return json_response(200, control_.reload("api"));
   }
   if (is({"hosts"})) {
-    if (m == "GET") return json_response(200, api_.list_hosts());
-    if (m == "POST") return json_response(201, api_.add_host(parse_body(request, "host")));
+    if (m == "GET") return json_response(200, control_.hosts_json());
+    if (m == "POST") return json_response(201, control_.add_host(parse_body(request, "host")));
     return method_not_allowed(m, printable(request.path), "GET, POST");
   }
   if (parts.size() == 2 && parts[0] == "hosts") {
@@ -197,8 +216,8 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
       return method_not_allowed(m, printable(request.path), "GET, DELETE");
     }
     const IpAddress address = path_address(parts[1]);
-    if (m == "GET") return json_response(200, api_.get_host(address));
-    return json_response(200, api_.remove_host(address));
+    if (m == "GET") return json_response(200, control_.host_json(address));
+    return json_response(200, control_.remove_host(address));
   }
   if (parts.size() == 3 && parts[0] == "hosts" && parts[2] == "protect") {
     if (m != "POST") return method_not_allowed(m, printable(request.path), "POST");
@@ -208,7 +227,7 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
     if (!body.is_object() || it == body.end() || !it->is_boolean() || body.size() != 1) {
       throw ApiError(400, "expected {\"protection\": true} or {\"protection\": false}");
     }
-    return json_response(200, api_.set_protection(address, it->get<bool>()));
+    return json_response(200, control_.set_protection(address, it->get<bool>()));
   }
   if (parts.size() == 3 && parts[0] == "hosts" && parts[2] == "mode") {
     if (m != "POST") return method_not_allowed(m, printable(request.path), "POST");
@@ -222,17 +241,19 @@ ApiResponse ApiRouter::route(const ApiRequest& request) {
       throw ApiError(400, std::string("expected {\"mode\": M} with M one of ") +
                               kHostModeChoices);
     }
-    return json_response(200, api_.set_mode(address, *mode));
+    return json_response(200, control_.set_mode(address, *mode));
   }
   if (parts.size() == 2 && parts[0] == "lists") {
     const auto kind = parse_list_kind(parts[1]);
     if (!kind) {
       throw ApiError(404, "no such list: \"" + printable(parts[1]) + "\" (lists: allow, deny)");
     }
-    if (m == "GET") return json_response(200, api_.get_list(*kind));
-    if (m == "POST") return json_response(200, api_.change_list(*kind, parse_body(request, "list"), true));
+    if (m == "GET") return json_response(200, control_.list_json(*kind));
+    if (m == "POST") {
+      return json_response(200, control_.change_list(*kind, parse_body(request, "list"), true));
+    }
     if (m == "DELETE") {
-      return json_response(200, api_.change_list(*kind, parse_body(request, "list"), false));
+      return json_response(200, control_.change_list(*kind, parse_body(request, "list"), false));
     }
     return method_not_allowed(m, printable(request.path), "GET, POST, DELETE");
   }

@@ -26,9 +26,9 @@ struct ApiResponse {
   static ApiResponse json_error(int status, const std::string& message);
 };
 
-// Thrown by the control plane for a request it refuses; `status` is the HTTP status to answer
-// (400 bad input, 404 unknown host, 409 conflicts with the current state, 422 invalid config
-// file on reload, 500 the change failed and was rolled back, 503 shutting down).
+// Thrown inside the router for a request it refuses before it reaches the daemon (a bad path,
+// body, Host or Content-Type); `status` is the HTTP status to answer. The control plane's own
+// refusals are ControlErrors (control_error.h), mapped by the router.
 class ApiError : public std::runtime_error {
  public:
   ApiError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}

@@ -106,4 +106,63 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   if (::fsync(dir_fd.get()) != 0) fail("fsync of directory", dir, errno);
 }
 
+std::optional<size_t> ConfigDocument::host_index(const IpAddress& address) const {
+  const auto& hosts = document_.at("protected_hosts");
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    const auto ip = IpAddress::parse(hosts[i].at("address").get<std::string>());
+    if (ip && *ip == address) return i;
+  }
+  return std::nullopt;
+}
+
+ConfigDocument::Saved ConfigDocument::not_saved(std::string why) {
+  unsaved_ = true;
+  last_persist_error_ = why;
+  return {false, std::move(why)};
+}
+
+ConfigDocument::Saved ConfigDocument::commit(nlohmann::ordered_json next, bool persist) {
+  document_ = std::move(next);
+  if (!persist) {
+    unsaved_ = true;
+    return {false,
+            "runtime only (api.persist_changes is false): a reload or restart returns to the file"};
+  }
+  std::string current;
+  try {
+    current = read_text_file(path_);
+  } catch (const ConfigError& e) {
+    return not_saved(e.what());
+  }
+  if (current != text_) {
+    return not_saved("the config file changed on disk since the daemon last read it; those edits "
+                     "were not overwritten (reload to adopt them, then repeat this change)");
+  }
+  std::string text = document_.dump(2) + "\n";
+  try {
+    write_file_atomically(path_, text);
+  } catch (const std::exception& e) {
+    return not_saved(std::string("saving the config file failed: ") + e.what());
+  }
+  text_ = std::move(text);
+  unsaved_ = false;
+  last_persist_error_.clear();
+  return {true, ""};
+}
+
+void ConfigDocument::adopt(std::string text, nlohmann::ordered_json document) {
+  text_ = std::move(text);
+  document_ = std::move(document);
+  unsaved_ = false;
+  last_persist_error_.clear();
+}
+
+nlohmann::json ConfigDocument::status_json() const {
+  return {{"path", path_.string()},
+          {"unsaved_changes", unsaved_},
+          {"last_persist_error", last_persist_error_.empty()
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(last_persist_error_)}};
+}
+
 }  // namespace synwarden::daemon

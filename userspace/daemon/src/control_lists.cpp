@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control_dataplane.h"
+#include "control_error.h"
 #include "control_lists.h"
 #include "control_plane.h"
 #include "log.h"
@@ -113,9 +114,9 @@ void add_lists_stats(dataplane::XdpFastpath& fastpath, const DaemonConfig& confi
   out["synack_budget"] = std::move(budget);
 }
 
-// ---- ControlPlane ----
+// ---- RunningConfig and ControlPlane ----
 
-void ControlPlane::apply_lists(const ReloadPlan& plan) {
+void RunningConfig::apply_lists(const ReloadPlan& plan) {
   if (!plan.allow_changes.empty()) dataplane_.update_list(ListKindCfg::kAllow, plan.allow_changes);
   if (!plan.deny_changes.empty()) {
     try {
@@ -138,7 +139,7 @@ void ControlPlane::apply_lists(const ReloadPlan& plan) {
 }
 
 nlohmann::json ControlPlane::list_json(ListKindCfg kind) const {
-  const auto& list = config_.lists.of(kind);
+  const auto& list = config().lists.of(kind);
   return {{"list", list_kind_name(kind)}, {"count", list.size()}, {"groups", list_to_json(list)}};
 }
 
@@ -148,17 +149,19 @@ nlohmann::json ControlPlane::change_list(ListKindCfg kind, const nlohmann::json&
   try {
     parse_list_group(body, "list", request);
   } catch (const ConfigError& e) {
-    throw ApiError(400, std::string(e.what()) + "; nothing was changed");
+    throw ControlError(Refusal::kInvalidRequest, std::string(e.what()) + "; nothing was changed");
   }
-  if (request.empty()) throw ApiError(400, "list.prefixes is empty: nothing to do");
+  if (request.empty()) {
+    throw ControlError(Refusal::kInvalidRequest, "list.prefixes is empty: nothing to do");
+  }
   std::sort(request.begin(), request.end());
   request.erase(std::unique(request.begin(), request.end()), request.end());
 
-  const auto& current = config_.lists.of(kind);
+  const auto& current = config().lists.of(kind);
   std::vector<ListPrefix> present;
   std::set_intersection(request.begin(), request.end(), current.begin(), current.end(),
                         std::back_inserter(present));
-  SourceLists next_lists = config_.lists;
+  SourceLists next_lists = config().lists;
   auto& target = next_lists.of(kind);
   if (add) {
     std::vector<ListPrefix> merged;
@@ -171,12 +174,13 @@ nlohmann::json ControlPlane::change_list(ListKindCfg kind, const nlohmann::json&
       std::vector<ListPrefix> absent;
       std::set_difference(request.begin(), request.end(), present.begin(), present.end(),
                           std::back_inserter(absent));
-      throw ApiError(404, absent.front().prefix_text() + scope_text(absent.front()) +
-                              " is not in the " + name + " list" +
-                              (absent.size() > 1 ? " (nor are " + std::to_string(absent.size() - 1) +
-                                                       " more of the request's prefixes)"
-                                                 : std::string{}) +
-                              "; nothing was removed");
+      const std::string more =
+          absent.size() > 1 ? " (nor are " + std::to_string(absent.size() - 1) +
+                                  " more of the request's prefixes)"
+                            : std::string{};
+      throw ControlError(Refusal::kNotFound, absent.front().prefix_text() +
+                                                 scope_text(absent.front()) + " is not in the " +
+                                                 name + " list" + more + "; nothing was removed");
     }
     std::vector<ListPrefix> kept;
     kept.reserve(current.size());
@@ -187,17 +191,17 @@ nlohmann::json ControlPlane::change_list(ListKindCfg kind, const nlohmann::json&
   const size_t changed = add ? request.size() - present.size() : request.size();
   if (changed == 0) {
     return {{"list", name}, {"added", 0}, {"already_listed", present.size()},
-            {"count", current.size()}, {"persisted", !dirty_}, {"persist_note", ""}};
+            {"count", current.size()}, {"persisted", !document_.unsaved()}, {"persist_note", ""}};
   }
-  nlohmann::ordered_json next = document_;
+  nlohmann::ordered_json next = document_.document();
   next["lists"] = nlohmann::ordered_json(source_lists_to_json(next_lists));
-  const Applied applied = change_document(
+  const auto saved = change_document(
       std::move(next), std::string(add ? "added " : "removed ") + std::to_string(changed) +
                            " prefixes " + (add ? "to" : "from") + " the " + name + " list");
   nlohmann::json out = {{"list", name},
-                        {"count", config_.lists.of(kind).size()},
-                        {"persisted", applied.persisted},
-                        {"persist_note", applied.persist_note}};
+                        {"count", config().lists.of(kind).size()},
+                        {"persisted", saved.persisted},
+                        {"persist_note", saved.note}};
   if (add) {
     out["added"] = changed;
     out["already_listed"] = present.size();

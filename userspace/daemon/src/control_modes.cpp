@@ -20,9 +20,9 @@ nlohmann::json mode_reply(const IpAddress& address, HostMode mode, bool changed,
 }  // namespace
 
 nlohmann::json ControlPlane::set_mode(const IpAddress& address, HostMode mode) {
-  const ProtectedHostConfig& host = find_or_404(address);
-  if (host.mode == mode) return mode_reply(address, mode, false, !dirty_, "");
-  nlohmann::ordered_json next = document_;
+  const ProtectedHostConfig& host = find_host(address);
+  if (host.mode == mode) return mode_reply(address, mode, false, !document_.unsaved(), "");
+  nlohmann::ordered_json next = document_.document();
   auto& entry = next["protected_hosts"][document_index(address)];
   // The file keeps its form: a host written with the older "protection" stays so while its
   // mode is protect or pass; otherwise "mode" says it all.
@@ -32,9 +32,9 @@ nlohmann::json ControlPlane::set_mode(const IpAddress& address, HostMode mode) {
     entry.erase("protection");
     entry["mode"] = host_mode_name(mode);
   }
-  const Applied applied = change_document(
+  const auto saved = change_document(
       std::move(next), "mode " + std::string(host_mode_name(mode)) + " for " + address.to_string());
-  return mode_reply(address, mode, true, applied.persisted, applied.persist_note);
+  return mode_reply(address, mode, true, saved.persisted, saved.note);
 }
 
 nlohmann::json ControlPlane::set_protection(const IpAddress& address, bool on) {
@@ -48,9 +48,9 @@ void ControlPlane::note_effective(const std::string& host, HostMode effective) {
 }
 
 void ControlPlane::refresh_modes(uint64_t now_ms) {
-  auto_.configure(config_.auto_mode);
+  auto_.configure(config().auto_mode);
   bool any_auto = false;
-  for (const auto& host : config_.protected_hosts) {
+  for (const auto& host : config().protected_hosts) {
     const std::string name = host.address.to_string();
     if (host.mode != HostMode::kAuto) {
       auto_.untrack(name);
@@ -70,19 +70,19 @@ void ControlPlane::refresh_modes(uint64_t now_ms) {
     note_effective(name, auto_.state(name)->protect ? HostMode::kProtect : HostMode::kPass);
   }
   std::erase_if(modes_, [&](const auto& entry) {
-    return std::none_of(config_.protected_hosts.begin(), config_.protected_hosts.end(),
+    return std::none_of(config().protected_hosts.begin(), config().protected_hosts.end(),
                         [&](const ProtectedHostConfig& h) {
                           return h.address.to_string() == entry.first;
                         });
   });
-  next_auto_poll_ms_ = any_auto ? now_ms + config_.auto_mode.poll_ms : UINT64_MAX;
+  next_auto_poll_ms_ = any_auto ? now_ms + config().auto_mode.poll_ms : UINT64_MAX;
 }
 
 void ControlPlane::poll_auto_mode(uint64_t now_ms) {
   next_auto_poll_ms_ = UINT64_MAX;
-  for (const auto& host : config_.protected_hosts) {
+  for (const auto& host : config().protected_hosts) {
     if (host.mode != HostMode::kAuto) continue;
-    next_auto_poll_ms_ = now_ms + config_.auto_mode.poll_ms;
+    next_auto_poll_ms_ = now_ms + config().auto_mode.poll_ms;
     const std::string name = host.address.to_string();
     std::optional<AutoModeSwitch> change;
     try {
@@ -101,7 +101,7 @@ void ControlPlane::poll_auto_mode(uint64_t now_ms) {
       auto_.untrack(name);
       continue;
     }
-    const auto& c = config_.auto_mode;
+    const auto& c = config().auto_mode;
     if (change->protect) {
       log_info("auto mode: host " + name + " switched to protect: SYN rate " +
                std::to_string(change->rate_pps) + "/s, above auto.syn_pps_on " +
@@ -119,7 +119,7 @@ void ControlPlane::poll_auto_mode(uint64_t now_ms) {
 
 ControlPlane::ModeView ControlPlane::mode_view(const IpAddress& address) const {
   ModeView v;
-  const ProtectedHostConfig& host = find_or_404(address);
+  const ProtectedHostConfig& host = find_host(address);
   v.configured = host.mode;
   v.effective = host.mode;
   const std::string name = address.to_string();

@@ -23,7 +23,6 @@
 #include "log.h"
 #include "flow_hint_keeper.h"
 #include "metrics_sample.h"
-#include "stats_report.h"
 #include "synwarden/clock_now.h"
 
 namespace synwarden::daemon {
@@ -202,16 +201,13 @@ void Daemon::start_control_plane() {
       queues_.size(), startup_.limits.host_table_size, [this](uint32_t slot) {
         return fastpath_ ? xdp_host_counts(fastpath_->host_stats(), slot) : HostCounterValues{};
       });
-  control_ = std::make_unique<ControlPlane>(config_path_, std::move(*initial_), *port_,
-                                            *host_counters_, nic_.mac);
+  // Every snapshot after the first goes to the store; the first one creates it. start() never
+  // publishes, so the store exists before the publisher is first called.
+  control_ = std::make_unique<ControlPlane>(
+      config_path_, std::move(*initial_), *port_, *host_counters_, nic_.mac,
+      [this](std::unique_ptr<const Snapshot> next) { store_->publish(std::move(next)); });
   initial_.reset();
-  store_ = std::make_unique<SnapshotStore<Snapshot>>(control_->first_snapshot(), queues_.size());
-  control_->set_publisher([this](std::unique_ptr<const Snapshot> next) {
-    store_->publish(std::move(next));
-  });
-  // The hosts map is pinned: drop addresses an earlier configuration protected, then write ours
-  // (unchanged entries are rewritten with the same value: no gap for established flows).
-  control_->sync_dataplane();
+  store_ = std::make_unique<SnapshotStore<Snapshot>>(control_->start(), queues_.size());
 }
 
 void Daemon::start_workers() {
@@ -257,6 +253,8 @@ void Daemon::start_workers() {
                                                 std::move(bound[i].port), store_->reader(i),
                                                 *established_, stop_fd_));
   }
+  start_confirmer();  // before the reports, which show its counters
+  start_reports();
   for (auto& w : workers_) {
     w->start();
     // Only now can the XDP program steer to the socket: its fill ring is primed and a thread
@@ -264,7 +262,6 @@ void Daemon::start_workers() {
     checked(fastpath_->xsks().set(w->queue(), w->port().fd()),
             "registering the AF_XDP socket of queue " + std::to_string(w->queue()));
   }
-  start_confirmer();
   log_info("running: " + std::to_string(workers_.size()) + " worker(s), " +
            std::to_string(control_->config().protected_hosts.size()) + " protected host(s)");
 }
@@ -298,10 +295,12 @@ void Daemon::update_confirm_hosts() {
   confirmer_->set_hosts(std::move(hosts));
 }
 
-void Daemon::start_api() {
+void Daemon::start_reports() {
   RuntimeInfo runtime;
   runtime.nic = &nic_;
-  for (size_t i = 0; i < workers_.size(); ++i) runtime.workers.push_back({workers_[i].get(), rungs_[i]});
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    runtime.workers.push_back({workers_[i].get(), rungs_[i]});
+  }
   runtime.queues = queues_;
   runtime.fastpath = &*fastpath_;
   runtime.pin_dir = pin_dir_;
@@ -309,8 +308,11 @@ void Daemon::start_api() {
   runtime.start_mono_ms = start_mono_ms_;
   runtime.api_counters = [this] { return api_server_->counters(); };
   if (confirmer_) runtime.confirm_counters = [this] { return confirmer_->counters(); };
-  api_backend_ = std::make_unique<DaemonControlApi>(*control_, *host_counters_, std::move(runtime));
-  router_ = std::make_unique<ApiRouter>(*api_backend_);
+  reports_ = std::make_unique<DaemonReports>(*control_, *host_counters_, std::move(runtime));
+}
+
+void Daemon::start_api() {
+  router_ = std::make_unique<ApiRouter>(*control_, *reports_);
   api_server_->start();
   log_info("API listening on http://" +
            (startup_.api.address.family() == IpAddress::Family::kIpv6
@@ -332,10 +334,8 @@ ApiResponse Daemon::dispatch(const ApiRequest& request) {
 }
 
 void Daemon::print_stats(const char* event) {
-  std::vector<WorkerView> views;
-  for (size_t i = 0; i < workers_.size(); ++i) views.push_back({workers_[i].get(), rungs_[i]});
-  const std::string line = stats_report(event, views, fastpath_ ? &*fastpath_ : nullptr,
-                                        control_ ? control_->snapshot_version() : 0);
+  if (!reports_) return;  // no worker started yet: nothing to report
+  const std::string line = reports_->stats_line(event);
   std::fprintf(stdout, "%s\n", line.c_str());
   std::fflush(stdout);
 }
@@ -363,7 +363,7 @@ void Daemon::control_loop() {
         case SIGHUP:
           try {
             control_->reload("SIGHUP");
-          } catch (const ApiError&) {
+          } catch (const ControlError&) {
             // Logged by the control plane; the running configuration stays.
           }
           break;

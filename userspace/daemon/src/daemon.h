@@ -15,9 +15,9 @@
 #include "attach_ladder.h"
 #include "config.h"
 #include "control_config_file.h"
-#include "control_daemon_api.h"
 #include "control_dataplane.h"
 #include "control_plane.h"
+#include "daemon_reports.h"
 #include "control_queue.h"
 #include "lab_checks.h"
 #include "metrics_host_counters.h"
@@ -60,6 +60,7 @@ class Daemon {
   void start_workers();
   void start_confirmer();
   void update_confirm_hosts();
+  void start_reports();
   void start_api();
   ApiResponse dispatch(const ApiRequest& request);
   void control_loop();
@@ -97,7 +98,7 @@ class Daemon {
   uint64_t confirm_version_ = UINT64_MAX;   // snapshot version they were computed at
   ChecksumWatch checksum_watch_;
   std::vector<XskRung> rungs_;
-  std::unique_ptr<DaemonControlApi> api_backend_;
+  std::unique_ptr<DaemonReports> reports_;  // once the workers exist
   std::unique_ptr<ApiRouter> router_;
   std::unique_ptr<ApiServer> api_server_;  // destroyed first: no request outlives the rest
   int stop_fd_ = -1;

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -10,30 +11,27 @@
 
 namespace synwarden::daemon {
 
+namespace {
+
+struct HostCounterInfo {
+  const char* label;
+  const char* help;
+};
+constexpr HostCounterInfo kHostCounterInfo[] = {
+#define SW_HOST_COUNTER_INFO(name, label, help) {label, help},
+    SW_HOST_COUNTERS(SW_HOST_COUNTER_INFO)
+#undef SW_HOST_COUNTER_INFO
+};
+static_assert(std::size(kHostCounterInfo) == kHostCounterCount);
+
+}  // namespace
+
 const char* host_counter_label(HostCounter c) noexcept {
-  switch (c) {
-#define SW_HOST_COUNTER_LABEL(name, label, help) \
-  case HostCounter::name:                        \
-    return label;
-    SW_HOST_COUNTERS(SW_HOST_COUNTER_LABEL)
-#undef SW_HOST_COUNTER_LABEL
-    case HostCounter::kCount:
-      break;
-  }
-  return "?";
+  return c < HostCounter::kCount ? kHostCounterInfo[static_cast<size_t>(c)].label : "?";
 }
 
 const char* host_counter_help(HostCounter c) noexcept {
-  switch (c) {
-#define SW_HOST_COUNTER_HELP(name, label, help) \
-  case HostCounter::name:                       \
-    return help;
-    SW_HOST_COUNTERS(SW_HOST_COUNTER_HELP)
-#undef SW_HOST_COUNTER_HELP
-    case HostCounter::kCount:
-      break;
-  }
-  return "?";
+  return c < HostCounter::kCount ? kHostCounterInfo[static_cast<size_t>(c)].help : "?";
 }
 
 HostCounterArea::HostCounterArea(uint32_t slots)

@@ -152,12 +152,7 @@ std::string render_prometheus(const StatsSample& s) {
   }
 
   // The secret channel to each agent host (hosts with static secrets files have none).
-  struct AgentCounter {
-    const char* name;
-    const char* help;
-    uint64_t AgentSample::*field;
-  };
-  static constexpr AgentCounter kAgent[] = {
+  static constexpr FieldInfo<AgentSample, uint64_t> kAgent[] = {
       {"synwarden_agent_requests_total", "Secrets requests sent to the host's agent",
        &AgentSample::requests_sent},
       {"synwarden_agent_timeouts_total", "Requests without a valid reply in time",
@@ -190,24 +185,7 @@ std::string render_prometheus(const StatsSample& s) {
       if (i < wk.counters.size()) w.sample({{"queue", std::to_string(wk.queue)}}, wk.counters[i]);
     }
   }
-  struct XskField {
-    const char* name;
-    const char* help;
-    __u64 xdp_statistics::*field;
-  };
-  static constexpr XskField kXsk[] = {
-      {"rx_dropped", "Frames the kernel dropped for the socket (RX ring full or no buffer)",
-       &xdp_statistics::rx_dropped},
-      {"rx_invalid_descs", "Invalid RX descriptors", &xdp_statistics::rx_invalid_descs},
-      {"tx_invalid_descs", "Invalid TX descriptors", &xdp_statistics::tx_invalid_descs},
-      {"rx_ring_full", "Frames dropped because the RX ring was full",
-       &xdp_statistics::rx_ring_full},
-      {"rx_fill_ring_empty_descs", "Times the fill ring was empty when a frame arrived",
-       &xdp_statistics::rx_fill_ring_empty_descs},
-      {"tx_ring_empty_descs", "Times the TX ring was found empty",
-       &xdp_statistics::tx_ring_empty_descs},
-  };
-  for (const auto& f : kXsk) {
+  for (const auto& f : kXskStatistics) {
     w.family(std::string("synwarden_xsk_") + f.name + "_total", T::kCounter, f.help);
     for (const auto& wk : s.workers) {
       if (wk.xsk) w.sample({{"queue", std::to_string(wk.queue)}}, uint64_t{(*wk.xsk).*(f.field)});
@@ -215,28 +193,25 @@ std::string render_prometheus(const StatsSample& s) {
   }
 
   if (s.xdp) {
-    w.family("synwarden_xdp_packets_total", T::kCounter,
-             "Frames the XDP program decided on, by reason (every frame counts once)");
-    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
-      const auto reason = static_cast<sw_reason>(r);
-      w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
-               (*s.xdp)[reason].packets);
-    }
-    w.family("synwarden_xdp_bytes_total", T::kCounter,
-             "Bytes of the frames the XDP program decided on, by reason");
-    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
-      const auto reason = static_cast<sw_reason>(r);
-      w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
-               (*s.xdp)[reason].bytes);
-    }
-    w.family("synwarden_xdp_monitor_would_total", T::kCounter,
-             "Monitor mode: frames of monitored hosts by the reason protection would have "
-             "counted (what it would have done); they were forwarded");
-    for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
-      const auto reason = static_cast<sw_reason>(r);
-      w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
-               s.xdp->would[r]);
-    }
+    // Every reason but 0 ("none": no decision), under one label, for each of the three counts.
+    const auto by_reason = [&](const char* name, const char* help, auto value_of) {
+      w.family(name, T::kCounter, help);
+      for (unsigned r = 1; r < SW_REASON_COUNT; ++r) {
+        const auto reason = static_cast<sw_reason>(r);
+        w.sample({{"reason", std::string(dataplane::StatsTable::reason_name(reason))}},
+                 uint64_t{value_of(reason)});
+      }
+    };
+    by_reason("synwarden_xdp_packets_total",
+              "Frames the XDP program decided on, by reason (every frame counts once)",
+              [&](sw_reason r) { return (*s.xdp)[r].packets; });
+    by_reason("synwarden_xdp_bytes_total",
+              "Bytes of the frames the XDP program decided on, by reason",
+              [&](sw_reason r) { return (*s.xdp)[r].bytes; });
+    by_reason("synwarden_xdp_monitor_would_total",
+              "Monitor mode: frames of monitored hosts by the reason protection would have "
+              "counted (what it would have done); they were forwarded",
+              [&](sw_reason r) { return s.xdp->would[r]; });
   }
   if (s.established_flows) {
     w.family("synwarden_established_flows", T::kGauge,

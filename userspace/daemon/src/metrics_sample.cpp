@@ -33,7 +33,7 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
   s.reloads_ok = control.reloads_ok();
   s.reloads_failed = control.reloads_failed();
   s.last_reload_ok = control.last_reload_ok();
-  for (const auto& view : control.host_views(s.taken_at_ms)) {
+  for (const auto& view : control.running().host_views(s.taken_at_ms)) {
     HostSample h;
     h.address = view.config->address.to_string();
     const auto mode = control.mode_view(view.config->address);
@@ -46,7 +46,7 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
     h.counters = host_counters.read(view.counter_slot);
     s.hosts.push_back(std::move(h));
   }
-  for (const auto& agent : control.agent_counters()) {
+  for (const auto& agent : control.running().secrets().agent_counters()) {
     AgentSample a;
     a.host = agent.host.to_string();
     a.agent = agent.agent;
@@ -67,6 +67,8 @@ StatsSample collect_stats(const ControlPlane& control, const HostCounters& host_
     w.cpu = view.worker->cpu();
     w.mode = xsk_rung_name(view.rung);
     w.counters = read_worker_counters(view.worker->counters());
+    w.snapshot_generation =
+        view.worker->counters().snapshot_generation.load(std::memory_order_relaxed);
     xdp_statistics xs{};
     if (view.worker->port().statistics(xs)) w.xsk = xs;
     s.workers.push_back(std::move(w));
@@ -136,15 +138,12 @@ nlohmann::json stats_to_json(const StatsSample& s) {
     }
     nlohmann::json xsk = nullptr;
     if (w.xsk) {
-      xsk = {{"rx_dropped", w.xsk->rx_dropped},
-             {"rx_invalid_descs", w.xsk->rx_invalid_descs},
-             {"tx_invalid_descs", w.xsk->tx_invalid_descs},
-             {"rx_ring_full", w.xsk->rx_ring_full},
-             {"rx_fill_ring_empty_descs", w.xsk->rx_fill_ring_empty_descs},
-             {"tx_ring_empty_descs", w.xsk->tx_ring_empty_descs}};
+      xsk = nlohmann::json::object();
+      for (const auto& f : kXskStatistics) xsk[f.name] = (*w.xsk).*(f.field);
     }
     workers.push_back({{"queue", w.queue}, {"cpu", w.cpu}, {"mode", w.mode},
-                       {"counters", std::move(counters)}, {"xsk", std::move(xsk)}});
+                       {"counters", std::move(counters)}, {"xsk", std::move(xsk)},
+                       {"snapshot_generation", w.snapshot_generation}});
   }
   out["workers"] = std::move(workers);
   if (s.xdp) {

@@ -1,5 +1,6 @@
 // One consistent reading of everything the daemon counts, taken on the control thread and then
-// rendered as GET /stats JSON (stats_to_json) or Prometheus text (metrics_prometheus.h). The
+// rendered as GET /stats JSON and the SIGUSR1 line (stats_to_json: one schema for both) or
+// Prometheus text (metrics_prometheus.h). The
 // sources: per-host worker counters (HostCounters), per-worker counters and socket statistics,
 // the XDP program's per-reason counters and the established-map size.
 #pragma once
@@ -18,14 +19,21 @@
 
 #include "control_freshness.h"
 #include "metrics_host_counters.h"
-#include "stats_report.h"
+#include "attach_ladder.h"
 #include "synwarden/clock_now.h"  // taken_at_ms and the callers' now: monotonic_ms()
 #include "synwarden/dataplane/tables.h"
+#include "worker.h"
 #include "worker_counters.h"
 
 namespace synwarden::daemon {
 
 class ControlPlane;
+
+// A running worker and the AF_XDP mode its socket got.
+struct WorkerView {
+  const Worker* worker;
+  XskRung rung;
+};
 
 struct CounterInfo {
   const char* name;
@@ -38,6 +46,27 @@ inline constexpr CounterInfo kWorkerCounterInfo[] = {
 #undef SW_WORKER_COUNTER_INFO
 };
 inline constexpr size_t kWorkerCounterCount = std::size(kWorkerCounterInfo);
+
+// One reported number of a struct: its name, help text and where it is.
+template <typename Struct, typename Value>
+struct FieldInfo {
+  const char* name;
+  const char* help;
+  Value Struct::*field;
+};
+
+// The AF_XDP socket statistics (XDP_STATISTICS) /stats and /metrics report, in that order.
+inline constexpr FieldInfo<xdp_statistics, __u64> kXskStatistics[] = {
+    {"rx_dropped", "Frames the kernel dropped for the socket (RX ring full or no buffer)",
+     &xdp_statistics::rx_dropped},
+    {"rx_invalid_descs", "Invalid RX descriptors", &xdp_statistics::rx_invalid_descs},
+    {"tx_invalid_descs", "Invalid TX descriptors", &xdp_statistics::tx_invalid_descs},
+    {"rx_ring_full", "Frames dropped because the RX ring was full", &xdp_statistics::rx_ring_full},
+    {"rx_fill_ring_empty_descs", "Times the fill ring was empty when a frame arrived",
+     &xdp_statistics::rx_fill_ring_empty_descs},
+    {"tx_ring_empty_descs", "Times the TX ring was found empty",
+     &xdp_statistics::tx_ring_empty_descs},
+};
 
 struct HostSample {
   std::string address;
@@ -68,6 +97,7 @@ struct WorkerSample {
   int cpu = -1;
   std::string mode;                 // xsk_rung_name()
   std::vector<uint64_t> counters;   // kWorkerCounterInfo order
+  uint64_t snapshot_generation = 0;  // the last snapshot the worker used
   std::optional<xdp_statistics> xsk;
 };
 

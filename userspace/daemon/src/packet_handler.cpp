@@ -121,29 +121,25 @@ FrameAction PacketHandler::handle(uint8_t* frame, uint32_t& len, uint32_t capaci
     return FrameAction::kDrop;
   }
   if (!host->protection) {
-    bump(counters_.forwarded_pass_mode);
-    count(*host, HostCounter::kForwarded);
+    record(*host, Outcome::forwarded_pass_mode);
     return forward(*host, frame, len);
   }
   const uint8_t flags = p.tcp_flags;
   if (flags & (tcpflag::kRst | tcpflag::kFin)) {
     // DESIGN: RST/FIN of an unknown flow is dropped (the XDP program does the same).
-    bump(counters_.dropped_rst_fin);
-    count(*host, HostCounter::kDropped);
+    record(*host, Outcome::dropped_rst_fin);
     return FrameAction::kDrop;
   }
   if (flags & tcpflag::kSyn) {
     if (flags & tcpflag::kAck) {
       // SYN-ACKs for the host's own connections are the XDP program's (rate-limited) job.
-      bump(counters_.dropped_bad_flags);
-      count(*host, HostCounter::kDropped);
+      record(*host, Outcome::dropped_bad_flags);
       return FrameAction::kDrop;
     }
     return on_syn(*host, frame, len, capacity, p);
   }
   if (!(flags & tcpflag::kAck)) {
-    bump(counters_.dropped_bad_flags);
-    count(*host, HostCounter::kDropped);
+    record(*host, Outcome::dropped_bad_flags);
     return FrameAction::kDrop;
   }
   return on_ack(*host, frame, len, p);
@@ -157,28 +153,23 @@ FrameAction PacketHandler::forward(const HostEntry& host, uint8_t* frame, uint32
 FrameAction PacketHandler::without_keys(const HostEntry& host, uint8_t* frame,
                                         uint32_t len) noexcept {
   if (host.policy == FailPolicy::kOpen) {
-    bump(counters_.forwarded_fail_open);
-    count(host, HostCounter::kForwarded);
+    record(host, Outcome::forwarded_fail_open);
     return forward(host, frame, len);
   }
-  bump(counters_.dropped_fail_closed);
-  count(host, HostCounter::kDropped);
+  record(host, Outcome::dropped_fail_closed);
   return FrameAction::kDrop;
 }
 
 FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_t& len,
                                   uint32_t capacity, const ParsedFrame& p) noexcept {
-  bump(counters_.syn_received);
-  count(host, HostCounter::kSynReceived);
+  record(host, Outcome::syn_received);
   if (!host.port_protected(from_be16(p.dport))) {
-    bump(counters_.forwarded_unprotected_port);
-    count(host, HostCounter::kForwarded);
+    record(host, Outcome::forwarded_unprotected_port);
     return forward(host, frame, len);
   }
   if (!host.keys) return without_keys(host, frame, len);
   if (!syn_checksums_ok(frame, p)) {
-    bump(counters_.dropped_bad_checksum);
-    count(host, HostCounter::kDropped);
+    record(host, Outcome::dropped_bad_checksum);
     return FrameAction::kDrop;
   }
   if (shed_syns_) {
@@ -186,13 +177,11 @@ FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_
     // dropping costs nothing, so the backlog drains and the ring keeps room for ACKs: a lost
     // final ACK is never retransmitted, and a server-speaks-first client would wait forever,
     // while a dropped SYN is retransmitted by the client within a second.
-    bump(counters_.syn_shed_backlog);
-    count(host, HostCounter::kShed);
+    record(host, Outcome::syn_shed_backlog);
     return FrameAction::kDrop;
   }
   if (!take_synack_token()) {
-    bump(counters_.syn_rate_limited);
-    count(host, HostCounter::kRateLimited);
+    record(host, Outcome::syn_rate_limited);
     return FrameAction::kDrop;
   }
   const HostSecrets& secrets = host.keys->secrets;
@@ -202,23 +191,19 @@ FrameAction PacketHandler::on_syn(const HostEntry& host, uint8_t* frame, uint32_
                               : plan_synack(secrets, clock, ipv6_flow_of(p), p.seq, p.options);
   const size_t out = build_synack_in_place(frame, capacity, p, plan, settings_.synack);
   if (out == 0) {
-    bump(counters_.syn_build_failed);
-    count(host, HostCounter::kDropped);
+    record(host, Outcome::syn_build_failed);
     return FrameAction::kDrop;
   }
   len = static_cast<uint32_t>(out);
-  bump(counters_.synack_built);
-  count(host, HostCounter::kSynAck);
+  record(host, Outcome::synack_built);
   return FrameAction::kTransmit;
 }
 
 FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_t len,
                                   const ParsedFrame& p) noexcept {
-  bump(counters_.ack_received);
-  count(host, HostCounter::kAckReceived);
+  record(host, Outcome::ack_received);
   if (!host.port_protected(from_be16(p.dport))) {
-    bump(counters_.forwarded_unprotected_port);
-    count(host, HostCounter::kForwarded);
+    record(host, Outcome::forwarded_unprotected_port);
     return forward(host, frame, len);
   }
   if (!host.keys) {
@@ -251,8 +236,7 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
   if (verdict.status != AckStatus::kAccepted && flows_.pending(flow_key_of(p))) {
     // A later segment of a flow whose cookie ACK is still queued or just left: not a cookie
     // itself (its seq moved on), but part of a validated handshake. Sent behind the ACK.
-    bump(counters_.forwarded_pending_flow);
-    count(host, HostCounter::kForwarded);
+    record(host, Outcome::forwarded_pending_flow);
     return forward(host, frame, len);
   }
   if (verdict.status != AckStatus::kAccepted && host.recovery_window_ms != 0) {
@@ -262,8 +246,7 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
         recover_with(host.keys->secrets, reading_for(host), p, segment, host.recovery_window_ms);
     if (r == RecoveryStatus::kRecovered) {
       if (!flows_.insert(flow_key_of(p))) bump(counters_.flow_insert_failed);
-      bump(counters_.flow_recovered_timestamp);
-      count(host, HostCounter::kForwarded);
+      record(host, Outcome::flow_recovered_timestamp);
       return forward(host, frame, len);
     }
     if (r == RecoveryStatus::kOutOfWindow) bump(counters_.recovery_out_of_window);
@@ -272,26 +255,22 @@ FrameAction PacketHandler::on_ack(const HostEntry& host, uint8_t* frame, uint32_
     case AckStatus::kAccepted:
       break;
     case AckStatus::kCookieOutOfWindow:
-      bump(counters_.ack_cookie_expired);
-      count(host, HostCounter::kAckInvalid);
+      record(host, Outcome::ack_cookie_expired);
       report_candidate(host, p);
       return FrameAction::kDrop;
     case AckStatus::kCookieBadHash:
-      bump(counters_.ack_bad_cookie);
-      count(host, HostCounter::kAckInvalid);
+      record(host, Outcome::ack_bad_cookie);
       report_candidate(host, p);
       return FrameAction::kDrop;
     case AckStatus::kOptionDisabled:
-      bump(counters_.ack_option_disabled);
-      count(host, HostCounter::kAckInvalid);
+      record(host, Outcome::ack_option_disabled);
       report_candidate(host, p);
       return FrameAction::kDrop;
   }
   // The worker's sink (PendingFlows) puts the flow into the map only once this ACK has left, so
   // the client's next segments cannot overtake it through XDP.
   if (!flows_.insert(flow_key_of(p))) bump(counters_.flow_insert_failed);
-  bump(counters_.ack_valid);
-  count(host, HostCounter::kAckValid);
+  record(host, Outcome::ack_valid);
   return forward(host, frame, len);
 }
 

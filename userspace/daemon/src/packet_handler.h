@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "candidate_queue.h"
+#include "counter_pairs.h"
 #include "metrics_host_counters.h"
 #include "snapshot.h"
 #include "synwarden/codec.h"
@@ -75,8 +76,10 @@ class PacketHandler {
     }
   }
   bool take_synack_token() noexcept;
-  void count(const HostEntry& host, HostCounter c) noexcept {
-    if (host_counters_ != nullptr) host_counters_->bump(host.counter_slot, c);
+  // A decision both counter families record (counter_pairs.h): the worker's and the host's.
+  void record(const HostEntry& host, Outcome o) noexcept {
+    bump(worker_counter_of(counters_, o));
+    if (host_counters_ != nullptr) host_counters_->bump(host.counter_slot, host_counter_of(o));
   }
 
   HandlerSettings settings_;

@@ -129,18 +129,4 @@ bool SecretsFiles::refresh_one(FileState& file) {
   }
 }
 
-std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
-                                               const SecretsFiles& secrets,
-                                               const MacAddress& firewall_mac, uint64_t version) {
-  std::vector<HostEntry> hosts;
-  hosts.reserve(config.protected_hosts.size());
-  for (size_t i = 0; i < config.protected_hosts.size(); ++i) {
-    const ProtectedHostConfig& h = config.protected_hosts[i];
-    HostEntry entry = HostEntry::from_config(h);
-    entry.keys = secrets.keys(i);
-    hosts.push_back(std::move(entry));
-  }
-  return std::make_unique<const Snapshot>(std::move(hosts), firewall_mac, version);
-}
-
 }  // namespace synwarden::daemon

@@ -53,9 +53,4 @@ class SecretsFiles {
   std::vector<FileState> state_;
 };
 
-// Builds the workers' view of the hosts from the config and the current keys.
-std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
-                                               const SecretsFiles& secrets,
-                                               const MacAddress& firewall_mac, uint64_t version);
-
 }  // namespace synwarden::daemon

@@ -110,7 +110,8 @@ std::vector<AgentChannelCounters> SecretsSources::agent_counters() const {
 
 std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
                                                const SecretsSources& sources,
-                                               const MacAddress& firewall_mac, uint64_t version) {
+                                               const MacAddress& firewall_mac, uint64_t version,
+                                               const CounterSlots& slots) {
   const uint64_t now_ms = monotonic_ms();
   std::vector<HostEntry> hosts;
   hosts.reserve(config.protected_hosts.size());
@@ -118,6 +119,8 @@ std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
     const ProtectedHostConfig& h = config.protected_hosts[i];
     HostEntry entry = HostEntry::from_config(h);
     sources.fill_worker_keys(i, entry, now_ms);
+    const auto slot = slots.find(h.address.to_string());
+    entry.counter_slot = slot == slots.end() ? kNoCounterSlot : slot->second;
     hosts.push_back(std::move(entry));
   }
   return std::make_unique<const Snapshot>(std::move(hosts), firewall_mac, version);

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "config.h"
 #include "control_freshness.h"
 #include "host_secrets_book.h"
+#include "metrics_host_counters.h"
 #include "secrets_files.h"
 #include "snapshot.h"
 
@@ -62,7 +65,6 @@ class SecretsSources {
   SecretsFreshness freshness(size_t index, uint64_t now_ms) const;
   // Channel counters of every agent (requests, replies, timeouts, rejections by reason).
   std::vector<AgentChannelCounters> agent_counters() const;
-  const HostSecretsBook& book() const noexcept { return book_; }
 
  private:
   void index_hosts(const std::vector<ProtectedHostConfig>& hosts);
@@ -80,9 +82,14 @@ class SecretsSources {
   bool started_ = false;
 };
 
-// The workers' view of the hosts: the config plus the sources' keys, at the current time.
+// Per-host counter slots (HostCounters) by address text.
+using CounterSlots = std::map<std::string, uint32_t>;
+
+// The workers' view of the hosts, as the control plane publishes it: each configured host with
+// the sources' keys at the current time and its counter slot (kNoCounterSlot if `slots` has none).
 std::unique_ptr<const Snapshot> build_snapshot(const DaemonConfig& config,
                                                const SecretsSources& sources,
-                                               const MacAddress& firewall_mac, uint64_t version);
+                                               const MacAddress& firewall_mac, uint64_t version,
+                                               const CounterSlots& slots = {});
 
 }  // namespace synwarden::daemon

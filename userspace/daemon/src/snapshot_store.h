@@ -76,9 +76,6 @@ class SnapshotStore {
     return retired_.size();
   }
 
-  // The snapshot as the writer sees it now (control thread only; never freed under it because
-  // only the writer frees).
-  const T& current_for_writer() const { return *current_.load(std::memory_order_acquire); }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   class Reader {

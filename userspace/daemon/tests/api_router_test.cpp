@@ -38,7 +38,7 @@ std::string error_of(const ApiResponse& r) { return json::parse(r.body).value("e
 class ApiRouterTest : public ::testing::Test {
  protected:
   FakeApi api_;
-  ApiRouter router_{api_};
+  ApiRouter router_{api_, api_};
 };
 
 TEST_F(ApiRouterTest, EachRouteCallsTheControlApiAndReturnsItsJson) {
@@ -204,7 +204,7 @@ class ApiServerTest : public ::testing::Test {
   }
 
   FakeApi api_;
-  ApiRouter router_{api_};
+  ApiRouter router_{api_, api_};
   std::unique_ptr<ApiServer> server_;
   std::unique_ptr<httplib::Client> client_;
 };

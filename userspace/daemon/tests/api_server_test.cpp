@@ -168,7 +168,7 @@ class ApiServerHostile : public ::testing::Test {
   }
 
   FakeApi api_;
-  ApiRouter router_{api_};
+  ApiRouter router_{api_, api_};
   ControlQueue queue_;
   std::atomic<bool> stop_control_{false};
   std::thread control_thread_;

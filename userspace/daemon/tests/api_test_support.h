@@ -1,4 +1,5 @@
-// The ControlApi stand-in of the API tests: records calls, answers with what the test set.
+// The stand-in of the API tests for the daemon's operations and reports (api_backend.h): records
+// calls, answers with what the test set.
 #pragma once
 
 #include <mutex>
@@ -7,26 +8,27 @@
 #include <string>
 #include <vector>
 
+#include "api_backend.h"
 #include "api_types.h"
-#include "control_api.h"
+#include "control_error.h"
 
 namespace synwarden::daemon {
 
-class FakeApi : public ControlApi {
+class FakeApi : public ControlOperations, public StatusReports {
  public:
   nlohmann::json status() override { return record("status", {{"ok", true}}); }
   HealthReport health() override {
     record("health", {});
     return next_health;
   }
-  nlohmann::json list_hosts() override {
+  nlohmann::json hosts_json() const override {
     return record("list", {{"hosts", nlohmann::json::array()}});
   }
-  nlohmann::json get_host(const IpAddress& a) override {
+  nlohmann::json host_json(const IpAddress& a) const override {
     return record("get " + a.to_string(), {});
   }
   nlohmann::json add_host(const nlohmann::json& spec) override {
-    if (spec.value("address", "") == "192.0.2.99") throw ApiError(409, "already protected");
+    if (spec.value("address", "") == "192.0.2.99") throw ControlError(Refusal::kConflict, "already protected");
     return record("add " + spec.dump(), {{"host", spec}});
   }
   nlohmann::json remove_host(const IpAddress& a) override {
@@ -45,12 +47,12 @@ class FakeApi : public ControlApi {
     record("metrics", {});
     return "# HELP x y\n# TYPE x gauge\nx 1\n";
   }
-  nlohmann::json reload() override {
-    record("reload", {});
-    if (reload_fails) throw ApiError(422, "reload refused: config key 'x': bad");
+  nlohmann::json reload(const std::string& trigger) override {
+    record(trigger == "api" ? "reload" : "reload " + trigger, {});
+    if (reload_fails) throw ControlError(Refusal::kInvalidConfig, "reload refused: config key 'x': bad");
     return {{"reloaded", true}};
   }
-  nlohmann::json get_list(ListKindCfg kind) override {
+  nlohmann::json list_json(ListKindCfg kind) const override {
     return record(std::string("get_list ") + list_kind_name(kind), {{"count", 0}});
   }
   nlohmann::json change_list(ListKindCfg kind, const nlohmann::json& body, bool add) override {
@@ -60,13 +62,13 @@ class FakeApi : public ControlApi {
   }
 
   // The server's dispatch threads may call concurrently.
-  nlohmann::json record(std::string call, nlohmann::json answer) {
+  nlohmann::json record(std::string call, nlohmann::json answer) const {
     std::lock_guard lock(mutex);
     calls.push_back(std::move(call));
     return answer;
   }
-  std::mutex mutex;
-  std::vector<std::string> calls;
+  mutable std::mutex mutex;
+  mutable std::vector<std::string> calls;
   bool reload_fails = false;
   HealthReport next_health;
 };

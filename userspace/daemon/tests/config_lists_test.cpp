@@ -164,17 +164,18 @@ class ListsControlTest : public ::testing::Test {
     dir_.write("fw.json", config_.dump(2));
     control_ = std::make_unique<ControlPlane>(dir_.file("fw.json"),
                                               read_config_file(dir_.file("fw.json")), dataplane_,
-                                              counters_, kFirewallMac);
-    snapshot_ = control_->first_snapshot();
-    control_->set_publisher([this](std::unique_ptr<const Snapshot> s) { snapshot_ = std::move(s); });
-    control_->sync_dataplane();
+                                              counters_, kFirewallMac,
+                                              [this](std::unique_ptr<const Snapshot> s) {
+                                                snapshot_ = std::move(s);
+                                              });
+    snapshot_ = control_->start();
   }
   int status_of(const std::function<void()>& call) {
     try {
       call();
-    } catch (const ApiError& e) {
+    } catch (const ControlError& e) {
       error_ = e.what();
-      return e.status();
+      return http_status(e.refusal());
     }
     return 200;
   }
@@ -270,7 +271,7 @@ TEST_F(ListsControlTest, ReloadAppliesListAndBudgetChanges) {
 
 TEST(ListsRouter, RoutesListsToTheControlApi) {
   FakeApi api;
-  ApiRouter router(api);
+  ApiRouter router(api, api);
   const auto request = [](std::string method, std::string path, std::string body = {}) {
     ApiRequest r;
     r.method = std::move(method);

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "api_router.h"
 #include "control_test_support.h"
+#include "daemon_reports.h"
 #include "metrics_sample.h"
 
 namespace synwarden::daemon {
@@ -48,17 +50,15 @@ class ControlPlaneTest : public ::testing::Test {
   void write_config(const json& doc, mode_t mode = 0640) { dir_.write("fw.json", doc.dump(2), mode); }
 
   ControlPlane& start() {
-    control_ = std::make_unique<ControlPlane>(dir_.file("fw.json"),
-                                              read_config_file(dir_.file("fw.json")), dataplane_,
-                                              counters_, kFirewallMac);
-    current_ = control_->first_snapshot();
-    control_->set_publisher([this](std::unique_ptr<const Snapshot> s) {
-      std::string hosts;
-      for (const auto& h : s->hosts()) hosts += (hosts.empty() ? "" : ",") + h.address.to_string();
-      dataplane_.log.push_back("publish " + hosts);
-      current_ = std::move(s);
-    });
-    control_->sync_dataplane();
+    control_ = std::make_unique<ControlPlane>(
+        dir_.file("fw.json"), read_config_file(dir_.file("fw.json")), dataplane_, counters_,
+        kFirewallMac, [this](std::unique_ptr<const Snapshot> s) {
+          std::string hosts;
+          for (const auto& h : s->hosts()) hosts += (hosts.empty() ? "" : ",") + h.address.to_string();
+          dataplane_.log.push_back("publish " + hosts);
+          current_ = std::move(s);
+        });
+    current_ = control_->start();
     dataplane_.log.clear();
     return *control_;
   }
@@ -74,9 +74,9 @@ class ControlPlaneTest : public ::testing::Test {
   int status_of(const std::function<void()>& call) {
     try {
       call();
-    } catch (const ApiError& e) {
+    } catch (const ControlError& e) {
       last_error_ = e.what();
-      return e.status();
+      return http_status(e.refusal());
     }
     return 200;
   }
@@ -93,9 +93,8 @@ class ControlPlaneTest : public ::testing::Test {
 TEST_F(ControlPlaneTest, StartUpWritesEveryHostAndRemovesStalePinnedOnes) {
   dataplane_.map_hosts.push_back(*IpAddress::parse("198.51.100.9"));  // left by an earlier config
   ControlPlane control(dir_.file("fw.json"), read_config_file(dir_.file("fw.json")), dataplane_,
-                       counters_, kFirewallMac);
-  const auto first = control.first_snapshot();
-  control.sync_dataplane();
+                       counters_, kFirewallMac, nullptr);
+  const auto first = control.start();
   EXPECT_THAT(dataplane_.log, ElementsAre("erase 198.51.100.9", "upsert 192.0.2.10 protect=1",
                                           "upsert 2001:db8::10 protect=1", "settings 1000"));
   ASSERT_EQ(first->hosts().size(), 2u);
@@ -291,7 +290,7 @@ TEST_F(ControlPlaneTest, HostViewsReportSecretsFreshnessPerHost) {
   config_["protected_hosts"].push_back(host_json("192.0.2.11", "missing.json"));
   write_config(config_);
   ControlPlane& c = start();
-  const auto views = c.host_views(monotonic_ms());
+  const auto views = c.running().host_views(monotonic_ms());
   ASSERT_EQ(views.size(), 3u);
   EXPECT_EQ(views[0].secrets.source, "file");
   EXPECT_EQ(views[0].secrets.state, "fresh");
@@ -324,7 +323,7 @@ TEST_F(ControlPlaneTest, AnAgentHostShowsItsAgentsFreshnessAndFailsClosedUntilIt
               {"mac", "02:00:5e:00:53:12"},
               {"agent", {{"address", "127.0.0.1:9"}, {"key_file", dir_.file("agent.key")},
                          {"fail", "closed"}}}});
-  const auto views = c.host_views(monotonic_ms());
+  const auto views = c.running().host_views(monotonic_ms());
   const auto agent = std::find_if(views.begin(), views.end(), [](const auto& v) {
     return v.config->address.to_string() == "192.0.2.12";
   });
@@ -419,6 +418,22 @@ TEST_F(ControlPlaneTest, AFailedSynCountReadNeitherSwitchesNorInventsARate) {
   EXPECT_TRUE(dataplane_.log.empty()) << "no switch from a count that spans the failure";
   EXPECT_EQ(c.mode_view(host).effective, HostMode::kPass);
   EXPECT_EQ(c.next_auto_poll_ms(), now + 50) << "polling goes on";
+}
+
+TEST_F(ControlPlaneTest, TheSigusr1LineIsTheStatsDocumentWithItsEvent) {
+  ControlPlane& c = start();
+  DaemonReports reports(c, counters_, RuntimeInfo{});
+  json line = json::parse(reports.stats_line("stats"));
+  json stats = reports.stats();
+  EXPECT_EQ(line["event"], "stats");
+  line.erase("event");
+  for (const char* clock : {"taken_at_ms", "uptime_ms"}) {  // read at two different moments
+    ASSERT_TRUE(line.contains(clock)) << clock;
+    line.erase(clock);
+    stats.erase(clock);
+  }
+  EXPECT_EQ(line, stats) << "one schema: a script reads the line as it reads GET /stats";
+  EXPECT_EQ(line["hosts"].size(), 2u);
 }
 
 }  // namespace

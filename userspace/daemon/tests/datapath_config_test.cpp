@@ -72,8 +72,9 @@ class DatapathControlPlane : public ::testing::Test {
     dir_.write("fw.json", doc.dump(2), 0640);
     control_ = std::make_unique<ControlPlane>(dir_.file("fw.json"),
                                               read_config_file(dir_.file("fw.json")), dataplane_,
-                                              counters_, MacAddress{2, 0, 0, 0, 0, 1});
-    first_ = control_->first_snapshot();
+                                              counters_, MacAddress{2, 0, 0, 0, 0, 1},
+                                              [](std::unique_ptr<const Snapshot>) {});
+    first_ = control_->start();
   }
   testing::TempDir dir_;
   testing::RecordingDataplane dataplane_;
@@ -89,7 +90,6 @@ TEST_F(DatapathControlPlane, XdpDatapathWritesTheFirstSnapshotsHostsBeforeAnyTra
 
 TEST_F(DatapathControlPlane, XdpDatapathRewritesTheHostsOnEveryPublish) {
   start("xdp");
-  control_->set_publisher([](std::unique_ptr<const Snapshot>) {});
   dataplane_.log.clear();
   json host = {{"address", "192.0.2.11"},
                {"mac", "02:00:5e:00:53:11"},
@@ -102,7 +102,6 @@ TEST_F(DatapathControlPlane, XdpDatapathRewritesTheHostsOnEveryPublish) {
 
 TEST_F(DatapathControlPlane, AfxdpDatapathNeverWritesTheCookieMap) {
   start("afxdp");
-  control_->set_publisher([](std::unique_ptr<const Snapshot>) {});
   control_->refresh_secrets();
   EXPECT_THAT(dataplane_.log, Not(Contains(HasSubstr("host_cookies"))));
 }

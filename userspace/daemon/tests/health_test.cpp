@@ -127,7 +127,7 @@ ApiRequest get(std::string path) {
 
 TEST(HealthRoute, AnswersTwoHundredWhenHealthyAndFiveOhThreeWhenNotWithTheChecks) {
   FakeApi api;
-  ApiRouter router(api);
+  ApiRouter router(api, api);
   api.next_health = evaluate_health(healthy_box());
   ApiResponse ok = router.handle(get("/health"));
   EXPECT_EQ(ok.status, 200);
@@ -149,7 +149,7 @@ TEST(HealthRoute, AnswersTwoHundredWhenHealthyAndFiveOhThreeWhenNotWithTheChecks
 
 TEST(HealthRoute, OnlyGetIsAllowed) {
   FakeApi api;
-  ApiRouter router(api);
+  ApiRouter router(api, api);
   ApiRequest post = get("/health");
   post.method = "POST";
   post.content_type = "application/json";

@@ -126,6 +126,17 @@ TEST(HostCounters, TheWorkerCountsEachFrameForItsHost) {
   EXPECT_EQ(read(3, HostCounter::kForwarded), 0u);
   EXPECT_EQ(read(1, HostCounter::kForwarded), 1u) << "pass mode forwards, counted for its host";
   EXPECT_EQ(read(1, HostCounter::kSynAck), 0u);
+  // The one pairing table (counter_pairs.h): each host count is the sum of the worker counters
+  // paired with it, so neither family can count a decision the other missed.
+  HostCounterValues from_workers{};
+#define SW_SUM_PAIRED(field, host) \
+  from_workers[idx(HostCounter::host)] += worker.field.load(std::memory_order_relaxed);
+  SW_PAIRED_COUNTERS(SW_SUM_PAIRED)
+#undef SW_SUM_PAIRED
+  for (size_t c = 0; c < kHostCounterCount; ++c) {
+    const auto counter = static_cast<HostCounter>(c);
+    EXPECT_EQ(read(1, counter) + read(3, counter), from_workers[c]) << host_counter_label(counter);
+  }
 }
 
 StatsSample sample() {

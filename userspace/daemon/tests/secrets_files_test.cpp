@@ -13,6 +13,7 @@
 #include <string>
 
 #include "control_test_support.h"
+#include "secrets_sources.h"
 #include "synwarden/clock_now.h"
 #include "synwarden/secrets.h"
 
@@ -79,7 +80,10 @@ TEST_F(SecretsFilesTest, AHostWithoutAReadableFileHasNoKeys) {
   SecretsFiles files(config_.protected_hosts);
   EXPECT_FALSE(files.refresh());
   EXPECT_FALSE(files.keys(0).has_value());
-  const auto snapshot = build_snapshot(config_, files, MacAddress{}, 1);
+  // The snapshot the control plane publishes for this host (secrets_sources.h).
+  SecretsSources sources(config_.protected_hosts);
+  sources.refresh();
+  const auto snapshot = build_snapshot(config_, sources, MacAddress{}, 1);
   ASSERT_EQ(snapshot->hosts().size(), 1u);
   EXPECT_FALSE(snapshot->hosts()[0].keys.has_value()) << "the host's fail policy applies";
 }

@@ -1,4 +1,4 @@
-#include "control_daemon_api.h"
+#include "daemon_reports.h"
 
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -14,26 +14,32 @@
 
 namespace synwarden::daemon {
 
-StatsSample DaemonControlApi::sample() {
+StatsSample DaemonReports::sample() {
   return collect_stats(control_, counters_, runtime_.workers, runtime_.fastpath,
                        runtime_.start_unix_ms, runtime_.start_mono_ms);
 }
 
-nlohmann::json DaemonControlApi::stats() {
+nlohmann::json DaemonReports::stats() {
   nlohmann::json out = stats_to_json(sample());
   if (runtime_.fastpath != nullptr) add_lists_stats(*runtime_.fastpath, control_.config(), out);
   if (runtime_.confirm_counters) out["socket_confirm"] = confirm_counters_json(runtime_.confirm_counters());
   return out;
 }
 
-std::string DaemonControlApi::metrics() {
+std::string DaemonReports::stats_line(const std::string& event) {
+  nlohmann::json line = stats();
+  line["event"] = event;
+  return line.dump();
+}
+
+std::string DaemonReports::metrics() {
   std::string text = render_prometheus(sample());
   if (runtime_.api_counters) text += render_api_server_prometheus(runtime_.api_counters());
   if (runtime_.confirm_counters) text += render_confirm_prometheus(runtime_.confirm_counters());
   return text;
 }
 
-nlohmann::json DaemonControlApi::status() {
+nlohmann::json DaemonReports::status() {
   const uint64_t now = monotonic_ms();
   nlohmann::json out;
   out["pid"] = ::getpid();
@@ -60,7 +66,7 @@ nlohmann::json DaemonControlApi::status() {
   out["snapshot_version"] = control_.snapshot_version();
   out["config"] = control_.config_status();
   nlohmann::json hosts = nlohmann::json::array();
-  for (const auto& view : control_.host_views(now)) {
+  for (const auto& view : control_.running().host_views(now)) {
     const auto mode = control_.mode_view(view.config->address);
     hosts.push_back({{"address", view.config->address.to_string()},
                      {"protection", mode.effective == HostMode::kProtect},
@@ -72,11 +78,7 @@ nlohmann::json DaemonControlApi::status() {
   return out;
 }
 
-}  // namespace synwarden::daemon
-
-namespace synwarden::daemon {
-
-HealthReport DaemonControlApi::health() {
+HealthReport DaemonReports::health() {
   HealthInputs in;
   if (runtime_.nic != nullptr) in.interface = runtime_.nic->name;
   if (runtime_.fastpath != nullptr) {
@@ -96,7 +98,7 @@ HealthReport DaemonControlApi::health() {
   }
   in.steered_queues = runtime_.queues;
   for (const auto& view : runtime_.workers) in.bound_queues.push_back(view.worker->queue());
-  for (const auto& view : control_.host_views(monotonic_ms())) {
+  for (const auto& view : control_.running().host_views(monotonic_ms())) {
     in.hosts.push_back({view.config->address.to_string(), view.secrets});
   }
   return evaluate_health(in);
