@@ -401,8 +401,9 @@ void Daemon::shutdown() {
   // 0. No more API work: queued requests are answered 503, the server stops and joins.
   queue_.close();
   if (api_server_) api_server_->stop();
-  // The confirmer reads the workers' queues and the program's ring: it stops first.
-  confirmer_.reset();
+  // The confirmer reads the workers' queues and the program's ring: it stops first (its
+  // counters stay readable for the final statistics line).
+  if (confirmer_) confirmer_->stop();
   // 1. Stop steering to sockets that are about to close (the program then follows
   //    fail_open_without_workers for SYNs and unknown ACKs).
   if (fastpath_) {
@@ -418,6 +419,8 @@ void Daemon::shutdown() {
   }
   for (auto& w : workers_) w->join();
   if (!workers_.empty()) print_stats("final");
+  reports_.reset();  // it reads the confirmer and the workers
+  confirmer_.reset();
   workers_.clear();  // closes the sockets and frees the UMEMs
   flow_hint_keeper_.reset();
   // 3. The dataplane: left attached and pinned, or removed.
