@@ -277,7 +277,7 @@ SW_STATIC_ASSERT(sizeof(struct sw_host_cookie) == 304, "sw_host_cookie layout is
 /* ---- per-host counters of the XDP cookie datapath (map sw_host_stats) ----
  *
  * A per-CPU array indexed by sw_host_cookie.counter_slot: what the AF_XDP workers count per host
- * (userspace/daemon/src/metrics_host_counters.h, same order, which asserts it), for the SYNs and
+ * (userspace/daemon/src/state/metrics_host_counters.h, same order, which asserts it), for the SYNs and
  * unknown ACKs the XDP program decides itself. Frames it hands to a worker are the worker's to
  * count. Two inputs (SYN, ACK), then disjoint outcomes. */
 #define SW_HOST_XDP_COUNTER_LIST(X) \

@@ -4,7 +4,7 @@
  * for a protected host is answered here with the host's cookie SYN-ACK (XDP_TX back to the
  * client), an unknown ACK's cookie is checked here and, when valid, its flow learned and the
  * ACK forwarded. The decisions and their order are the AF_XDP worker's
- * (userspace/daemon/src/packet_handler.cpp): option parse, port list, fail policy without keys,
+ * (userspace/daemon/src/io/packet_handler.cpp): option parse, port list, fail policy without keys,
  * SYN checksums, rate limit, then the cookie; ACKs are checked with the current keys and, during
  * their grace, the previous ones.
  *

@@ -1,4 +1,4 @@
-// Fuzz target: the daemon's config file parser (userspace/daemon/src/config.*, control_config_file.*)
+// Fuzz target: the daemon's config file parser (userspace/daemon/src/config/config.*, control_config_file.*)
 // on arbitrary file contents. The input is written to a scratch file and read with
 // read_config_file(), the same call the daemon makes at start and on every reload. Properties:
 //  1. Only ConfigError escapes, and its message is not empty: an operator's typo or a truncated

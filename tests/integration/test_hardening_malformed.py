@@ -8,7 +8,7 @@ repair them) go to the firewall's MAC, addressed to the protected host, one clas
 three copies each. For every class:
   - exactly those copies are counted under the expected reason: the XDP program's reason
     (bpf/synwarden_shared.h SW_REASON_LIST) where it decides, else the worker's counter
-    (userspace/daemon/src/worker_counters.h), which in the "xdp" datapath (--datapath xdp)
+    (userspace/daemon/src/io/worker_counters.h), which in the "xdp" datapath (--datapath xdp)
     includes the XDP program's twin reason for the same decision (sw_hardening.XDP_TWINS);
   - nothing was forwarded (no fwd_* reason, no valid ACK, no forwarded_* worker counter), except
     for the one class the host's "ports" list forwards by design (a port it does not protect);

@@ -1,4 +1,4 @@
-// synwardenctl's client of the daemon's local HTTP API (userspace/daemon/src/api_router.h).
+// synwardenctl's client of the daemon's local HTTP API (userspace/daemon/src/api/api_router.h).
 // Errors name the request, the API address and what the daemon said, e.g.
 //   "POST /hosts/192.0.2.10/protect on http://127.0.0.1:9477: 404 host 192.0.2.10 is not ..."
 //   "GET /status on http://127.0.0.1:9477: cannot connect (Connection) - is synwarden running?"
