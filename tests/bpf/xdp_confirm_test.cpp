@@ -2,13 +2,14 @@
 // ACK to a host whose agent confirms sockets (SW_HC_CONFIRM) that fails the cookie check is
 // dropped and its flow key written into sw_candidates; nothing else is reported; the per-CPU
 // bucket caps the reports and counts what it capped.
-#include <time.h>
 #include <unistd.h>
 
 #include <vector>
 
 #include "synwarden/bpf_cookie_keys.h"
+#include "synwarden/clock_now.h"
 #include "synwarden/packet_builder.h"
+#include "cookie_test_keys.h"
 #include "xdp_harness.h"
 
 namespace synwarden::test {
@@ -18,21 +19,6 @@ using dataplane::FlowKey;
 using dataplane::FlowOrigin;
 using dataplane::HostCookieTable;
 using dataplane::IpAddress;
-
-std::uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
-HostSecrets fixed_secrets() {
-  HostSecrets s;
-  s.syncookie = {SipKey{1, 2}, SipKey{3, 4}};
-  s.syncookie6 = {SipKey{5, 6}, SipKey{7, 8}};
-  s.ts_key = SipKey{9, 10};
-  s.clock = HostClockSample{123456789, 250, 987654321};
-  return s;
-}
 
 synwarden::FrameBuilder v4(std::uint8_t flags, std::uint16_t client_port = kClientPort) {
   synwarden::FrameBuilder b;

@@ -8,6 +8,7 @@
 #include "synwarden/clock_now.h"
 #include "synwarden/packet_builder.h"
 #include "synwarden/tcp_timestamp.h"
+#include "cookie_test_keys.h"
 #include "xdp_harness.h"
 
 namespace synwarden::test {
@@ -16,15 +17,6 @@ namespace {
 using dataplane::FlowOrigin;
 using dataplane::HostCookieTable;
 using dataplane::IpAddress;
-
-HostSecrets fixed_secrets() {
-  HostSecrets s;
-  s.syncookie = {SipKey{1, 2}, SipKey{3, 4}};
-  s.syncookie6 = {SipKey{5, 6}, SipKey{7, 8}};
-  s.ts_key = SipKey{9, 10};
-  s.clock = HostClockSample{123456789, 250, 987654321};
-  return s;
-}
 
 synwarden::FrameBuilder v4(std::uint8_t flags, std::uint16_t dport = kServicePort) {
   synwarden::FrameBuilder b;
