@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,31 +17,19 @@
 #include <thread>
 #include <vector>
 
+#include "confirm_test_keys.h"
 #include "synwarden/channel_server.h"
+#include "synwarden/clock_now.h"
 
 namespace synwarden::daemon {
 namespace {
 
-uint64_t now_ms(clockid_t id = CLOCK_MONOTONIC) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
+// flow_key() as a datapath reports it from a VLAN (`vlan` outer tag).
 sw_flow_key key_v4(const char* client, uint16_t cport, const char* host, uint16_t vlan = 0) {
-  sw_flow_key k{};
-  k.family = SW_FAMILY_IPV4;
-  EXPECT_EQ(inet_pton(AF_INET, client, k.saddr), 1);
-  EXPECT_EQ(inet_pton(AF_INET, host, k.daddr), 1);
-  k.sport = htons(cport);
-  k.dport = htons(443);
+  sw_flow_key k = flow_key(client, cport, host);
   k.vlan_outer = vlan;
   return k;
 }
-
-IpAddress host_v4(const char* text) { return IpAddress::parse(text).value(); }
-
-bool same(const sw_flow_key& a, const sw_flow_key& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 // An agent in a thread of its own, answering from `live` (the host's "socket table").
 class Agent {
@@ -60,7 +47,7 @@ class Agent {
     thread_ = std::thread([this] {
       while (!stop_) {
         pollfd p{server_.fd(), POLLIN, 0};
-        if (::poll(&p, 1, 20) == 1) server_.handle_pending(now_ms() * 1'000'000, now_ms(CLOCK_REALTIME));
+        if (::poll(&p, 1, 20) == 1) server_.handle_pending(monotonic_ms() * 1'000'000, unix_time_ms());
       }
     });
   }
@@ -106,14 +93,14 @@ class FlowConfirmerTest : public ::testing::Test {
       return true;
     });
   }
-  ConfirmHost host(const char* address, const std::string& agent) {
-    return ConfirmHost{host_v4(address), address, agent, key_file_};
+  ConfirmHost host(const char* text, const std::string& agent) {
+    return ConfirmHost{address(text), text, agent, key_file_};
   }
   // Rounds until `done` or 3 s.
   template <typename Done>
   void run_until(FlowConfirmer& c, Done done) {
-    const uint64_t end = now_ms() + 3000;
-    while (!done() && now_ms() < end) c.run_round(now_ms(), 20);
+    const uint64_t end = monotonic_ms() + 3000;
+    while (!done() && monotonic_ms() < end) c.run_round(monotonic_ms(), 20);
   }
 
   std::filesystem::path dir_, key_file_;
@@ -152,7 +139,7 @@ TEST_F(FlowConfirmerTest, CandidatesOfAHostWithoutAConfirmingAgentAreNeverSent) 
   FlowConfirmer c = make({&worker});
   c.set_hosts({host("192.0.2.10", agent.address())});
   worker.report(key_v4("198.51.100.7", 40001, "192.0.2.99"), 1'000'000'000);
-  for (int i = 0; i < 5; ++i) c.run_round(now_ms(), 20);
+  for (int i = 0; i < 5; ++i) c.run_round(monotonic_ms(), 20);
   EXPECT_EQ(c.counters().requests, 0u);
   EXPECT_EQ(agent.looked_up(), 0u);
 }
@@ -196,8 +183,8 @@ TEST_F(FlowConfirmerTest, TheThreadDrainsAndAsksOnItsOwn) {
   c.set_hosts({host("192.0.2.10", agent.address())});
   c.start();
   worker.report(live, 1'000'000'000);
-  const uint64_t end = now_ms() + 3000;
-  while (c.counters().confirmed == 0 && now_ms() < end) ::usleep(10'000);
+  const uint64_t end = monotonic_ms() + 3000;
+  while (c.counters().confirmed == 0 && monotonic_ms() < end) ::usleep(10'000);
   c.stop();
   EXPECT_EQ(c.counters().confirmed, 1u);
 }
