@@ -10,11 +10,21 @@ import time
 
 import sw_daemon as D
 from sw_servers import ECHO_PORT
+from sw_topology import IPV4, IPV6
 
 
 def stream_flows(pin_dir):
     """Flows of the echo streams in the pinned established map."""
     return sum(1 for f in D.established_flows(pin_dir) if f["dport"] == ECHO_PORT)
+
+
+def start_doubled_streams(scenario, per_family, seconds):
+    """`per_family` long-lived streams to each protected address (IPv4, IPv6) with doubled
+    echoes: the host sends twice what it receives, so a stream's later segments are no longer
+    valid cookies (in a plain echo stream ACK - seq stays the handshake's, and the cookie check
+    alone would recover the flow for 2 minutes)."""
+    return [scenario.start_streams(address, per_family, seconds, double=True)
+            for address in (IPV4["host"], IPV6["host"])]
 
 
 def restart_without_pins(scenario, pin_dir, expected_flows, outage_s=1.0, wait_s=15):

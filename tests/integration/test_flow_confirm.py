@@ -22,22 +22,14 @@ import os
 import sys
 import time
 
-import sw_control as C
 import sw_daemon as D
 import sw_hardening as H
 import sw_restart as R
 from sw_e2e import Scenario
 from sw_harness import Checks
-from sw_topology import IPV4, IPV6, Topology
+from sw_topology import Topology
 
 STREAMS = 50  # per family
-
-
-def socket_confirm_stats(topo):
-    status, text = C.http(topo, "GET", "/stats")
-    if status != 200:
-        raise RuntimeError(f"GET /stats answered {status}: {text[:300]}")
-    return json.loads(text).get("socket_confirm")
 
 
 def main():
@@ -54,15 +46,13 @@ def main():
         try:
             scenario.start()
             topo.sh("client", "sysctl", "-qw", "net.ipv4.tcp_timestamps=0")
-            # Doubled echoes: later segments are no valid cookies (test_flow_recovery.py).
-            streams = [scenario.start_streams(IPV4["host"], STREAMS, args.seconds, double=True),
-                       scenario.start_streams(IPV6["host"], STREAMS, args.seconds, double=True)]
+            streams = R.start_doubled_streams(scenario, STREAMS, args.seconds)
             time.sleep(3)
             restart = R.restart_without_pins(scenario, pins, 2 * STREAMS, wait_s=10)
-            confirm = socket_confirm_stats(topo)
+            confirm = scenario.daemon.stats().get("socket_confirm")
             results = R.stream_results(streams, args.seconds)
             s1 = scenario.daemon.stats()
-            confirm_end = socket_confirm_stats(topo)
+            confirm_end = s1.get("socket_confirm")
             after = R.stream_flows(pins)
             scenario.stop()
         finally:

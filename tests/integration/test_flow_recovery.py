@@ -48,11 +48,7 @@ def main():
         pins = os.path.join(topo.bpffs, "synwarden")
         try:
             scenario.start()
-            # Doubled echoes: the host sends twice what it receives, so a stream's later
-            # segments are no longer valid cookies (in a plain echo stream ACK - seq stays the
-            # handshake's, and the cookie check alone would recover the flow for 2 minutes).
-            streams = [scenario.start_streams(IPV4["host"], STREAMS, args.seconds, double=True),
-                       scenario.start_streams(IPV6["host"], STREAMS, args.seconds, double=True)]
+            streams = R.start_doubled_streams(scenario, STREAMS, args.seconds)
             time.sleep(4)
             restart = R.restart_without_pins(scenario, pins, 2 * STREAMS)
             time.sleep(AFTER_RECOVERY_S)
